@@ -39,19 +39,34 @@ type Attachment interface {
 	QueueClosed(q *Queue)
 }
 
-// slot is one entry of the ring: which note holds the record, and whether
-// records were lost right after it.
-type slot struct {
-	note uint16
-	len  uint8
-	lost bool   // PIPE_BUF_FLAG_LOSS: records were dropped while this was the newest
-	rev  uint64 // the poster's revision, for the loss record that may follow
-}
+// note is one ring slot: a record of at most MaxRecordSize bytes, with the
+// byte after the largest record free for the slot's loss flag. The record's
+// own length field says how long it is, so the slot needs nothing else.
+type note [noteSize]byte
+
+// lostFlag is the note byte that, when set, says records were dropped while
+// this record was the newest (the kernel's PIPE_BUF_FLAG_LOSS).
+const lostFlag = noteSize - 1
 
 // Queue is a bounded notification queue: the userspace counterpart of the
 // kernel's notification pipe. See the package documentation.
 type Queue struct {
-	revisions bool // immutable after New
+	// mu guards everything below it. Posting holds it only to copy one
+	// record in; reading holds it while copying records out. Lock order: a
+	// caller may hold its own locks (a watch list's) when taking mu, never
+	// the other way round: Close drops mu before calling attachments.
+	mu          sync.Mutex
+	sized       bool
+	defunct     bool
+	revisions   bool   // immutable after New
+	ring        []note // len is a power of two; a record takes one note
+	mask        uint64 // len(ring)-1
+	nrNotes     uint64 // capacity: the kernel's note count, never more than len(ring)
+	head, tail  uint64 // free-running; a record's slot is its counter & mask
+	lossPending bool   // a loss record is owed to the reader
+	lossRev     uint64 // revision the owed loss record carries
+	lost        uint64 // records dropped because the queue was full
+	attachments map[Attachment]struct{}
 
 	filter atomic.Pointer[compiledFilter] // nil: everything passes
 
@@ -59,23 +74,6 @@ type Queue struct {
 	ready chan struct{}
 	// done is closed by Close, to release blocked readers.
 	done chan struct{}
-
-	// mu guards everything below. Posting holds it only to copy one record
-	// in; reading holds it while copying records out. Lock order: a caller
-	// may hold its own locks (a watch list's) when taking mu, never the
-	// other way round: Close drops mu before calling attachments.
-	mu          sync.Mutex
-	sized       bool
-	defunct     bool
-	notes       []byte   // nrNotes × noteSize
-	free        []uint64 // note allocator: bit set = note free
-	nrNotes     int
-	ring        []slot // len is a power of two
-	head, tail  uint64 // free-running; index = counter & (len(ring)-1)
-	lossPending bool   // a loss record is owed to the reader
-	lossRev     uint64 // revision the owed loss record carries
-	lost        uint64 // records dropped because the queue was full
-	attachments map[Attachment]struct{}
 }
 
 // New returns an unsized queue. Until SetSize succeeds every post is
@@ -110,18 +108,16 @@ func (q *Queue) SetSize(notes int) error {
 		return fmt.Errorf("watchqueue: set size: %d notes is outside %d..%d: %w", notes, MinNotes, MaxNotes, unix.EINVAL)
 	}
 	// The fix for the alloc bitmap (3b4c0371928c): round up to whole pages
-	// first, and size the allocator, the note area and the capacity all from
-	// that one number.
+	// first, and take the capacity from that one number.
 	nrNotes := ringPages(notes) * NotesPerPage
 	// The fix for the ring size (96a4d8912b28): indices are masked, so the
-	// ring must be a power of two, never smaller than the notes.
-	q.ring = make([]slot, ringSlots(nrNotes))
-	q.notes = make([]byte, nrNotes*noteSize)
-	q.free = make([]uint64, (nrNotes+63)/64)
-	for i := 0; i < nrNotes; i++ {
-		q.free[i/64] |= 1 << (i % 64)
-	}
-	q.nrNotes = nrNotes
+	// ring must be a power of two, never smaller than the notes. Each slot
+	// is its own note, so the kernel's separate note allocator, and the
+	// chance of it disagreeing with the ring, are gone: a slot is free
+	// exactly when the reader has passed it.
+	q.ring = make([]note, ringSlots(nrNotes))
+	q.mask = uint64(len(q.ring) - 1)
+	q.nrNotes = uint64(nrNotes)
 	q.sized = true
 	return nil
 }
@@ -137,7 +133,7 @@ func ringSlots(nrNotes int) int { return 1 << bits.Len(uint(nrNotes-1)) }
 func (q *Queue) Capacity() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	return q.nrNotes
+	return int(q.nrNotes)
 }
 
 // RingSlots is the size of the queue's ring, a power of two no smaller than
@@ -162,7 +158,7 @@ func (q *Queue) Buffered() int {
 	defer q.mu.Unlock()
 	n := 0
 	for t := q.tail; t != q.head; t++ {
-		n += int(q.ring[t&uint64(len(q.ring)-1)].len)
+		n += q.ring[t&q.mask].len()
 	}
 	return n
 }
@@ -226,31 +222,26 @@ func (q *Queue) Post(rec []byte, tag uint8, rev uint64) bool {
 		q.mu.Unlock()
 		return false
 	}
-	mask := uint64(len(q.ring) - 1)
-	note := -1
-	if q.head-q.tail < uint64(len(q.ring)) {
-		note = q.allocNote()
-	}
-	if note < 0 {
+	if q.head-q.tail >= q.nrNotes {
 		// Lost. If the ring is empty there is no record to charge: the
 		// kernel's slot head-1 is stale then, so nothing is reported.
 		q.lost++
 		if q.head != q.tail {
-			q.ring[(q.head-1)&mask].lost = true
+			q.ring[(q.head-1)&q.mask][lostFlag] = 1
 		}
 		q.mu.Unlock()
 		return false
 	}
-	b := q.notes[note*noteSize : note*noteSize+n]
-	copy(b, rec)
-	info := binary.LittleEndian.Uint32(b[4:])
-	binary.LittleEndian.PutUint32(b[4:], info&^(InfoID|InfoLength)|uint32(tag)<<InfoIDShift|uint32(n))
+	nt := &q.ring[q.head&q.mask]
+	copy(nt[:], rec)
+	info := binary.LittleEndian.Uint32(nt[4:])
+	binary.LittleEndian.PutUint32(nt[4:], info&^(InfoID|InfoLength)|uint32(tag)<<InfoIDShift|uint32(n))
 	if q.revisions {
-		binary.LittleEndian.PutUint64(b[len(rec):], rev)
+		binary.LittleEndian.PutUint64(nt[len(rec):], rev)
 	}
+	nt[lostFlag] = 0
 	// The fix for post versus read (2ed147f015af): the record is complete
 	// before head moves, and both happen under the lock readers take.
-	q.ring[q.head&mask] = slot{note: uint16(note), len: uint8(n), rev: rev}
 	wasEmpty := q.head == q.tail
 	q.head++
 	q.mu.Unlock()
@@ -261,23 +252,14 @@ func (q *Queue) Post(rec []byte, tag uint8, rev uint64) bool {
 	return true
 }
 
-// allocNote takes the lowest free note, or returns -1 if none is free.
-func (q *Queue) allocNote() int {
-	for w, word := range q.free {
-		if word != 0 {
-			bit := bits.TrailingZeros64(word)
-			q.free[w] = word &^ (1 << bit)
-			return w*64 + bit
-		}
-	}
-	return -1
-}
+// len is the length of the record in the note, from its header.
+func (nt *note) len() int { return int(nt[4]) & int(InfoLength) }
 
-// freeNote returns a note to the allocator. The fix for releasing pages
-// (c1853fbadcba): a consumed record must give its note back, or the queue
-// shrinks with every read.
-func (q *Queue) freeNote(note uint16) {
-	q.free[note/64] |= 1 << (note % 64)
+// revision is the revision appended to the record in the note, on a queue
+// that keeps revisions.
+func (nt *note) revision() uint64 {
+	n := nt.len()
+	return binary.LittleEndian.Uint64(nt[n-RevisionSize : n])
 }
 
 // signalReady leaves a token in the ready channel if none is there.
@@ -329,9 +311,9 @@ func (q *Queue) Close() error {
 	attached := q.attachments
 	q.attachments = nil
 	// The fixes for teardown (7ea1a0124b6d, db8facfc9faf and the page array
-	// leak): drop the ring, the notes and the allocator together, under the
-	// lock every reader and poster takes, so nobody sees half of them.
-	q.ring, q.notes, q.free, q.nrNotes = nil, nil, nil, 0
+	// leak): drop the ring and everything sized with it together, under the
+	// lock every reader and poster takes, so nobody sees half of it.
+	q.ring, q.mask, q.nrNotes = nil, 0, 0
 	q.head, q.tail, q.lossPending = 0, 0, false
 	close(q.done)
 	q.mu.Unlock()

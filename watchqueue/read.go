@@ -76,7 +76,6 @@ func (q *Queue) TryRead(p []byte) (int, error) {
 
 // readLocked is the loop of fs/pipe.c's pipe_read for a notification pipe.
 func (q *Queue) readLocked(p []byte) (int, error) {
-	mask := uint64(len(q.ring) - 1)
 	n := 0
 	for {
 		if q.lossPending {
@@ -95,19 +94,21 @@ func (q *Queue) readLocked(p []byte) (int, error) {
 		if q.head == q.tail {
 			return n, nil
 		}
-		s := &q.ring[q.tail&mask]
-		size := int(s.len)
+		nt := &q.ring[q.tail&q.mask]
+		size := nt.len()
 		if size > len(p)-n {
 			return n, q.tooSmall(n, len(p), size)
 		}
-		copy(p[n:], q.notes[int(s.note)*noteSize:int(s.note)*noteSize+size])
+		copy(p[n:], nt[:size])
 		n += size
-		q.freeNote(s.note)
-		if s.lost {
+		if nt[lostFlag] != 0 {
 			q.lossPending = true
-			q.lossRev = s.rev
+			if q.revisions {
+				q.lossRev = nt.revision()
+			}
 		}
-		*s = slot{}
+		// The fix for releasing pages (c1853fbadcba): moving the tail past
+		// the record is what frees its note for the next post.
 		q.tail++
 		// As pipe_read does: stop when p is full or the ring is empty, so a
 		// loss charged to the last record comes at the start of the next read.
