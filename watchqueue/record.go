@@ -240,21 +240,29 @@ func Decode(b []byte, withRevision bool) (Record, int, error) {
 	if withRevision {
 		rev = binary.LittleEndian.Uint64(b[n-extra : n])
 	}
+	var typed Record
 	switch {
 	case h.Type == TypeKeyNotify && len(body) == keyRecordSize-HeaderSize:
-		return KeyNotification{
+		typed = KeyNotification{
 			Subtype:  KeySubtype(h.Subtype),
 			Tag:      h.Tag(),
 			KeyID:    binary.LittleEndian.Uint32(body),
 			Aux:      binary.LittleEndian.Uint32(body[4:]),
 			Revision: rev,
-		}, n, nil
+		}
 	case h.Type == TypeMeta && h.Subtype == MetaRemoval && len(body) == 0:
-		return Removal{Tag: h.Tag(), Revision: rev}, n, nil
+		typed = Removal{Tag: h.Tag(), Revision: rev}
 	case h.Type == TypeMeta && h.Subtype == MetaRemoval && len(body) == removalRecordSize-HeaderSize:
-		return Removal{Tag: h.Tag(), ID: binary.LittleEndian.Uint64(body), HasID: true, Revision: rev}, n, nil
+		typed = Removal{Tag: h.Tag(), ID: binary.LittleEndian.Uint64(body), HasID: true, Revision: rev}
 	case h.Type == TypeMeta && h.Subtype == MetaLoss && len(body) == 0:
-		return Loss{Revision: rev}, n, nil
+		typed = Loss{Revision: rev}
+	}
+	// A typed value only where it says everything the bytes said: a header
+	// with bits the type does not define (type-specific info bits on a key
+	// record, a tag on a loss record) stays Raw, so decoding never loses
+	// anything and re-encoding gives the same bytes.
+	if typed != nil && typed.Header().Info == h.Info-uint32(extra) {
+		return typed, n, nil
 	}
 	// Copied, so that a Raw outlives the read buffer it came from.
 	return Raw{Hdr: h, Data: bytes.Clone(body), Revision: rev}, n, nil
