@@ -127,3 +127,60 @@ func TestRegisterTypeBeyondField(t *testing.T) {
 		t.Error("built-in types are not registered")
 	}
 }
+
+// Filters are swapped whole: posters racing SetFilter see the old filter
+// or the new one. Neither filter accepts an unlink tagged 1, so no answer
+// may accept one, and -race sees no shared mutation.
+func TestSetFilterIsAtomicWithPosting(t *testing.T) {
+	linkTag1 := &watchqueue.Filter{Types: []watchqueue.TypeFilter{{
+		Type: watchqueue.TypeKeyNotify, Subtypes: subtypes(uint8(watchqueue.KeyLinked)),
+		InfoMask: watchqueue.InfoID, InfoFilter: 1 << watchqueue.InfoIDShift,
+	}}}
+	unlinkTag2 := &watchqueue.Filter{Types: []watchqueue.TypeFilter{{
+		Type: watchqueue.TypeKeyNotify, Subtypes: subtypes(uint8(watchqueue.KeyUnlinked)),
+		InfoMask: watchqueue.InfoID, InfoFilter: 2 << watchqueue.InfoIDShift,
+	}}}
+	q := sized(t, 1, watchqueue.Options{})
+	if err := q.SetFilter(linkTag1); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	stop := make(chan struct{})
+	defer func() { close(stop); <-done }()
+	go func() {
+		defer close(done)
+		for i := range 5000 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f := linkTag1
+			if i%2 == 1 {
+				f = unlinkTag2
+			}
+			if err := q.SetFilter(f); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	neither := keyHeader(watchqueue.KeyUnlinked, 1)
+	either := 0
+	for {
+		select {
+		case <-done:
+			if either == 0 {
+				t.Log("the poster never saw a filter accept its other record; the race was not exercised")
+			}
+			return
+		default:
+		}
+		if q.Wants(neither) {
+			t.Fatal("a record neither filter accepts passed: a torn filter")
+		}
+		if q.Wants(keyHeader(watchqueue.KeyLinked, 1)) {
+			either++
+		}
+	}
+}

@@ -8,6 +8,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"time"
 
@@ -22,13 +23,13 @@ const (
 )
 
 func main() {
-	if err := run(); err != nil {
+	if err := run(os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, "watch:", err)
 		os.Exit(1)
 	}
 }
 
-func run() error {
+func run(out io.Writer) error {
 	policy := notify.NewPolicy(notify.PolicyOptions{})
 	keyring := notify.NewWatchList(keyringID, policy)
 	me := perms.Cred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
@@ -45,7 +46,7 @@ func run() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	watched := make(chan error, 1)
-	go func() { watched <- watch(ctx, q) }()
+	go func() { watched <- watch(ctx, q, out) }()
 
 	// Elsewhere, the keyring changes: a key is linked, updated and
 	// unlinked, then the keyring itself is destroyed.
@@ -55,7 +56,7 @@ func run() error {
 		keyring.Post(rec, me, 0)
 		time.Sleep(10 * time.Millisecond) // so the output interleaves as it would live
 	}
-	fmt.Println("posting: link, update, unlink, clear; then destroying the keyring")
+	fmt.Fprintln(out, "posting: link, update, unlink, clear; then destroying the keyring")
 	post(watchqueue.KeyLinked, keyringID, key)
 	post(watchqueue.KeyUpdated, keyringID, 0)
 	post(watchqueue.KeyUnlinked, keyringID, key)
@@ -65,7 +66,7 @@ func run() error {
 }
 
 // watch prints records until its own watch is removed.
-func watch(ctx context.Context, q *watchqueue.Queue) error {
+func watch(ctx context.Context, q *watchqueue.Queue, out io.Writer) error {
 	for rec, err := range q.Records(ctx) {
 		if err != nil {
 			return err
@@ -74,17 +75,17 @@ func watch(ctx context.Context, q *watchqueue.Queue) error {
 		case watchqueue.KeyNotification:
 			switch r.Subtype {
 			case watchqueue.KeyLinked, watchqueue.KeyUnlinked:
-				fmt.Printf("watcher: %d %s %d\n", r.KeyID, r.Subtype, r.Aux)
+				fmt.Fprintf(out, "watcher: %d %s %d\n", r.KeyID, r.Subtype, r.Aux)
 			default:
-				fmt.Printf("watcher: %d %s\n", r.KeyID, r.Subtype)
+				fmt.Fprintf(out, "watcher: %d %s\n", r.KeyID, r.Subtype)
 			}
 		case watchqueue.Removal:
-			fmt.Printf("watcher: %d gc\n", r.ID)
+			fmt.Fprintf(out, "watcher: %d gc\n", r.ID)
 			if r.Tag == watchTag {
 				return nil
 			}
 		case watchqueue.Loss:
-			fmt.Println("watcher: -- LOSS --")
+			fmt.Fprintln(out, "watcher: -- LOSS --")
 		}
 	}
 	return ctx.Err()
