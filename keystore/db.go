@@ -1,0 +1,240 @@
+package keystore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/sys/unix"
+)
+
+// DefaultLockTimeout is how long Open waits for another process to let go
+// of the database file before giving up. A CLI invocation holds it for
+// milliseconds; a second waits that long comfortably.
+const DefaultLockTimeout = 5 * time.Second
+
+// ErrLocked means another process holds the database open. It unwraps to
+// EBUSY.
+var ErrLocked error = &errnoError{"keystore: database is in use by another process", unix.EBUSY}
+
+// ErrClosed is what a DB answers once closed. It unwraps to EBADF, as a
+// call on a closed file descriptor does.
+var ErrClosed error = &errnoError{"keystore: database is closed", unix.EBADF}
+
+// Options configure Open. The zero value opens or creates a store whose
+// data key is wrapped by the key file beside it.
+type Options struct {
+	// KeyFile is the key file that wraps the data key; "" means the
+	// database's path with ".key" appended. It is created, mode 0600, with a
+	// new store. Ignored when Passphrase is set.
+	KeyFile string
+	// Passphrase, if set, wraps the data key instead of a key file, through
+	// Argon2id. A new store keeps Argon2 (zero: NewArgon2Params) in its
+	// metadata; an existing one uses what it kept.
+	Passphrase []byte
+	Argon2     Argon2Params
+	// LockTimeout is how long to wait for another opener; 0 means
+	// DefaultLockTimeout.
+	LockTimeout time.Duration
+}
+
+// DB is an open store: the bbolt file, its unwrapped data key, and the
+// committer that shares fsyncs among concurrent writers.
+type DB struct {
+	bolt      *bolt.DB
+	path      string
+	sealer    *Sealer
+	commit    *committer
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open opens the store at path, creating it (mode 0600, and its directory
+// 0700) if it does not exist. It waits up to opts.LockTimeout for another
+// process holding the file, then fails with ErrLocked naming the file. A
+// store of a newer schema, a damaged one, a wrong passphrase or a missing
+// or wrong key file all fail with an error saying which.
+func Open(path string, opts Options) (*DB, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, openError(path, err)
+	}
+	timeout := opts.LockTimeout
+	if timeout <= 0 {
+		timeout = DefaultLockTimeout
+	}
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, timeout)
+	}
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	db := &DB{bolt: bdb, path: path}
+	if err := bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) }); err != nil {
+		bdb.Close()
+		return nil, err
+	}
+	db.commit = newCommitter(bdb)
+	return db, nil
+}
+
+// setUp creates a new store's buckets and data key, or checks an existing
+// store's schema and unwraps its data key.
+func (db *DB) setUp(tx *bolt.Tx, opts Options) error {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return db.create(tx, opts)
+	}
+	version, err := schemaVersion(meta)
+	if err != nil {
+		return openError(db.path, err)
+	}
+	if version > SchemaVersion {
+		return fmt.Errorf("keystore: open %s: schema version %d is newer than this program's %d: %w", db.path, version, SchemaVersion, unix.EPROTONOSUPPORT)
+	}
+	kek, err := db.existingKEK(meta, opts)
+	if err != nil {
+		return err
+	}
+	defer kek.Wipe()
+	sealer, err := kek.UnwrapDataKey(meta.Get(metaDataKey))
+	if err != nil {
+		return openError(db.path, err)
+	}
+	db.sealer = sealer
+	return upgrade(tx, version)
+}
+
+func (db *DB) create(tx *bolt.Tx, opts Options) error {
+	for _, name := range allBuckets {
+		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+			return openError(db.path, err)
+		}
+	}
+	meta := tx.Bucket(bucketMeta)
+	var kek *KEK
+	var err error
+	if opts.Passphrase != nil {
+		params := opts.Argon2
+		if params.Salt == nil {
+			params = NewArgon2Params()
+		}
+		header, err := params.MarshalBinary()
+		if err != nil {
+			return openError(db.path, err)
+		}
+		if kek, err = DeriveKEK(opts.Passphrase, params); err != nil {
+			return openError(db.path, err)
+		}
+		if err := meta.Put(metaArgon2, header); err != nil {
+			return err
+		}
+		if err := meta.Put(metaKEKKind, []byte(kekPassphrase)); err != nil {
+			return err
+		}
+	} else {
+		keyFile := db.keyFile(opts)
+		kek, err = LoadKeyFile(keyFile)
+		if errors.Is(err, fs.ErrNotExist) {
+			kek, err = CreateKeyFile(keyFile)
+		}
+		if err != nil {
+			return openError(db.path, err)
+		}
+		if err := meta.Put(metaKEKKind, []byte(kekKeyFile)); err != nil {
+			return err
+		}
+	}
+	defer kek.Wipe()
+	db.sealer = NewSealer()
+	if err := meta.Put(metaDataKey, kek.WrapDataKey(db.sealer)); err != nil {
+		return err
+	}
+	return putSchemaVersion(meta, SchemaVersion)
+}
+
+func (db *DB) existingKEK(meta *bolt.Bucket, opts Options) (*KEK, error) {
+	switch kind := string(meta.Get(metaKEKKind)); kind {
+	case kekPassphrase:
+		if opts.Passphrase == nil {
+			return nil, fmt.Errorf("%w: the store %s is protected by a passphrase and none was given", ErrWrongKey, db.path)
+		}
+		var params Argon2Params
+		if err := params.UnmarshalBinary(meta.Get(metaArgon2)); err != nil {
+			return nil, openError(db.path, err)
+		}
+		kek, err := DeriveKEK(opts.Passphrase, params)
+		if err != nil {
+			return nil, openError(db.path, err)
+		}
+		return kek, nil
+	case kekKeyFile:
+		kek, err := LoadKeyFile(db.keyFile(opts))
+		if err != nil {
+			return nil, openError(db.path, err)
+		}
+		return kek, nil
+	default:
+		return nil, fmt.Errorf("%w: store %s: unknown key-encryption kind %q", ErrCorrupt, db.path, kind)
+	}
+}
+
+func (db *DB) keyFile(opts Options) string {
+	if opts.KeyFile != "" {
+		return opts.KeyFile
+	}
+	return db.path + ".key"
+}
+
+// Path is the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// Close waits for pending commits, then closes the file and wipes the data
+// key.
+// Close is idempotent.
+func (db *DB) Close() error {
+	db.closeOnce.Do(func() {
+		db.commit.close()
+		db.closeErr = db.bolt.Close()
+		db.sealer.Wipe()
+	})
+	return db.closeErr
+}
+
+// View runs fn in a read-only transaction that sees one consistent state.
+func (db *DB) View(fn func(*Tx) error) error {
+	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
+}
+
+// Update runs fn in a read-write transaction and returns once its changes
+// are durable (fsynced) or have failed. Concurrent Updates share one
+// transaction and one fsync (group commit); a lone Update is committed at
+// once, never held back to wait for company.
+//
+// fn must check everything before it writes: if it returns an error, the
+// shared transaction is rolled back and the other calls in it are run
+// again without it, so fn may run more than once and must not have side
+// effects outside the transaction. Put side effects in Tx.OnCommit, which
+// runs after the commit, in commit order. ctx bounds only the wait to be
+// taken up; once fn has run, Update waits for the outcome so that a change
+// is never acknowledged or abandoned by mistake.
+func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
+	return db.commit.do(ctx, func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
+}
+
+// openError names the store in an error from opening it. Errors of this
+// package already start "keystore: "; others get it.
+func openError(path string, err error) error {
+	if strings.HasPrefix(err.Error(), "keystore: ") {
+		return fmt.Errorf("%w (store %s)", err, path)
+	}
+	return fmt.Errorf("keystore: open %s: %w", path, err)
+}

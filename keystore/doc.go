@@ -1,0 +1,103 @@
+// Package keystore keeps keys in a bbolt file, with their payloads
+// encrypted at rest.
+//
+// It owns the file, its schema and its encryption, and speaks in stored
+// terms: key records, sealed payloads, keyring links, registered names,
+// per-owner charges. The rules of keys (who may do what, what an operation
+// changes, what it posts) belong to package keyring, which drives a Tx.
+//
+// # Basics
+//
+// Open creates or opens a store; a second process opening the same file
+// waits up to Options.LockTimeout and then gets ErrLocked naming the file.
+// View runs a read-only transaction. Update runs a read-write one and
+// returns once it is durable; concurrent Updates share one commit and one
+// fsync (group commit), while a lone Update is committed at once. Check
+// verifies every invariant between the buckets, for tests and repairs. The
+// bucket layout is documented on SchemaVersion.
+//
+// # Encryption
+//
+// Payloads are sealed; everything else about a key stays in clear: its
+// description, type, ownership, permissions and links, which the store
+// must read to find a key and to decide who may touch it before any
+// payload is decrypted.
+//
+// Each payload is sealed with XChaCha20-Poly1305 under the store's data
+// key, 32 random bytes made once when the store is created. The seal
+// authenticates a binding the caller passes, such as the key's serial and
+// type, so a record copied onto another key fails to open. The record
+// layout is documented on Sealer.Seal.
+//
+// The data key is stored only wrapped (KEK.WrapDataKey) by a
+// key-encryption key, the KEK, which comes from one of:
+//
+//   - a key file, the default, which needs no prompt: KeySize random bytes
+//     in a file of mode 0600 (CreateKeyFile makes missing directories
+//     0700), kept apart from the database (CreateKeyFile, LoadKeyFile);
+//   - a passphrase, through Argon2id (DeriveKEK). Its cost and salt are an
+//     Argon2Params header that the store keeps in its metadata, and it is
+//     derived once per open.
+//
+// Opening a store is therefore: read the header if there is one, get the
+// KEK, unwrap the data key into a Sealer, Wipe the KEK. Changing the
+// passphrase or key file wraps the same data key anew; no record is
+// re-encrypted.
+//
+// Failures are told apart, and each error unwraps to the errno the kernel
+// would use: a wrong passphrase or key file gives ErrWrongKey
+// (EKEYREJECTED); a truncated, damaged, altered or moved record, wrapped
+// key or header gives ErrCorrupt (EBADMSG); a missing key file gives an
+// error matching fs.ErrNotExist that names it; a key file of the wrong
+// size gives ErrWrongKey, and one open to group or others
+// ErrInsecureKeyFile (EKEYREJECTED too). No failure ever yields a payload.
+// The wrapped key and the header carry a CRC-32C so that damage to them is
+// not mistaken for a wrong passphrase.
+//
+// Keys, nonces and salts come from crypto/rand, which cannot fail; tests
+// that need repeatable bytes use testing/cryptotest.SetGlobalRandom.
+//
+// # Caveats
+//
+// The metadata in clear is readable by whoever can read the file:
+// descriptions often name what a key is for, and a record's length is its
+// payload's length plus SealOverhead. Nor does this layer authenticate the
+// metadata: someone who can write the file can change a key's
+// permissions, though not read its payload without the KEK.
+//
+// Integrity is per record, not per store. Someone who can write the file
+// can delete a record, or put back an older record of the same key (same
+// binding), and it opens: a seal does not know whether it is the latest.
+//
+// A binding must be unambiguous and fixed for the life of a key: a record
+// opens only with the binding it was sealed with, so renumbering a key
+// means resealing its payload.
+//
+// A wrapped key or header that was altered on purpose, with its checksum
+// recomputed, reads as a wrong passphrase or key file; the checksum is
+// there to catch damage, not an attacker.
+//
+// Losing the key file or forgetting the passphrase loses every payload;
+// there is no recovery. Back the key file up, apart from the database.
+//
+// Passphrases are bytes: the package does no Unicode normalisation, so one
+// typed in another normalisation form is another passphrase.
+//
+// Wipe is best effort. It zeroes this package's copy of a key, but Go may
+// have copied memory (stack growth, the garbage collector), the
+// XChaCha20-Poly1305 value from golang.org/x/crypto keeps a copy that
+// cannot be reached, and passphrase buffers belong to the caller.
+//
+// Redaction holds for fmt, log/slog and encoding/json, including a KEK or
+// Sealer inside a struct being printed. A dumper that follows every pointer
+// through package unsafe, such as go-spew, or a debugger, still reaches the
+// key.
+//
+// XChaCha20-Poly1305 and Argon2id are not FIPS 140-approved: under
+// GODEBUG=fips140=only the KEK constructors fail with ENOPKG and
+// NewSealer panics.
+//
+// The formats documented on Sealer.Seal, KEK.WrapDataKey and
+// Argon2Params.MarshalBinary are what stores on disk hold; the vectors in
+// testdata/v1 must keep opening.
+package keystore

@@ -1,0 +1,81 @@
+package keystore
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// SchemaVersion is the version of the bucket layout below. A store of an
+// older version is upgraded when opened; a newer one is refused.
+//
+// The layout, version 1. Integers are big-endian, so that byte order is
+// numeric order and cursors walk keys in order.
+//
+//	meta      "schema"   → u32 version
+//	          "revision" → u64: the store's revision, one more per committed change
+//	          "kek"      → "keyfile" or "passphrase": what wraps the data key
+//	          "argon2"   → Argon2Params header (passphrase stores)
+//	          "datakey"  → the wrapped data key (KEK.WrapDataKey)
+//	keys      u32 serial → KeyRecord (clear: type, description, owner, mask, counts)
+//	payloads  u32 serial → payload sealed by the data key, bound to serial and type
+//	links     u32 keyring, u64 seq → u32 key: a keyring's contents in insertion order
+//	index     u32 keyring, type, NUL, description → u64 seq, u32 key: one key per
+//	          (type, description) in a keyring, and search by them
+//	names     u8 kind, name → u32 serial: registered keyrings (user, user session,
+//	          persistent, named sessions)
+//	quota     u32 uid → u32 keys, u32 bytes: what each owner is charged
+//	orphans   u32 serial → (empty): keys nothing stored holds, for the collector
+//	expiry    u64 unix nanoseconds, u32 serial → (empty): keys that expire or were revoked
+const SchemaVersion = 1
+
+var (
+	bucketMeta     = []byte("meta")
+	bucketKeys     = []byte("keys")
+	bucketPayloads = []byte("payloads")
+	bucketLinks    = []byte("links")
+	bucketIndex    = []byte("index")
+	bucketNames    = []byte("names")
+	bucketQuota    = []byte("quota")
+	bucketOrphans  = []byte("orphans")
+	bucketExpiry   = []byte("expiry")
+
+	allBuckets = [][]byte{bucketMeta, bucketKeys, bucketPayloads, bucketLinks, bucketIndex, bucketNames, bucketQuota, bucketOrphans, bucketExpiry}
+
+	metaSchema   = []byte("schema")
+	metaRevision = []byte("revision")
+	metaKEKKind  = []byte("kek")
+	metaArgon2   = []byte("argon2")
+	metaDataKey  = []byte("datakey")
+)
+
+// What wraps the data key.
+const (
+	kekKeyFile    = "keyfile"
+	kekPassphrase = "passphrase"
+)
+
+func schemaVersion(meta *bolt.Bucket) (uint32, error) {
+	v := meta.Get(metaSchema)
+	if len(v) != 4 {
+		return 0, fmt.Errorf("%w: schema version is %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint32(v), nil
+}
+
+func putSchemaVersion(meta *bolt.Bucket, v uint32) error {
+	return meta.Put(metaSchema, binary.BigEndian.AppendUint32(nil, v))
+}
+
+// upgrade brings a store of an older schema version to SchemaVersion, in
+// the transaction that opens it. Version 1 is the first; there is nothing
+// older to upgrade from yet.
+func upgrade(tx *bolt.Tx, from uint32) error {
+	if from == SchemaVersion {
+		return nil
+	}
+	return fmt.Errorf("%w: schema version %d has no upgrade path", ErrCorrupt, from)
+}
+
+func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }

@@ -1,0 +1,275 @@
+package keystore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"iter"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// Tx is a transaction over the store's buckets, in the store's own terms:
+// key records, sealed payloads, keyring links, names and quota. It keeps the
+// derived buckets (orphans, expiry, index) in step with what it is told.
+// It knows nothing of the rules of keys; package keyring does.
+type Tx struct {
+	btx *bolt.Tx
+	db  *DB
+}
+
+// OnCommit runs fn after the transaction commits, in the order registered.
+// It never runs for a transaction that rolls back.
+func (tx *Tx) OnCommit(fn func()) { tx.btx.OnCommit(fn) }
+
+func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.btx.Bucket(name) }
+
+// Revision is the store's revision: how many changes it has committed.
+func (tx *Tx) Revision() uint64 {
+	v := tx.bucket(bucketMeta).Get(metaRevision)
+	if len(v) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(v)
+}
+
+// NextRevision counts one more change and returns its revision.
+func (tx *Tx) NextRevision() (uint64, error) {
+	rev := tx.Revision() + 1
+	return rev, tx.bucket(bucketMeta).Put(metaRevision, binary.BigEndian.AppendUint64(nil, rev))
+}
+
+// Key returns the record of serial, or nil if there is none.
+func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
+	v := tx.bucket(bucketKeys).Get(u32(serial))
+	if v == nil {
+		return nil, nil
+	}
+	r := new(KeyRecord)
+	if err := r.UnmarshalBinary(v); err != nil {
+		return nil, fmt.Errorf("keystore: key %d: %w", serial, err)
+	}
+	if r.Serial != serial {
+		return nil, fmt.Errorf("keystore: key %d: record says serial %d: %w", serial, r.Serial, ErrCorrupt)
+	}
+	return r, nil
+}
+
+// HasKey reports whether serial is in use.
+func (tx *Tx) HasKey(serial uint32) bool { return tx.bucket(bucketKeys).Get(u32(serial)) != nil }
+
+// PutKey stores r, replacing what was stored under its serial, and keeps
+// the orphans and expiry buckets in step with it.
+func (tx *Tx) PutKey(r *KeyRecord) error {
+	old, err := tx.Key(r.Serial)
+	if err != nil {
+		return err
+	}
+	b, err := r.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketKeys).Put(u32(r.Serial), b); err != nil {
+		return err
+	}
+	if old != nil && old.Expiry != 0 && old.Expiry != r.Expiry {
+		if err := tx.bucket(bucketExpiry).Delete(expiryKey(old.Expiry, r.Serial)); err != nil {
+			return err
+		}
+	}
+	if r.Expiry != 0 {
+		if err := tx.bucket(bucketExpiry).Put(expiryKey(r.Expiry, r.Serial), nil); err != nil {
+			return err
+		}
+	}
+	if r.Held() {
+		return tx.bucket(bucketOrphans).Delete(u32(r.Serial))
+	}
+	return tx.bucket(bucketOrphans).Put(u32(r.Serial), nil)
+}
+
+// DeleteKey removes r with its payload and its derived entries. The caller
+// has removed its links and, if it is a keyring, its contents.
+func (tx *Tx) DeleteKey(r *KeyRecord) error {
+	k := u32(r.Serial)
+	for _, b := range [][]byte{bucketKeys, bucketPayloads, bucketOrphans} {
+		if err := tx.bucket(b).Delete(k); err != nil {
+			return err
+		}
+	}
+	if r.Expiry != 0 {
+		return tx.bucket(bucketExpiry).Delete(expiryKey(r.Expiry, r.Serial))
+	}
+	return nil
+}
+
+func expiryKey(at int64, serial uint32) []byte {
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, uint64(at)), serial)
+}
+
+// Orphans yields the serials of keys that nothing stored holds.
+func (tx *Tx) Orphans() iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		c := tx.bucket(bucketOrphans).Cursor()
+		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+			if len(k) == 4 && !yield(binary.BigEndian.Uint32(k)) {
+				return
+			}
+		}
+	}
+}
+
+// ExpiringBefore yields the serials of keys whose expiry (or revocation
+// time) is before t, in Unix nanoseconds, earliest first.
+func (tx *Tx) ExpiringBefore(t int64) iter.Seq[uint32] {
+	return func(yield func(uint32) bool) {
+		c := tx.bucket(bucketExpiry).Cursor()
+		for k, _ := c.First(); k != nil && len(k) == 12; k, _ = c.Next() {
+			if int64(binary.BigEndian.Uint64(k)) >= t || !yield(binary.BigEndian.Uint32(k[8:])) {
+				return
+			}
+		}
+	}
+}
+
+// payloadBinding ties a sealed payload to its key: moved under another
+// serial, or read as another type, it fails to open.
+func payloadBinding(r *KeyRecord) []byte {
+	return append(binary.BigEndian.AppendUint32([]byte("payload\x00"), r.Serial), r.Type...)
+}
+
+// Payload opens r's payload; nil if it has none.
+func (tx *Tx) Payload(r *KeyRecord) ([]byte, error) {
+	sealed := tx.bucket(bucketPayloads).Get(u32(r.Serial))
+	if sealed == nil {
+		return nil, nil
+	}
+	p, err := tx.db.sealer.Open(nil, sealed, payloadBinding(r))
+	if err != nil {
+		return nil, fmt.Errorf("keystore: payload of key %d: %w", r.Serial, err)
+	}
+	return p, nil
+}
+
+// PutPayload seals p as r's payload; an empty p removes it.
+func (tx *Tx) PutPayload(r *KeyRecord, p []byte) error {
+	if len(p) == 0 {
+		return tx.bucket(bucketPayloads).Delete(u32(r.Serial))
+	}
+	return tx.bucket(bucketPayloads).Put(u32(r.Serial), tx.db.sealer.Seal(nil, p, payloadBinding(r)))
+}
+
+// Link is one entry of a keyring: the key, at its position.
+type Link struct {
+	Seq uint64
+	Key uint32
+}
+
+func linkKey(ring uint32, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(u32(ring), seq)
+}
+
+func indexKey(ring uint32, typ, desc string) []byte {
+	k := append(u32(ring), typ...)
+	k = append(k, 0)
+	return append(k, desc...)
+}
+
+// Links yields a keyring's links in insertion order.
+func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
+	return func(yield func(Link) bool) {
+		prefix := u32(ring)
+		c := tx.bucket(bucketLinks).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(k) != 12 || len(v) != 4 {
+				continue
+			}
+			if !yield(Link{Seq: binary.BigEndian.Uint64(k[4:]), Key: binary.BigEndian.Uint32(v)}) {
+				return
+			}
+		}
+	}
+}
+
+// Lookup finds the key of type typ and description desc linked in ring.
+func (tx *Tx) Lookup(ring uint32, typ, desc string) (Link, bool) {
+	v := tx.bucket(bucketIndex).Get(indexKey(ring, typ, desc))
+	if len(v) != 12 {
+		return Link{}, false
+	}
+	return Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}, true
+}
+
+// PutLink links key (of type typ and description desc) into ring at seq.
+// The caller has removed any link of the same type and description.
+func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
+	if err := tx.bucket(bucketLinks).Put(linkKey(ring, l.Seq), u32(l.Key)); err != nil {
+		return err
+	}
+	v := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, l.Seq), l.Key)
+	return tx.bucket(bucketIndex).Put(indexKey(ring, typ, desc), v)
+}
+
+// DeleteLink removes the link at seq from ring; typ and desc are the linked
+// key's.
+func (tx *Tx) DeleteLink(ring uint32, seq uint64, typ, desc string) error {
+	if err := tx.bucket(bucketLinks).Delete(linkKey(ring, seq)); err != nil {
+		return err
+	}
+	return tx.bucket(bucketIndex).Delete(indexKey(ring, typ, desc))
+}
+
+// NameKind is a namespace of registered keyrings.
+type NameKind byte
+
+// Namespaces of registered keyrings.
+const (
+	NameUser        NameKind = 'u' // _uid.N
+	NameUserSession NameKind = 's' // _uid_ses.N
+	NamePersistent  NameKind = 'p' // _persistent.N
+	NameSession     NameKind = 'n' // named session keyrings, by name
+)
+
+func nameKey(kind NameKind, name string) []byte { return append([]byte{byte(kind)}, name...) }
+
+// Name returns the serial registered under name, or 0.
+func (tx *Tx) Name(kind NameKind, name string) uint32 {
+	v := tx.bucket(bucketNames).Get(nameKey(kind, name))
+	if len(v) != 4 {
+		return 0
+	}
+	return binary.BigEndian.Uint32(v)
+}
+
+// PutName registers serial under name.
+func (tx *Tx) PutName(kind NameKind, name string, serial uint32) error {
+	return tx.bucket(bucketNames).Put(nameKey(kind, name), u32(serial))
+}
+
+// DeleteName removes a registration.
+func (tx *Tx) DeleteName(kind NameKind, name string) error {
+	return tx.bucket(bucketNames).Delete(nameKey(kind, name))
+}
+
+// Usage is what an owner is charged: keys and bytes.
+type Usage struct {
+	Keys  uint32
+	Bytes uint32
+}
+
+// Quota returns what uid is charged.
+func (tx *Tx) Quota(uid uint32) Usage {
+	v := tx.bucket(bucketQuota).Get(u32(uid))
+	if len(v) != 8 {
+		return Usage{}
+	}
+	return Usage{Keys: binary.BigEndian.Uint32(v), Bytes: binary.BigEndian.Uint32(v[4:])}
+}
+
+// PutQuota records what uid is charged.
+func (tx *Tx) PutQuota(uid uint32, u Usage) error {
+	if u == (Usage{}) {
+		return tx.bucket(bucketQuota).Delete(u32(uid))
+	}
+	return tx.bucket(bucketQuota).Put(u32(uid), binary.BigEndian.AppendUint32(u32(u.Keys), u.Bytes))
+}
