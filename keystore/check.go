@@ -68,6 +68,9 @@ func (db *DB) Check() error {
 				if l, ok := tx.Lookup(ring, cr.Type, cr.Description); !ok || l.Key != child || l.Seq != seq {
 					bad("keyring %d: index disagrees with link %d → %d", ring, seq, child)
 				}
+				if tx.bucket(bucketParents).Get(parentKey(child, ring, seq)) == nil {
+					bad("link %d/%d → %d has no parent entry", ring, seq, child)
+				}
 			}
 			links[child]++
 			contents[ring]++
@@ -76,6 +79,17 @@ func (db *DB) Check() error {
 		tx.bucket(bucketIndex).ForEach(func(k, v []byte) error {
 			if !indexed[string(k)] {
 				bad("index entry %q has no link", k)
+			}
+			return nil
+		})
+		tx.bucket(bucketParents).ForEach(func(k, v []byte) error {
+			if len(k) != 16 {
+				bad("parent entry %x", k)
+				return nil
+			}
+			child := tx.bucket(bucketLinks).Get(linkKey(binary.BigEndian.Uint32(k[4:]), binary.BigEndian.Uint64(k[8:])))
+			if len(child) != 4 || binary.BigEndian.Uint32(child) != binary.BigEndian.Uint32(k) {
+				bad("parent entry %x matches no link", k)
 			}
 			return nil
 		})

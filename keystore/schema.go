@@ -22,7 +22,10 @@ import (
 //	payloads  u32 serial → payload sealed by the data key, bound to serial and type
 //	links     u32 keyring, u64 seq → u32 key: a keyring's contents in insertion order
 //	index     u32 keyring, type, NUL, description → u64 seq, u32 key: one key per
-//	          (type, description) in a keyring, and search by them
+//	          (type, description) in a keyring, and search by them; a keyring's
+//	          child keyrings are the run under its serial and "keyring\x00"
+//	parents   u32 key, u32 keyring, u64 seq → (empty): the links to a key, so
+//	          that invalidation and gc find them without a scan
 //	names     u8 kind, name → u32 serial: registered keyrings (user, user session,
 //	          persistent, named sessions)
 //	quota     u32 uid → u32 keys, u32 bytes: what each owner is charged
@@ -40,8 +43,9 @@ var (
 	bucketQuota    = []byte("quota")
 	bucketOrphans  = []byte("orphans")
 	bucketExpiry   = []byte("expiry")
+	bucketParents  = []byte("parents")
 
-	allBuckets = [][]byte{bucketMeta, bucketKeys, bucketPayloads, bucketLinks, bucketIndex, bucketNames, bucketQuota, bucketOrphans, bucketExpiry}
+	allBuckets = [][]byte{bucketMeta, bucketKeys, bucketPayloads, bucketLinks, bucketIndex, bucketNames, bucketQuota, bucketOrphans, bucketExpiry, bucketParents}
 
 	metaSchema   = []byte("schema")
 	metaRevision = []byte("revision")

@@ -200,20 +200,64 @@ func (tx *Tx) Lookup(ring uint32, typ, desc string) (Link, bool) {
 	return Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}, true
 }
 
+// ChildKeyrings yields the keyrings linked in ring, in description order:
+// the index keeps them together, so this costs what the keyrings cost,
+// however many other keys ring holds.
+func (tx *Tx) ChildKeyrings(ring uint32) iter.Seq[Link] {
+	return func(yield func(Link) bool) {
+		prefix := indexKey(ring, "keyring", "")
+		c := tx.bucket(bucketIndex).Cursor()
+		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+			if len(v) == 12 && !yield(Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}) {
+				return
+			}
+		}
+	}
+}
+
+// Parent is a link to a key: the keyring holding it, at its position.
+type Parent struct {
+	Ring uint32
+	Seq  uint64
+}
+
+func parentKey(key, ring uint32, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(u32(key), ring), seq)
+}
+
+// Parents yields the links to key, keyring by keyring.
+func (tx *Tx) Parents(key uint32) iter.Seq[Parent] {
+	return func(yield func(Parent) bool) {
+		prefix := u32(key)
+		c := tx.bucket(bucketParents).Cursor()
+		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+			if len(k) == 16 && !yield(Parent{Ring: binary.BigEndian.Uint32(k[4:]), Seq: binary.BigEndian.Uint64(k[8:])}) {
+				return
+			}
+		}
+	}
+}
+
 // PutLink links key (of type typ and description desc) into ring at seq.
 // The caller has removed any link of the same type and description.
 func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
 	if err := tx.bucket(bucketLinks).Put(linkKey(ring, l.Seq), u32(l.Key)); err != nil {
 		return err
 	}
+	if err := tx.bucket(bucketParents).Put(parentKey(l.Key, ring, l.Seq), nil); err != nil {
+		return err
+	}
 	v := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, l.Seq), l.Key)
 	return tx.bucket(bucketIndex).Put(indexKey(ring, typ, desc), v)
 }
 
-// DeleteLink removes the link at seq from ring; typ and desc are the linked
+// DeleteLink removes the link l from ring; typ and desc are the linked
 // key's.
-func (tx *Tx) DeleteLink(ring uint32, seq uint64, typ, desc string) error {
-	if err := tx.bucket(bucketLinks).Delete(linkKey(ring, seq)); err != nil {
+func (tx *Tx) DeleteLink(ring uint32, l Link, typ, desc string) error {
+	if err := tx.bucket(bucketLinks).Delete(linkKey(ring, l.Seq)); err != nil {
+		return err
+	}
+	if err := tx.bucket(bucketParents).Delete(parentKey(l.Key, ring, l.Seq)); err != nil {
 		return err
 	}
 	return tx.bucket(bucketIndex).Delete(indexKey(ring, typ, desc))

@@ -1,0 +1,197 @@
+package keyring
+
+import (
+	"context"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/perms"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+)
+
+// Add creates a key of type typ with description desc and payload, and
+// links it into ring (add_key). If ring already holds an updatable key of
+// that type and description (user, logon, big_key), that key is updated
+// instead, keeping its serial. A new keyring displaces a keyring of the
+// same name. It returns the serial of the key created or updated.
+//
+// Checks run in the kernel's order, each with its errno: the type name
+// (EINVAL, EPERM for '.'), the description (EINVAL; EPERM for a keyring
+// named with a leading '.'), the payload size (EINVAL), the keyring (its
+// lookup's errors, Write on it, ENOTDIR), the type (ENODEV), the payload
+// for the type (EINVAL), the keyring's quota for a new link (EDQUOT), its
+// restriction (EPERM), and the new key's quota (EDQUOT).
+//
+// A new key posts KeyInstantiated on itself and KeyLinked on ring; an
+// update posts KeyUpdated on the key alone.
+func (p *Process) Add(ctx context.Context, typ, desc string, payload []byte, ring Serial) (Serial, error) {
+	const op = "add_key"
+	if err := checkTypeName(typ); err != nil {
+		return 0, err
+	}
+	if err := checkDescription(desc); err != nil {
+		return 0, err
+	}
+	if desc != "" && desc[0] == '.' && typ == "keyring" {
+		return 0, fmt.Errorf("keyring: %s: keyring name %q is reserved: %w", op, desc, unix.EPERM)
+	}
+	if len(payload) > MaxAddPayload {
+		return 0, fmt.Errorf("keyring: %s: payload of %d bytes, limit %d: %w", op, len(payload), MaxAddPayload, unix.EINVAL)
+	}
+	if err := p.prepare(ctx); err != nil {
+		return 0, err
+	}
+	var id Serial
+	err := p.update(ctx, func(t *txn) error {
+		var err error
+		id, err = t.add(op, typ, desc, payload, ring)
+		return err
+	})
+	return id, err
+}
+
+func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, error) {
+	ring, err := t.lookup(op, ringID, 0, perms.Write)
+	if err != nil {
+		return 0, err
+	}
+	kt := keyTypes[typ]
+	if kt == nil {
+		return 0, fmt.Errorf("keyring: %s: unknown key type %q: %w", op, typ, unix.ENODEV)
+	}
+	if !ring.IsKeyring() {
+		return 0, errKey(op, ringID, unix.ENOTDIR, "not a keyring")
+	}
+	if err := checkPayload(op, kt, payload); err != nil {
+		return 0, err
+	}
+	if desc == "" {
+		return 0, fmt.Errorf("keyring: %s: a %s key needs a description: %w", op, typ, unix.EINVAL)
+	}
+
+	existing, linked := t.tx.Lookup(ring.Serial, typ, desc)
+	if !linked {
+		if err := t.checkQuota(op, ringID, linkCharge(ring.KeyRecord, 1)); err != nil {
+			return 0, err
+		}
+	}
+	if err := t.checkRestriction(op, ringID, ring.KeyRecord); err != nil {
+		return 0, err
+	}
+
+	if linked && kt.updatable {
+		old, err := t.tx.Key(existing.Key)
+		if err != nil {
+			return 0, err
+		}
+		if old != nil && old.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) == 0 {
+			return Serial(old.Serial), t.updateKey(op, ref{KeyRecord: old, possessed: ring.possessed}, kt, payload)
+		}
+	}
+
+	// A new key (key_alloc): the type vets the description, and the key is
+	// owned by the caller, charged to it, with the type's default mask.
+	if kt.vetDesc != nil {
+		if err := kt.vetDesc(desc); err != nil {
+			return 0, err
+		}
+	}
+	r := &keystore.KeyRecord{
+		Serial:      uint32(t.s.newSerial(t)),
+		Type:        typ,
+		Description: desc,
+		UID:         t.p.cred.UID,
+		GID:         t.p.cred.GID,
+		Perm:        uint32(kt.defaultMask()),
+		Flags:       keystore.FlagInQuota,
+		CTime:       t.now,
+		DataLen:     uint32(len(payload)),
+		QuotaBytes:  uint32(len(desc)) + 1 + kt.chargeBytes(len(payload)),
+	}
+	newCharge := charge{uid: r.UID, keys: 1, bytes: int64(r.QuotaBytes)}
+	if !linked {
+		if err := t.checkQuota(op, ringID, linkCharge(ring.KeyRecord, 1), newCharge); err != nil {
+			return 0, err
+		}
+	} else if err := t.checkQuota(op, ringID, newCharge); err != nil {
+		return 0, err
+	}
+	if err := t.applyQuota(newCharge); err != nil {
+		return 0, err
+	}
+	if err := t.put(r); err != nil {
+		return 0, err
+	}
+	if err := t.tx.PutPayload(r, payload); err != nil {
+		return 0, err
+	}
+	// The displaced or new link: the keyring record may have been loaded
+	// before r was written, but it is a different key.
+	if err := t.addLink(ring.KeyRecord, r); err != nil {
+		return 0, err
+	}
+	t.post(Serial(r.Serial), watchqueue.KeyInstantiated, 0)
+	t.post(ring.serial(), watchqueue.KeyLinked, Serial(r.Serial))
+	return Serial(r.Serial), nil
+}
+
+// checkPayload applies a type's payload rules.
+func checkPayload(op string, kt *keyType, payload []byte) error {
+	switch {
+	case kt.maxPayload == 0 && len(payload) > 0:
+		return fmt.Errorf("keyring: %s: a %s takes no payload: %w", op, kt.name, unix.EINVAL)
+	case kt.maxPayload > 0 && (len(payload) == 0 || len(payload) > kt.maxPayload):
+		return fmt.Errorf("keyring: %s: a %s payload must be 1..%d bytes, not %d: %w", op, kt.name, kt.maxPayload, len(payload), unix.EINVAL)
+	}
+	return nil
+}
+
+// checkRestriction refuses links into a restricted keyring. The only
+// restriction this store enforces is "reject everything"; typed
+// restrictions cannot be set (Restrict says ENOENT).
+func (t *txn) checkRestriction(op string, id Serial, ring *keystore.KeyRecord) error {
+	if ring.Flags&keystore.FlagRestricted != 0 {
+		return errKey(op, id, unix.EPERM, "keyring is restricted")
+	}
+	return nil
+}
+
+// updateKey replaces k's payload (__key_update): Write permission, a type
+// that updates, the payload's quota; the expiry is reset to permanent.
+func (t *txn) updateKey(op string, k ref, kt *keyType, payload []byte) error {
+	if err := t.permit(op, k.serial(), k, perms.Write); err != nil {
+		return err
+	}
+	if !kt.updatable {
+		return errKey(op, k.serial(), unix.EOPNOTSUPP, "%s keys cannot be updated", kt.name)
+	}
+	if err := checkPayload(op, kt, payload); err != nil {
+		return err
+	}
+	r := k.KeyRecord
+	newBytes := uint32(len(r.Description)) + 1 + kt.chargeBytes(len(payload))
+	delta := charge{uid: r.UID}
+	if r.Flags&keystore.FlagInQuota != 0 {
+		delta.bytes = int64(newBytes) - int64(r.QuotaBytes)
+		if err := t.checkQuota(op, k.serial(), delta); err != nil {
+			return err
+		}
+		r.QuotaBytes = newBytes
+	}
+	if err := t.applyQuota(delta); err != nil {
+		return err
+	}
+	r.DataLen = uint32(len(payload))
+	r.Flags &^= keystore.FlagNegative
+	r.Expiry = 0
+	if err := t.put(r); err != nil {
+		return err
+	}
+	if err := t.tx.PutPayload(r, payload); err != nil {
+		return err
+	}
+	t.post(k.serial(), watchqueue.KeyUpdated, 0)
+	return nil
+}

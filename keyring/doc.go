@@ -1,0 +1,50 @@
+// Package keyring is the Linux kernel's keys and keyrings in userspace: the
+// same operations, permission checks, quotas, search and notifications, on a
+// store that survives restarts (package keystore) and posts every change to
+// the watchers of the key it changed (packages notify and watchqueue).
+//
+// # Basics
+//
+// Open a Store, then act through a Process, which carries the caller's
+// credentials and session keyring, as a task's cred does in the kernel.
+// Every operation is a method with the kernel's name and semantics: Add
+// (add_key), Update, Read, Describe, Search, RequestKey, Link, Unlink, Move,
+// Clear, Revoke, Invalidate, SetTimeout, SetPerm, Chown, Restrict, Watch,
+// JoinSession, KeyringID. Errors unwrap to the errno the kernel returns
+// (errors.Is(err, unix.EKEYREVOKED)), after a message naming the operation
+// and the key.
+//
+// Special ids resolve as in the kernel: SessionKeyring (@s) is the
+// process's session keyring, or the user-session keyring when it has none;
+// UserKeyring (@u) and UserSessionKeyring (@us) are made on first use and
+// registered by uid; GroupKeyring (@g) is EINVAL.
+//
+// A change is acknowledged once it is durable, and its notifications are
+// posted after it commits, in commit order, never for an operation that
+// failed; each carries the store's revision for queues that keep
+// revisions. Concurrent changes share fsyncs (see keystore.DB.Update).
+//
+// # Where this differs from the kernel, on purpose
+//
+//   - Keys persist, encrypted at rest; descriptions, owners, permissions
+//     and links are stored in clear.
+//   - A keyring lists its keys in insertion order; a key that displaces
+//     another of the same type and description takes its place. The
+//     kernel's order is its hash order. Searches descend into child
+//     keyrings in description order.
+//   - Collection is synchronous: a key nothing holds any more is destroyed
+//     in the transaction that let go of it, so its quota is back as soon
+//     as that change returns. Expired and revoked keys linger for the GC
+//     delay, as in the kernel, until Collect.
+//   - Uid 0 stands in for CAP_SYS_ADMIN where the kernel asks for it.
+//
+// # Caveats
+//
+//   - Thread and process keyrings (@t, @p), request_key upcalls,
+//     authorisation keys (@a), persistent keyrings and typed link
+//     restrictions are not supported; they answer ENOKEY, ENOKEY, ENOKEY,
+//     (no method) and ENOENT respectively.
+//   - Watches and anonymous session keyrings live in memory: a store that
+//     is closed and opened again has neither, and collects keys that only
+//     anonymous sessions held.
+package keyring

@@ -1,0 +1,129 @@
+package keyring
+
+import (
+	"context"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+)
+
+// Garbage collection. The kernel collects asynchronously; here a key that
+// nothing holds any more (no link, no registered name, no process) is
+// destroyed in the same transaction as the change that let go of it, so its
+// quota is back as soon as that change is acknowledged. Expired and revoked
+// keys keep their links until the GC delay has passed; Collect removes them
+// then.
+
+// sweep destroys the keys dropped during this operation that nothing holds.
+func (t *txn) sweep() error {
+	for len(t.dropped) > 0 {
+		id := t.dropped[0]
+		t.dropped = t.dropped[1:]
+		r, err := t.tx.Key(uint32(id))
+		if err != nil {
+			return err
+		}
+		if r == nil || r.Held() || t.s.isHeld(id) {
+			continue
+		}
+		if err := t.destroy(r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// destroy removes r for good: its contents if it is a keyring, its charge,
+// its record and payload. Its watchers get removal records after the commit.
+func (t *txn) destroy(r *keystore.KeyRecord) error {
+	if r.IsKeyring() {
+		if err := t.clearKeyring(r); err != nil {
+			return err
+		}
+	}
+	if r.Flags&keystore.FlagInQuota != 0 {
+		if err := t.applyQuota(charge{uid: r.UID, keys: -1, bytes: -int64(r.QuotaBytes)}); err != nil {
+			return err
+		}
+	}
+	if err := t.tx.DeleteKey(r); err != nil {
+		return err
+	}
+	t.destroyed = append(t.destroyed, Serial(r.Serial))
+	return nil
+}
+
+// reap unlinks a dead key (invalidated, or expired or revoked for longer
+// than the GC delay) from everything, unregisters it, and destroys it if no
+// process holds it.
+func (t *txn) reap(r *keystore.KeyRecord) error {
+	if err := t.unlinkEverywhere(r); err != nil {
+		return err
+	}
+	if r.Pins > 0 {
+		for _, kind := range []keystore.NameKind{keystore.NameUser, keystore.NameUserSession, keystore.NamePersistent} {
+			if t.tx.Name(kind, uidName(r.UID)) == r.Serial {
+				if err := t.tx.DeleteName(kind, uidName(r.UID)); err != nil {
+					return err
+				}
+			}
+		}
+		if t.tx.Name(keystore.NameSession, r.Description) == r.Serial {
+			if err := t.tx.DeleteName(keystore.NameSession, r.Description); err != nil {
+				return err
+			}
+		}
+		r.Pins = 0
+		if err := t.put(r); err != nil {
+			return err
+		}
+	}
+	t.dropped = append(t.dropped, Serial(r.Serial))
+	return nil
+}
+
+// Collect reaps keys whose expiry or revocation is older than the GC delay,
+// as the kernel's key_garbage_collector does. Removing their links is
+// silent; destroying them sends removal records to their watchers.
+func (s *Store) Collect(ctx context.Context) error {
+	p := &Process{s: s}
+	return p.update(ctx, func(t *txn) error {
+		cutoff := t.now - s.delay.Nanoseconds()
+		var due []uint32
+		for serial := range t.tx.ExpiringBefore(cutoff + 1) {
+			due = append(due, serial)
+		}
+		for _, serial := range due {
+			r, err := t.tx.Key(serial)
+			if err != nil {
+				return err
+			}
+			if r != nil {
+				if err := t.reap(r); err != nil {
+					return err
+				}
+			}
+		}
+		return t.sweep()
+	})
+}
+
+// collect destroys ids if nothing holds them (a process let go of them).
+func (s *Store) collect(ctx context.Context, ids []Serial) error {
+	p := &Process{s: s}
+	return p.update(ctx, func(t *txn) error {
+		t.dropped = append(t.dropped, ids...)
+		return t.sweep()
+	})
+}
+
+// collectOrphans destroys every key nothing stored holds: at open, no
+// process holds anything.
+func (s *Store) collectOrphans(ctx context.Context) error {
+	p := &Process{s: s}
+	return p.update(ctx, func(t *txn) error {
+		for serial := range t.tx.Orphans() {
+			t.dropped = append(t.dropped, Serial(serial))
+		}
+		return t.sweep()
+	})
+}

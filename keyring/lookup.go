@@ -1,0 +1,190 @@
+package keyring
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/perms"
+)
+
+// lookupFlags select how lookup treats a key's state, as the kernel's
+// KEY_LOOKUP_* flags and KEY_DEFER_PERM_CHECK do.
+type lookupFlags uint8
+
+const (
+	// lookupPartial accepts negative keys: only key_validate's checks
+	// (invalidated, revoked, expired) apply.
+	lookupPartial lookupFlags = 1 << iota
+	// lookupDeferPerm skips the state and permission checks: the operation
+	// makes its own (read, unlink).
+	lookupDeferPerm
+)
+
+// ref is a key found by lookup: its record, and whether the caller
+// possesses it (which adds the possessor byte to what it is granted).
+type ref struct {
+	*keystore.KeyRecord
+	possessed bool
+}
+
+func (r ref) serial() Serial { return Serial(r.Serial) }
+
+func (r ref) subject() perms.Subject {
+	return perms.Subject{UID: r.UID, GID: r.GID, Mask: perms.Mask(r.Perm)}
+}
+
+// lookup is lookup_user_key: resolve id (a serial or a special id), check
+// the key's state as flags say, then check that the caller is granted need.
+func (t *txn) lookup(op string, id Serial, flags lookupFlags, need perms.Perm) (ref, error) {
+	serial, special, err := t.resolve(op, id)
+	if err != nil {
+		return ref{}, err
+	}
+	r, err := t.key(serial)
+	if err != nil {
+		return ref{}, errKey(op, id, unix.ENOKEY, "")
+	}
+	k := ref{KeyRecord: r, possessed: special || t.possesses(r)}
+	if flags&lookupDeferPerm != 0 {
+		return k, nil
+	}
+	if flags&lookupPartial == 0 && r.Flags&keystore.FlagNegative != 0 {
+		return ref{}, errKey(op, id, unix.Errno(r.Reject), "negative key")
+	}
+	if err := t.validate(op, id, r); err != nil {
+		return ref{}, err
+	}
+	if err := t.permit(op, id, k, need); err != nil {
+		return ref{}, err
+	}
+	return k, nil
+}
+
+// validate is key_validate: invalidated is ENOKEY, revoked EKEYREVOKED,
+// expired EKEYEXPIRED.
+func (t *txn) validate(op string, id Serial, r *keystore.KeyRecord) error {
+	switch {
+	case r.Flags&keystore.FlagInvalidated != 0:
+		return errKey(op, id, unix.ENOKEY, "invalidated")
+	case r.Flags&keystore.FlagRevoked != 0:
+		return errKey(op, id, unix.EKEYREVOKED, "")
+	case r.Expiry != 0 && t.now >= r.Expiry:
+		return errKey(op, id, unix.EKEYEXPIRED, "")
+	}
+	return nil
+}
+
+// permit checks the caller is granted need on k.
+func (t *txn) permit(op string, id Serial, k ref, need perms.Perm) error {
+	if err := perms.Check(t.p.cred, k.subject(), k.possessed, need); err != nil {
+		return fmt.Errorf("keyring: %s %v: %w", op, id, err)
+	}
+	return nil
+}
+
+// resolve turns a special id into the serial it names for the caller,
+// creating the user keyrings on first use, as the kernel does.
+func (t *txn) resolve(op string, id Serial) (serial Serial, special bool, err error) {
+	switch {
+	case id > 0:
+		return id, false, nil
+	case id == SessionKeyring:
+		if s := t.p.sessionKeyring(); s != 0 {
+			return s, true, nil
+		}
+		s, err := t.userKeyring(keystore.NameUserSession)
+		return s, true, err
+	case id == UserKeyring:
+		s, err := t.userKeyring(keystore.NameUser)
+		return s, true, err
+	case id == UserSessionKeyring:
+		s, err := t.userKeyring(keystore.NameUserSession)
+		return s, true, err
+	case id == ThreadKeyring, id == ProcessKeyring:
+		// Thread and process keyrings are not implemented yet; the kernel
+		// answers ENOKEY for a missing one looked up without creating it.
+		return 0, false, errKey(op, id, unix.ENOKEY, "thread and process keyrings are not supported")
+	case id == ReqKeyAuthKey, id == -8:
+		// No request_key authority can be assumed here.
+		return 0, false, errKey(op, id, unix.ENOKEY, "no authority assumed")
+	default:
+		return 0, false, errKey(op, id, unix.EINVAL, "not a key id")
+	}
+}
+
+// possesses reports whether the caller possesses r: r is, or is reachable
+// from, the caller's session keyring (the user-session keyring when it has
+// none), through keyrings that grant it Search, no deeper than the kernel
+// searches; and r itself grants Search (counting the possessor byte).
+func (t *txn) possesses(r *keystore.KeyRecord) bool {
+	start := t.p.sessionKeyring()
+	if start == 0 {
+		start = Serial(t.tx.Name(keystore.NameUserSession, uidName(t.p.cred.UID)))
+		if start == 0 {
+			return false
+		}
+	}
+	target := ref{KeyRecord: r, possessed: true}
+	if perms.Check(t.p.cred, target.subject(), true, perms.Search) != nil {
+		return false
+	}
+	if Serial(r.Serial) == start {
+		return true
+	}
+	root, err := t.key(start)
+	if err != nil || perms.Check(t.p.cred, ref{KeyRecord: root}.subject(), true, perms.Search) != nil {
+		return false
+	}
+	found := false
+	t.walkKeyrings(root, true, func(ring *keystore.KeyRecord) bool {
+		if l, ok := t.tx.Lookup(ring.Serial, r.Type, r.Description); ok && l.Key == r.Serial {
+			found = true
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// walkKeyrings visits root and the keyrings below it depth-first, as the
+// kernel's search_nested_keyrings descends: only into keyrings that are
+// neither revoked nor invalidated and that grant the caller Search
+// (counting the possessor byte if the walk started from a possessed
+// keyring), and no more than MaxSearchDepth levels below root. The caller
+// has checked root's own permission. visit returns false to stop. Child
+// keyrings are visited in description order, which is this store's order
+// (the kernel's is its hash order).
+func (t *txn) walkKeyrings(root *keystore.KeyRecord, possessed bool, visit func(*keystore.KeyRecord) bool) {
+	seen := map[uint32]bool{}
+	var walk func(ring *keystore.KeyRecord, depth int) bool
+	walk = func(ring *keystore.KeyRecord, depth int) bool {
+		if ring.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) != 0 || seen[ring.Serial] {
+			return true
+		}
+		seen[ring.Serial] = true
+		if !visit(ring) {
+			return false
+		}
+		if depth == MaxSearchDepth {
+			return true
+		}
+		for l := range t.tx.ChildKeyrings(ring.Serial) {
+			child, err := t.tx.Key(l.Key)
+			if err != nil || child == nil {
+				continue
+			}
+			if perms.Check(t.p.cred, ref{KeyRecord: child}.subject(), possessed, perms.Search) != nil {
+				continue
+			}
+			if !walk(child, depth+1) {
+				return false
+			}
+		}
+		return true
+	}
+	walk(root, 0)
+}
+
+func uidName(uid uint32) string { return fmt.Sprint(uid) }

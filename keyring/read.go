@@ -1,0 +1,122 @@
+package keyring
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/perms"
+)
+
+// Description is what KEYCTL_DESCRIBE tells about a key.
+type Description struct {
+	Type        string
+	UID, GID    uint32 // a key with no group shows perms.OverflowGID, as the kernel prints it
+	Perm        perms.Mask
+	Description string
+}
+
+// String is the kernel's describe string, "type;uid;gid;perm;description".
+func (d Description) String() string {
+	return fmt.Sprintf("%s;%d;%d;%08x;%s", d.Type, d.UID, d.GID, uint32(d.Perm), d.Description)
+}
+
+// Describe describes a key (KEYCTL_DESCRIBE): it needs View, and works on
+// negative keys.
+func (p *Process) Describe(ctx context.Context, id Serial) (Description, error) {
+	var d Description
+	err := p.read(ctx, func(t *txn) error {
+		k, err := t.lookup("keyctl_describe", id, lookupPartial, perms.View)
+		if err != nil {
+			return err
+		}
+		d = Description{Type: k.Type, UID: k.UID, GID: k.GID, Perm: perms.Mask(k.Perm), Description: k.Description}
+		if d.GID == perms.InvalidGID {
+			d.GID = perms.OverflowGID
+		}
+		return nil
+	})
+	return d, err
+}
+
+// Read returns a key's payload (KEYCTL_READ). For a keyring it is the
+// serials of its keys, as the kernel returns them: little-endian 32-bit
+// integers, in this store's order (insertion order). It needs Read, or
+// possession; a logon key is EOPNOTSUPP, and the key's state is checked
+// after the permission, as the kernel does.
+func (p *Process) Read(ctx context.Context, id Serial) ([]byte, error) {
+	payload, _, err := p.readKey(ctx, id)
+	return payload, err
+}
+
+// Keys returns the serials of the keys a keyring holds, in insertion order:
+// Read of a keyring, decoded. A key that is not a keyring is ENOTDIR.
+func (p *Process) Keys(ctx context.Context, ring Serial) ([]Serial, error) {
+	b, isKeyring, err := p.readKey(ctx, ring)
+	if err != nil {
+		return nil, err
+	}
+	if !isKeyring {
+		return nil, errKey("keyctl_read", ring, unix.ENOTDIR, "not a keyring")
+	}
+	ids := make([]Serial, 0, len(b)/4)
+	for ; len(b) >= 4; b = b[4:] {
+		ids = append(ids, Serial(binary.LittleEndian.Uint32(b)))
+	}
+	return ids, nil
+}
+
+func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKeyring bool, err error) {
+	const op = "keyctl_read"
+	err = p.read(ctx, func(t *txn) error {
+		k, err := t.lookup(op, id, lookupDeferPerm, 0)
+		if err != nil {
+			return errKey(op, id, unix.ENOKEY, "")
+		}
+		if k.Flags&keystore.FlagNegative != 0 {
+			return errKey(op, id, unix.Errno(k.Reject), "negative key")
+		}
+		if err := t.permit(op, id, k, perms.Read); err != nil && !k.possessed {
+			return err
+		}
+		kt := keyTypes[k.Type]
+		if kt == nil || !kt.readable {
+			return errKey(op, id, unix.EOPNOTSUPP, "%s keys cannot be read", k.Type)
+		}
+		if err := t.validate(op, id, k.KeyRecord); err != nil {
+			return err
+		}
+		isKeyring = k.IsKeyring()
+		if isKeyring {
+			for l := range t.tx.Links(k.Serial) {
+				payload = binary.LittleEndian.AppendUint32(payload, l.Key)
+			}
+			return nil
+		}
+		payload, err = t.tx.Payload(k.KeyRecord)
+		return err
+	})
+	return payload, isKeyring, err
+}
+
+// read runs a read-only operation, creating the user keyrings first if a
+// special id needs them.
+func (p *Process) read(ctx context.Context, fn func(t *txn) error) error {
+	if err := p.prepare(ctx); err != nil {
+		return err
+	}
+	err := p.view(fn)
+	if errors.Is(err, errNeedsWrite) {
+		// The user keyrings were reaped since: make them again, once.
+		p.ready.Store(false)
+		if err := p.prepare(ctx); err != nil {
+			return err
+		}
+		err = p.view(fn)
+	}
+	return err
+}

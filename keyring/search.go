@@ -1,0 +1,124 @@
+package keyring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/perms"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+)
+
+// errNotFound is the search's "no key" (the kernel's EAGAIN), which callers
+// report as ENOKEY.
+var errNotFound = errors.New("keyring: no matching key")
+
+// Search looks for a key of type typ and description desc in ring and the
+// keyrings below it (KEYCTL_SEARCH), depth-first to MaxSearchDepth levels,
+// descending only into keyrings that grant Search. ring needs Search. The
+// first valid match wins; if there is none, the error of the last
+// unusable match is returned (EKEYREVOKED, EKEYEXPIRED, EACCES, a negative
+// key's error), else ENOKEY. If dest is not 0, the key found is linked into
+// dest, which needs Write, and the key Link; that posts KeyLinked on dest.
+func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, dest Serial) (Serial, error) {
+	const op = "keyctl_search"
+	if err := checkTypeName(typ); err != nil {
+		return 0, err
+	}
+	if err := checkDescription(desc); err != nil {
+		return 0, err
+	}
+	if dest == 0 {
+		var found Serial
+		err := p.read(ctx, func(t *txn) error {
+			var err error
+			found, err = t.search(op, ring, typ, desc)
+			return err
+		})
+		return found, err
+	}
+	var found Serial
+	err := p.update(ctx, func(t *txn) error {
+		var err error
+		if found, err = t.search(op, ring, typ, desc); err != nil {
+			return err
+		}
+		return t.linkInto(op, found, dest)
+	})
+	return found, err
+}
+
+// RequestKey finds a key as request_key does when no upcall is possible:
+// it searches the caller's session keyring (the user-session keyring when
+// it has none); what the search finds unusable is reported as it is, and
+// nothing at all is ENOKEY, since there is no callout to construct the key.
+// If dest is not 0 the key is linked there.
+func (p *Process) RequestKey(ctx context.Context, typ, desc string, dest Serial) (Serial, error) {
+	return p.Search(ctx, SessionKeyring, typ, desc, dest)
+}
+
+func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error) {
+	ring, err := t.lookup(op, ringID, 0, perms.Search)
+	if err != nil {
+		return 0, err
+	}
+	if !ring.IsKeyring() {
+		return 0, errKey(op, ringID, unix.ENOTDIR, "not a keyring")
+	}
+	if keyTypes[typ] == nil {
+		return 0, fmt.Errorf("keyring: %s %s:%s: unknown key type: %w", op, typ, desc, unix.ENOKEY)
+	}
+	var found Serial
+	remembered := errNotFound
+	t.walkKeyrings(ring.KeyRecord, ring.possessed, func(kr *keystore.KeyRecord) bool {
+		l, ok := t.tx.Lookup(kr.Serial, typ, desc)
+		if !ok {
+			return true
+		}
+		k, err := t.tx.Key(l.Key)
+		if err != nil || k == nil {
+			return true
+		}
+		switch {
+		case k.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) != 0:
+			remembered = unix.EKEYREVOKED
+		case k.Expiry != 0 && t.now >= k.Expiry:
+			remembered = unix.EKEYEXPIRED
+		case perms.Check(t.p.cred, ref{KeyRecord: k}.subject(), ring.possessed, perms.Search) != nil:
+			remembered = unix.EACCES
+		case k.Flags&keystore.FlagNegative != 0:
+			remembered = unix.Errno(k.Reject)
+		default:
+			found = Serial(k.Serial)
+			return false
+		}
+		return true
+	})
+	if found != 0 {
+		return found, nil
+	}
+	if remembered == errNotFound {
+		return 0, fmt.Errorf("keyring: %s %v for %s:%s: %w", op, ringID, typ, desc, unix.ENOKEY)
+	}
+	return 0, fmt.Errorf("keyring: %s %v for %s:%s: %w", op, ringID, typ, desc, remembered)
+}
+
+// linkInto links the found key into dest for Search and RequestKey.
+func (t *txn) linkInto(op string, id, destID Serial) error {
+	dest, err := t.lookup(op, destID, 0, perms.Write)
+	if err != nil {
+		return err
+	}
+	key, err := t.lookup(op, id, 0, perms.Link)
+	if err != nil {
+		return err
+	}
+	if err := t.link(op, key, dest); err != nil {
+		return err
+	}
+	t.post(dest.serial(), watchqueue.KeyLinked, id)
+	return nil
+}

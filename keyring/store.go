@@ -1,0 +1,212 @@
+package keyring
+
+import (
+	"context"
+	crand "crypto/rand"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/notify"
+	"github.com/keyctl-go/keyctl-go/perms"
+)
+
+// DefaultGCDelay is how long expired and revoked keys stay linked before
+// the collector removes them (/proc/sys/kernel/keys/gc_delay).
+const DefaultGCDelay = 300 * time.Second
+
+// Quota is how much each owner may hold (/proc/sys/kernel/keys/maxkeys and
+// friends). Root has its own, larger, limits.
+type Quota struct {
+	MaxKeys      uint32
+	MaxBytes     uint32
+	RootMaxKeys  uint32
+	RootMaxBytes uint32
+}
+
+// DefaultQuota is the kernel's default quota.
+var DefaultQuota = Quota{MaxKeys: 200, MaxBytes: 20000, RootMaxKeys: 1000000, RootMaxBytes: 25000000}
+
+func (q Quota) limits(uid uint32) (keys, bytes uint32) {
+	if uid == 0 {
+		return q.RootMaxKeys, q.RootMaxBytes
+	}
+	return q.MaxKeys, q.MaxBytes
+}
+
+// Options configure a Store. The zero value gives the kernel's defaults and
+// a store encrypted under a key file beside the database.
+type Options struct {
+	// Storage is how the file is opened: key file or passphrase, lock
+	// timeout. See keystore.Options.
+	Storage keystore.Options
+	// Quota limits each owner; zero means DefaultQuota.
+	Quota Quota
+	// GCDelay is how long expired and revoked keys linger; 0 means
+	// DefaultGCDelay.
+	GCDelay time.Duration
+	// WatchLimit is how many watches one user may hold; 0 means
+	// notify.DefaultWatchLimit.
+	WatchLimit int
+	// Now is the clock; nil means time.Now. Tests inject one to expire keys.
+	Now func() time.Time
+	// Logger receives what the store does in the background (collection);
+	// nil discards it.
+	Logger *slog.Logger
+}
+
+// Store is an open key store: keys and keyrings with the kernel's
+// semantics, kept in an encrypted bbolt file, posting every change to the
+// watchers of the key it changed. Act on it through a Process.
+type Store struct {
+	db     *keystore.DB
+	quota  Quota
+	delay  time.Duration
+	now    func() time.Time
+	log    *slog.Logger
+	policy *notify.Policy
+
+	rngMu sync.Mutex
+	rng   *rand.Rand // serials: random, as the kernel's
+
+	// mu guards watches and held. Lock order: a caller's commit (keystore's
+	// committer) may run post with mu taken; nothing holds mu while waiting
+	// for a commit.
+	mu      sync.Mutex
+	watches map[Serial]*notify.WatchList // keys someone watches
+	held    map[Serial]int               // keys processes hold in memory (their sessions)
+}
+
+// Open opens the store at path, creating it if need be. See keystore.Open
+// for what can go wrong.
+func Open(path string, opts Options) (*Store, error) {
+	db, err := keystore.Open(path, opts.Storage)
+	if err != nil {
+		return nil, err
+	}
+	var seed [32]byte
+	crand.Read(seed[:])
+	s := &Store{
+		db:      db,
+		quota:   opts.Quota,
+		delay:   opts.GCDelay,
+		now:     opts.Now,
+		log:     opts.Logger,
+		policy:  notify.NewPolicy(notify.PolicyOptions{WatchLimit: opts.WatchLimit}),
+		rng:     rand.New(rand.NewChaCha8(seed)),
+		watches: make(map[Serial]*notify.WatchList),
+		held:    make(map[Serial]int),
+	}
+	if s.quota == (Quota{}) {
+		s.quota = DefaultQuota
+	}
+	if s.delay <= 0 {
+		s.delay = DefaultGCDelay
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	// No process holds anything yet: keys that only processes held when
+	// the store was last open are garbage now.
+	if err := s.collectOrphans(context.Background()); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// Close closes the store. Watch queues stay open; they receive nothing more.
+func (s *Store) Close() error { return s.db.Close() }
+
+// Check verifies the store's consistency; see keystore.DB.Check.
+func (s *Store) Check() error { return s.db.Check() }
+
+// Process is a caller acting on the store: credentials, and the session
+// keyring its keyutils-style special ids resolve through. It is the
+// userspace stand-in for a task's cred. A Process is safe for concurrent
+// use; create one per caller identity.
+type Process struct {
+	s    *Store
+	cred perms.Cred
+
+	mu      sync.Mutex
+	session Serial // 0: none, so @s is the user-session keyring
+
+	ready atomic.Bool // the user keyrings are known to exist
+}
+
+// Process returns a handle acting with cred, with no session keyring (so
+// @s resolves to the user-session keyring, as in the kernel).
+func (s *Store) Process(cred perms.Cred) *Process {
+	return &Process{s: s, cred: cred.Clone()}
+}
+
+// Cred is the process's credentials.
+func (p *Process) Cred() perms.Cred { return p.cred.Clone() }
+
+// Release lets go of what the process holds (its session keyring); keys
+// nothing else holds are collected.
+func (p *Process) Release(ctx context.Context) error {
+	p.mu.Lock()
+	old := p.session
+	p.session = 0
+	p.mu.Unlock()
+	if old == 0 {
+		return nil
+	}
+	return p.s.release(ctx, old)
+}
+
+func (p *Process) sessionKeyring() Serial {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.session
+}
+
+// hold counts a process's in-memory hold on a key.
+func (s *Store) hold(id Serial) {
+	s.mu.Lock()
+	s.held[id]++
+	s.mu.Unlock()
+}
+
+// release drops a hold and collects the key if nothing holds it now.
+func (s *Store) release(ctx context.Context, id Serial) error {
+	s.mu.Lock()
+	if s.held[id]--; s.held[id] <= 0 {
+		delete(s.held, id)
+	}
+	s.mu.Unlock()
+	return s.collect(ctx, []Serial{id})
+}
+
+func (s *Store) isHeld(id Serial) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held[id] > 0
+}
+
+// newSerial draws a random serial in [3, 2^31-1] as the kernel does,
+// stepping on past serials in use.
+func (s *Store) newSerial(t *txn) Serial {
+	s.rngMu.Lock()
+	v := s.rng.Uint32() >> 1
+	s.rngMu.Unlock()
+	for {
+		if v < keystore.MinSerial {
+			v = keystore.MinSerial
+		}
+		if !t.tx.HasKey(v) && !t.claimed(Serial(v)) {
+			return Serial(v)
+		}
+		if v++; v > keystore.MaxSerial {
+			v = keystore.MinSerial
+		}
+	}
+}

@@ -1,0 +1,116 @@
+package keyring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+)
+
+// event is a notification an operation posts once it has committed.
+type event struct {
+	key Serial
+	sub watchqueue.KeySubtype
+	aux uint32
+}
+
+// txn is one operation's view of the store: the storage transaction, the
+// caller, the time the operation happens at, and what it will post.
+type txn struct {
+	tx        *keystore.Tx
+	s         *Store
+	p         *Process
+	now       int64 // Unix nanoseconds
+	events    []event
+	destroyed []Serial // destroyed keys, whose watchers get removal records
+	dropped   []Serial // keys that lost a holder: sweep destroys them if nothing holds them now
+	write     bool
+}
+
+func (t *txn) claimed(Serial) bool { return false }
+
+// post queues a notification for after the commit.
+func (t *txn) post(key Serial, sub watchqueue.KeySubtype, aux Serial) {
+	t.events = append(t.events, event{key: key, sub: sub, aux: uint32(aux)})
+}
+
+// update runs fn as one committed change. fn checks before it writes (see
+// keystore.DB.Update). Its events are posted after the commit, in commit
+// order, stamped with the store's revision; nothing is posted if it fails.
+func (p *Process) update(ctx context.Context, fn func(t *txn) error) error {
+	s := p.s
+	return s.db.Update(ctx, func(tx *keystore.Tx) error {
+		t := &txn{tx: tx, s: s, p: p, now: s.now().UnixNano(), write: true}
+		if err := fn(t); err != nil {
+			return err
+		}
+		if err := t.sweep(); err != nil {
+			return err
+		}
+		rev, err := tx.NextRevision()
+		if err != nil {
+			return err
+		}
+		if len(t.events) > 0 || len(t.destroyed) > 0 {
+			events, destroyed := t.events, t.destroyed
+			tx.OnCommit(func() { s.deliver(events, destroyed, rev, p) })
+		}
+		return nil
+	})
+}
+
+// view runs fn against one consistent state, without changing it.
+func (p *Process) view(fn func(t *txn) error) error {
+	s := p.s
+	return s.db.View(func(tx *keystore.Tx) error {
+		return fn(&txn{tx: tx, s: s, p: p, now: s.now().UnixNano()})
+	})
+}
+
+// deliver posts committed events to the watchers of the keys they concern,
+// then ends the watches on destroyed keys with removal records.
+func (s *Store) deliver(events []event, destroyed []Serial, rev uint64, p *Process) {
+	var cred = p.cred
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var buf [16]byte
+	for _, e := range events {
+		l := s.watches[e.key]
+		if l == nil {
+			continue
+		}
+		rec := watchqueue.KeyNotification{Subtype: e.sub, KeyID: uint32(e.key), Aux: e.aux}.AppendBinary(buf[:0], false)
+		l.Post(rec, cred, rev)
+	}
+	for _, id := range destroyed {
+		if l := s.watches[id]; l != nil {
+			l.Destroy(rev)
+			delete(s.watches, id)
+		}
+	}
+}
+
+// key loads a key's record; a missing key is ENOKEY.
+func (t *txn) key(id Serial) (*keystore.KeyRecord, error) {
+	if id <= 0 {
+		return nil, fmt.Errorf("keyring: key %v: %w", id, unix.ENOKEY)
+	}
+	r, err := t.tx.Key(uint32(id))
+	if err != nil {
+		return nil, err
+	}
+	if r == nil {
+		return nil, fmt.Errorf("keyring: key %d does not exist: %w", id, unix.ENOKEY)
+	}
+	return r, nil
+}
+
+// put stores a changed record.
+func (t *txn) put(r *keystore.KeyRecord) error { return t.tx.PutKey(r) }
+
+// isErrno reports whether err is the errno e.
+func isErrno(err error, e unix.Errno) bool { return errors.Is(err, e) }

@@ -1,0 +1,98 @@
+package keyring
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/perms"
+)
+
+// errNeedsWrite says a read-only operation met a user keyring that does not
+// exist yet; the operation makes it in a write and tries again.
+var errNeedsWrite = errors.New("keyring: the user keyrings must be created first")
+
+// userKeyring returns the caller's user keyring (_uid.N) or user-session
+// keyring (_uid_ses.N), creating both on first use as the kernel does. They
+// are registered by name, not charged to the user's quota, and the
+// user-session keyring links the user keyring.
+func (t *txn) userKeyring(kind keystore.NameKind) (Serial, error) {
+	uid := t.p.cred.UID
+	if s := t.tx.Name(kind, uidName(uid)); s != 0 {
+		return Serial(s), nil
+	}
+	if !t.write {
+		return 0, errNeedsWrite
+	}
+	user := Serial(t.tx.Name(keystore.NameUser, uidName(uid)))
+	if user == 0 {
+		r, err := t.newRegisteredKeyring(keystore.NameUser, fmt.Sprintf("_uid.%d", uid), uid)
+		if err != nil {
+			return 0, err
+		}
+		user = Serial(r.Serial)
+	}
+	ses := Serial(t.tx.Name(keystore.NameUserSession, uidName(uid)))
+	if ses == 0 {
+		r, err := t.newRegisteredKeyring(keystore.NameUserSession, fmt.Sprintf("_uid_ses.%d", uid), uid)
+		if err != nil {
+			return 0, err
+		}
+		ses = Serial(r.Serial)
+		u, err := t.key(user)
+		if err != nil {
+			return 0, err
+		}
+		if err := t.addLink(r, u); err != nil {
+			return 0, err
+		}
+	}
+	if kind == keystore.NameUser {
+		return user, nil
+	}
+	return ses, nil
+}
+
+// newRegisteredKeyring makes a keyring held by a name in the registry.
+func (t *txn) newRegisteredKeyring(kind keystore.NameKind, desc string, uid uint32) (*keystore.KeyRecord, error) {
+	r := &keystore.KeyRecord{
+		Serial:      uint32(t.s.newSerial(t)),
+		Type:        "keyring",
+		Description: desc,
+		UID:         uid,
+		GID:         perms.InvalidGID,
+		Perm:        uint32(perms.DefaultUserKeyring),
+		CTime:       t.now,
+		Pins:        1,
+	}
+	if err := t.put(r); err != nil {
+		return nil, err
+	}
+	return r, t.tx.PutName(kind, uidName(uid), r.Serial)
+}
+
+// prepare makes sure the caller's user keyrings exist, so that read-only
+// operations can resolve @u, @us and (without a session) @s.
+func (p *Process) prepare(ctx context.Context) error {
+	if p.ready.Load() {
+		return nil
+	}
+	missing := false
+	p.view(func(t *txn) error {
+		missing = t.tx.Name(keystore.NameUserSession, uidName(p.cred.UID)) == 0
+		return nil
+	})
+	if missing {
+		if err := p.update(ctx, func(t *txn) error {
+			_, err := t.userKeyring(keystore.NameUserSession)
+			return err
+		}); err != nil && !errors.Is(err, unix.EEXIST) {
+			return err
+		}
+	}
+	p.ready.Store(true)
+	return nil
+}
