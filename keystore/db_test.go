@@ -351,3 +351,18 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 		t.Errorf("Check = %v, want it to report the link count", err)
 	}
 }
+
+func bumpSchema(t *testing.T, path string, v uint32) {
+	t.Helper()
+	bdb, err := bolt.Open(path, 0o600, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bdb.Close()
+	err = bdb.Update(func(tx *bolt.Tx) error {
+		return tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, v))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}

@@ -10,7 +10,7 @@ import (
 // SchemaVersion is the version of the bucket layout below. A store of an
 // older version is upgraded when opened; a newer one is refused.
 //
-// The layout, version 1. Integers are big-endian, so that byte order is
+// The layout, version 2. Integers are big-endian, so that byte order is
 // numeric order and cursors walk keys in order.
 //
 //	meta      "schema"   → u32 version
@@ -31,7 +31,9 @@ import (
 //	quota     u32 uid → u32 keys, u32 bytes: what each owner is charged
 //	orphans   u32 serial → (empty): keys nothing stored holds, for the collector
 //	expiry    u64 unix nanoseconds, u32 serial → (empty): keys that expire or were revoked
-const SchemaVersion = 1
+//
+// History: version 1 had no parents bucket; upgrading builds it from links.
+const SchemaVersion = 2
 
 var (
 	bucketMeta     = []byte("meta")
@@ -73,13 +75,41 @@ func putSchemaVersion(meta *bolt.Bucket, v uint32) error {
 }
 
 // upgrade brings a store of an older schema version to SchemaVersion, in
-// the transaction that opens it. Version 1 is the first; there is nothing
-// older to upgrade from yet.
+// the transaction that opens it, one version at a time.
 func upgrade(tx *bolt.Tx, from uint32) error {
-	if from == SchemaVersion {
-		return nil
+	for v := from; v < SchemaVersion; v++ {
+		step, ok := upgrades[v]
+		if !ok {
+			return fmt.Errorf("%w: schema version %d has no upgrade path", ErrCorrupt, v)
+		}
+		if err := step(tx); err != nil {
+			return fmt.Errorf("keystore: upgrading schema %d to %d: %w", v, v+1, err)
+		}
+		if err := putSchemaVersion(tx.Bucket(bucketMeta), v+1); err != nil {
+			return err
+		}
 	}
-	return fmt.Errorf("%w: schema version %d has no upgrade path", ErrCorrupt, from)
+	return nil
+}
+
+// upgrades maps a version to the step that takes a store from it to the next.
+var upgrades = map[uint32]func(*bolt.Tx) error{
+	1: addParents,
+}
+
+// addParents (1 → 2) builds the parents bucket from the links bucket.
+func addParents(tx *bolt.Tx) error {
+	parents, err := tx.CreateBucketIfNotExists(bucketParents)
+	if err != nil {
+		return err
+	}
+	return tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
+		if len(k) != 12 || len(v) != 4 {
+			return fmt.Errorf("%w: link entry %x → %x", ErrCorrupt, k, v)
+		}
+		ring, seq := binary.BigEndian.Uint32(k), binary.BigEndian.Uint64(k[4:])
+		return parents.Put(parentKey(binary.BigEndian.Uint32(v), ring, seq), nil)
+	})
 }
 
 func u32(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
