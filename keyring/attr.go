@@ -85,6 +85,7 @@ func (p *Process) Revoke(ctx context.Context, id Serial) error {
 		if r.Expiry == 0 || r.Expiry > t.now {
 			r.Expiry = t.now
 		}
+		t.expiring = true
 		if err := t.put(r); err != nil {
 			return err
 		}
@@ -143,6 +144,7 @@ func (p *Process) SetTimeout(ctx context.Context, id Serial, d time.Duration) er
 		r.Expiry = 0
 		if secs := d / time.Second; secs > 0 {
 			r.Expiry = t.now + (secs * time.Second).Nanoseconds()
+			t.expiring = true
 		}
 		if err := t.put(r); err != nil {
 			return err

@@ -2,9 +2,14 @@ package keyring
 
 import (
 	"context"
+	"time"
 
 	"github.com/keyctl-go/keyctl-go/keystore"
 )
+
+// maxCollectorSleep bounds how long the collector sleeps, so that keys
+// that expire while it sleeps are reaped at most this late.
+const maxCollectorSleep = time.Minute
 
 // Garbage collection. The kernel collects asynchronously; here a key that
 // nothing holds any more (no link, no registered name, no process) is
@@ -126,4 +131,52 @@ func (s *Store) collectOrphans(ctx context.Context) error {
 		}
 		return t.sweep()
 	})
+}
+
+// collector reaps dead keys in the background until the store closes: it
+// sleeps until the earliest expiry or revocation plus the GC delay, or
+// maxCollectorSleep, then collects.
+func (s *Store) collector() {
+	for {
+		wait := maxCollectorSleep
+		if due, ok := s.nextDue(); ok {
+			wait = min(max(due.Sub(s.now()), 10*time.Millisecond), maxCollectorSleep)
+		}
+		timer := time.NewTimer(wait)
+		select {
+		case <-s.closing:
+			timer.Stop()
+			return
+		case <-s.wake:
+			timer.Stop()
+			continue
+		case <-timer.C:
+		}
+		if due, ok := s.nextDue(); ok && !s.now().Before(due) {
+			if err := s.Collect(context.Background()); err != nil {
+				s.log.Warn("keyring: collecting dead keys", "err", err)
+			}
+		}
+	}
+}
+
+// wakeCollector tells the collector a new expiry was committed.
+func (s *Store) wakeCollector() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// nextDue is when the earliest expired or revoked key becomes collectable.
+func (s *Store) nextDue() (time.Time, bool) {
+	var due time.Time
+	found := false
+	s.db.View(func(tx *keystore.Tx) error {
+		if at, ok := tx.EarliestExpiry(); ok {
+			due, found = time.Unix(0, at).Add(s.delay), true
+		}
+		return nil
+	})
+	return due, found
 }

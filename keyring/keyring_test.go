@@ -664,3 +664,27 @@ func TestConcurrentWritersShareCommits(t *testing.T) {
 		}
 	}
 }
+
+// The collector runs by itself: a revoked key is reaped once the GC delay
+// has passed, without anyone calling Collect, and its watcher hears.
+func TestCollectorReapsInTheBackground(t *testing.T) {
+	e := newEnv(t, keyring.Options{GCDelay: 50 * time.Millisecond, Now: time.Now})
+	p := e.store.Process(alice)
+	id := must[keyring.Serial](t)(p.Add(ctx, "user", "short-lived", []byte("x"), keyring.UserKeyring))
+	q := watch(t, p, id, 1)
+	must[struct{}](t)(struct{}{}, p.Revoke(ctx, id))
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		keys := must[[]keyring.Serial](t)(p.Keys(ctx, keyring.UserKeyring))
+		if len(keys) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("revoked key still linked 5 s after its 50 ms GC delay")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := strings.Join(records(t, q), ","); got != s(id)+" rev,"+s(id)+" gc" {
+		t.Errorf("watcher heard %s", got)
+	}
+}

@@ -78,6 +78,11 @@ type Store struct {
 	mu      sync.Mutex
 	watches map[Serial]*notify.WatchList // keys someone watches
 	held    map[Serial]int               // keys processes hold in memory (their sessions)
+
+	closing   chan struct{} // closed by Close, to stop the collector
+	wake      chan struct{} // a new expiry was committed: the collector looks again
+	collected sync.WaitGroup
+	closeOnce sync.Once
 }
 
 // Open opens the store at path, creating it if need be. See keystore.Open
@@ -99,6 +104,8 @@ func Open(path string, opts Options) (*Store, error) {
 		rng:     rand.New(rand.NewChaCha8(seed)),
 		watches: make(map[Serial]*notify.WatchList),
 		held:    make(map[Serial]int),
+		closing: make(chan struct{}),
+		wake:    make(chan struct{}, 1),
 	}
 	if s.quota == (Quota{}) {
 		s.quota = DefaultQuota
@@ -118,11 +125,19 @@ func Open(path string, opts Options) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
+	s.collected.Go(s.collector)
 	return s, nil
 }
 
-// Close closes the store. Watch queues stay open; they receive nothing more.
-func (s *Store) Close() error { return s.db.Close() }
+// Close stops the collector and closes the store. Watch queues stay open;
+// they receive nothing more. Close is idempotent.
+func (s *Store) Close() error {
+	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.collected.Wait()
+	})
+	return s.db.Close()
+}
 
 // Check verifies the store's consistency; see keystore.DB.Check.
 func (s *Store) Check() error { return s.db.Check() }

@@ -29,6 +29,7 @@ type txn struct {
 	destroyed []Serial // destroyed keys, whose watchers get removal records
 	dropped   []Serial // keys that lost a holder: sweep destroys them if nothing holds them now
 	write     bool
+	expiring  bool // an expiry or revocation was set: wake the collector after the commit
 }
 
 func (t *txn) claimed(Serial) bool { return false }
@@ -54,6 +55,9 @@ func (p *Process) update(ctx context.Context, fn func(t *txn) error) error {
 		rev, err := tx.NextRevision()
 		if err != nil {
 			return err
+		}
+		if t.expiring {
+			tx.OnCommit(s.wakeCollector)
 		}
 		if len(t.events) > 0 || len(t.destroyed) > 0 {
 			events, destroyed := t.events, t.destroyed

@@ -132,6 +132,16 @@ func (tx *Tx) ExpiringBefore(t int64) iter.Seq[uint32] {
 	}
 }
 
+// EarliestExpiry is the earliest expiry (or revocation time) of any key,
+// in Unix nanoseconds.
+func (tx *Tx) EarliestExpiry() (int64, bool) {
+	k, _ := tx.bucket(bucketExpiry).Cursor().First()
+	if len(k) != 12 {
+		return 0, false
+	}
+	return int64(binary.BigEndian.Uint64(k)), true
+}
+
 // payloadBinding ties a sealed payload to its key: moved under another
 // serial, or read as another type, it fails to open.
 func payloadBinding(r *KeyRecord) []byte {
