@@ -41,9 +41,8 @@
 // # Caveats
 //
 //   - Thread and process keyrings (@t, @p), request_key upcalls,
-//     authorisation keys (@a), persistent keyrings and typed link
-//     restrictions are not supported; they answer ENOKEY, ENOKEY, ENOKEY,
-//     (no method) and ENOENT respectively.
+//     authorisation keys (@a) and typed link restrictions are not
+//     supported; they answer ENOKEY, ENOKEY, ENOKEY and ENOENT.
 //   - Watches and anonymous session keyrings live in memory: a store that
 //     is closed and opened again has neither, and collects keys that only
 //     anonymous sessions held.

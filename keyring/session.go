@@ -152,6 +152,7 @@ func (p *Process) KeyringID(ctx context.Context, id Serial) (Serial, error) {
 // Capability bits (KEYCTL_CAPS0_*, KEYCTL_CAPS1_*).
 const (
 	Caps0Capabilities    = 0x01
+	Caps0Persistent      = 0x02
 	Caps0BigKey          = 0x10
 	Caps0Invalidate      = 0x20
 	Caps0RestrictKeyring = 0x40
@@ -160,8 +161,8 @@ const (
 )
 
 // Capabilities returns what this store supports, as KEYCTL_CAPABILITIES
-// reports it: two bytes of flags. Persistent keyrings, Diffie-Hellman,
-// public keys and namespaces are not offered.
+// reports it: two bytes of flags. Diffie-Hellman, public keys and
+// namespaces are not offered.
 func Capabilities() []byte {
-	return []byte{Caps0Capabilities | Caps0BigKey | Caps0Invalidate | Caps0RestrictKeyring | Caps0Move, Caps1Notifications}
+	return []byte{Caps0Capabilities | Caps0Persistent | Caps0BigKey | Caps0Invalidate | Caps0RestrictKeyring | Caps0Move, Caps1Notifications}
 }
