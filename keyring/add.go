@@ -40,7 +40,7 @@ func (p *Process) Add(ctx context.Context, typ, desc string, payload []byte, rin
 	if len(payload) > MaxAddPayload {
 		return 0, fmt.Errorf("keyring: %s: payload of %d bytes, limit %d: %w", op, len(payload), MaxAddPayload, unix.EINVAL)
 	}
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, ring); err != nil {
 		return 0, err
 	}
 	var id Serial

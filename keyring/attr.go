@@ -129,7 +129,7 @@ func (p *Process) SetTimeout(ctx context.Context, id Serial, d time.Duration) er
 	if d < 0 {
 		return fmt.Errorf("keyring: %s %v: negative timeout %v: %w", op, id, d, unix.EINVAL)
 	}
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, id); err != nil {
 		return err
 	}
 	return p.update(ctx, func(t *txn) error {
@@ -163,7 +163,7 @@ func (p *Process) SetPerm(ctx context.Context, id Serial, m perms.Mask) error {
 	if err := m.Validate(); err != nil {
 		return fmt.Errorf("keyring: %s %v: %w", op, id, err)
 	}
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, id); err != nil {
 		return err
 	}
 	return p.update(ctx, func(t *txn) error {
@@ -196,7 +196,7 @@ func (p *Process) Chown(ctx context.Context, id Serial, uid, gid uint32) error {
 	if uid == Unchanged && gid == Unchanged {
 		return nil
 	}
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, id); err != nil {
 		return err
 	}
 	return p.update(ctx, func(t *txn) error {

@@ -17,7 +17,11 @@
 // Special ids resolve as in the kernel: SessionKeyring (@s) is the
 // process's session keyring, or the user-session keyring when it has none;
 // UserKeyring (@u) and UserSessionKeyring (@us) are made on first use and
-// registered by uid; GroupKeyring (@g) is EINVAL.
+// registered by uid; ThreadKeyring (@t) and ProcessKeyring (@p) are made by
+// the operations whose kernel lookups make them (add, link, clear, move,
+// chown, setperm, set_timeout, watch, search and request_key destinations,
+// GetKeyringID with create) and live in memory only, as long as the Process;
+// GroupKeyring (@g) is EINVAL.
 //
 // A change is acknowledged once it is durable, and its notifications are
 // posted after it commits, in commit order, never for an operation that
@@ -40,9 +44,12 @@
 //
 // # Caveats
 //
-//   - Thread and process keyrings (@t, @p), request_key upcalls,
-//     authorisation keys (@a) and typed link restrictions are not
-//     supported; they answer ENOKEY, ENOKEY, ENOKEY and ENOENT.
+//   - request_key upcalls, authorisation keys (@a) and typed link
+//     restrictions are not supported; they answer ENOKEY, ENOKEY and ENOENT.
+//   - A Process is one thread: its thread and process keyrings are two
+//     keyrings with the same lifetime. Links to or from them are not
+//     charged to anyone's quota, and keys only they hold are stored (sealed)
+//     until the Process is released or the store next opened.
 //   - Watches and anonymous session keyrings live in memory: a store that
 //     is closed and opened again has neither, and collects keys that only
 //     anonymous sessions held.

@@ -27,7 +27,7 @@ func (t *txn) sweep() error {
 		if err != nil {
 			return err
 		}
-		if r == nil || r.Held() || t.s.isHeld(id) {
+		if r == nil || r.Held() || t.s.isHeld(id) || t.tx.VolatileRefs(r.Serial) > 0 {
 			continue
 		}
 		if err := t.destroy(r); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -724,5 +725,81 @@ func TestPersistentKeyring(t *testing.T) {
 	}
 	if fresh := must[keyring.Serial](t)(p.GetPersistent(ctx, keyring.OwnUID, keyring.SessionKeyring)); fresh == id {
 		t.Errorf("an expired persistent keyring came back as %d", fresh)
+	}
+}
+
+func TestThreadAndProcessKeyrings(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	p := e.store.Process(alice)
+	// Not made by lookups that do not create (kernel: ENOKEY).
+	_, err := p.KeyringID(ctx, keyring.ProcessKeyring)
+	wantErrno(t, err, unix.ENOKEY)
+	_, err = p.Read(ctx, keyring.ThreadKeyring)
+	wantErrno(t, err, unix.ENOKEY)
+
+	id := must[keyring.Serial](t)(p.Add(ctx, "user", "in-process", []byte("x"), keyring.ProcessKeyring))
+	pid := must[keyring.Serial](t)(p.KeyringID(ctx, keyring.ProcessKeyring))
+	if d := must[keyring.Description](t)(p.Describe(ctx, keyring.ProcessKeyring)); d.String() != "keyring;1000;1000;3f010000;_pid" {
+		t.Errorf("process keyring: %s", d)
+	}
+	tid := must[keyring.Serial](t)(p.GetKeyringID(ctx, keyring.ThreadKeyring, true))
+	if tid == pid {
+		t.Error("thread and process keyrings are the same")
+	}
+	// Keys in it are possessed (the default mask gives the owner only View).
+	if got := must[[]byte](t)(p.Read(ctx, id)); string(got) != "x" {
+		t.Errorf("read %q", got)
+	}
+	if found := must[keyring.Serial](t)(p.RequestKey(ctx, "user", "in-process", 0)); found != id {
+		t.Errorf("request_key found %d, want %d from the process keyring", found, id)
+	}
+	// Another process with the same uid neither has nor possesses them.
+	other := e.store.Process(alice)
+	_, err = other.Read(ctx, id)
+	wantErrno(t, err, unix.EACCES)
+	_, err = other.RequestKey(ctx, "user", "in-process", 0)
+	wantErrno(t, err, unix.ENOKEY)
+
+	// Linked also into @u, the key outlives the process keyring.
+	both := must[keyring.Serial](t)(p.Add(ctx, "user", "also-in-user", []byte("y"), keyring.ProcessKeyring))
+	must[struct{}](t)(struct{}{}, p.Link(ctx, both, keyring.UserKeyring))
+	q := watch(t, p, id, 1)
+
+	// The process keyring never reaches the file.
+	if err := e.store.Check(); err != nil {
+		t.Fatal(err)
+	}
+	must[struct{}](t)(struct{}{}, p.Release(ctx))
+	if got := strings.Join(records(t, q), ","); got != s(id)+" gc" {
+		t.Errorf("releasing the process: watcher of its only key heard %q", got)
+	}
+	if _, err := other.Describe(ctx, both); errors.Is(err, unix.ENOKEY) {
+		t.Error("a key also linked in @u was collected with the process keyring")
+	}
+	_, err = other.Describe(ctx, pid)
+	wantErrno(t, err, unix.ENOKEY)
+}
+
+func TestProcessKeyringsNeverReachTheFile(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	p := e.store.Process(alice)
+	id := must[keyring.Serial](t)(p.Add(ctx, "keyring", "sub-of-pid", nil, keyring.ProcessKeyring))
+	must[keyring.Serial](t)(p.Add(ctx, "user", "k", []byte("v"), id))
+	// Closing without releasing is what a crash looks like to the file.
+	e.store.Close()
+	raw, err := os.ReadFile(e.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(raw, []byte("_pid")) {
+		t.Error("the process keyring's description is in the file")
+	}
+	e.open()
+	// Nothing held the keyring below @p: it is collected at open.
+	if _, err := e.store.Process(alice).Describe(ctx, id); !errors.Is(err, unix.ENOKEY) {
+		t.Errorf("after reopening, the keyring that only @p held: %v", err)
+	}
+	if err := e.store.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

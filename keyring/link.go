@@ -23,30 +23,37 @@ func (t *txn) addLink(ring, child *keystore.KeyRecord) error {
 			return err
 		}
 		if displaced != nil {
-			displaced.Links--
-			if err := t.put(displaced); err != nil {
-				return err
+			if !t.tx.IsVolatileLink(ring.Serial, displaced.Serial) {
+				displaced.Links--
+				if err := t.put(displaced); err != nil {
+					return err
+				}
 			}
 			t.dropped = append(t.dropped, Serial(displaced.Serial))
 		}
-		child.Links++
-		if err := t.put(child); err != nil {
-			return err
+		if !t.tx.IsVolatileLink(ring.Serial, child.Serial) {
+			child.Links++
+			if err := t.put(child); err != nil {
+				return err
+			}
 		}
 		return t.tx.PutLink(ring.Serial, keystore.Link{Seq: old.Seq, Key: child.Serial}, child.Type, child.Description)
 	}
 	seq := ring.NextSeq
 	ring.NextSeq++
-	ring.DataLen++
-	if ring.Flags&keystore.FlagInQuota != 0 {
-		ring.QuotaBytes += keyringLinkBytes
-	}
-	if err := t.applyQuota(linkCharge(ring, 1)); err != nil {
-		return err
-	}
-	child.Links++
-	if err := t.put(child); err != nil {
-		return err
+	if !t.tx.IsVolatileLink(ring.Serial, child.Serial) {
+		// Stored counters count stored links only (see keystore.FlagVolatile).
+		ring.DataLen++
+		if ring.Flags&keystore.FlagInQuota != 0 {
+			ring.QuotaBytes += keyringLinkBytes
+		}
+		if err := t.applyQuota(linkCharge(ring, 1)); err != nil {
+			return err
+		}
+		child.Links++
+		if err := t.put(child); err != nil {
+			return err
+		}
 	}
 	if err := t.put(ring); err != nil {
 		return err
@@ -57,8 +64,13 @@ func (t *txn) addLink(ring, child *keystore.KeyRecord) error {
 // removeLink takes the link l to child out of ring, returning the bytes
 // ring was charged for it, and queues child for collection.
 func (t *txn) removeLink(ring *keystore.KeyRecord, l keystore.Link, child *keystore.KeyRecord) error {
+	volatile := t.tx.IsVolatileLink(ring.Serial, child.Serial)
 	if err := t.tx.DeleteLink(ring.Serial, l, child.Type, child.Description); err != nil {
 		return err
+	}
+	if volatile {
+		t.dropped = append(t.dropped, Serial(child.Serial))
+		return nil
 	}
 	ring.DataLen--
 	if ring.Flags&keystore.FlagInQuota != 0 {

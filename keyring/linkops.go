@@ -19,7 +19,7 @@ import (
 // on ring, also when key was linked there already.
 func (p *Process) Link(ctx context.Context, key, ring Serial) error {
 	const op = "keyctl_link"
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, key, ring); err != nil {
 		return err
 	}
 	return p.update(ctx, func(t *txn) error {
@@ -150,7 +150,7 @@ func (p *Process) Move(ctx context.Context, key, from, to Serial, flags uint) er
 	if flags&^MoveExclusive != 0 {
 		return fmt.Errorf("keyring: %s: flags %#x: %w", op, flags, unix.EINVAL)
 	}
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, key, to); err != nil {
 		return err
 	}
 	return p.update(ctx, func(t *txn) error {
@@ -197,7 +197,7 @@ func (p *Process) Move(ctx context.Context, key, from, to Serial, flags uint) er
 // ENOTDIR. Posts KeyCleared on it even if it was empty.
 func (p *Process) Clear(ctx context.Context, ring Serial) error {
 	const op = "keyctl_clear"
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, ring); err != nil {
 		return err
 	}
 	return p.update(ctx, func(t *txn) error {

@@ -103,9 +103,19 @@ func (t *txn) resolve(op string, id Serial) (serial Serial, special bool, err er
 		s, err := t.userKeyring(keystore.NameUserSession)
 		return s, true, err
 	case id == ThreadKeyring, id == ProcessKeyring:
-		// Thread and process keyrings are not implemented yet; the kernel
-		// answers ENOKEY for a missing one looked up without creating it.
-		return 0, false, errKey(op, id, unix.ENOKEY, "thread and process keyrings are not supported")
+		// Made beforehand by operations that create them (Process.create);
+		// a missing one is ENOKEY, as the kernel says without
+		// KEY_LOOKUP_CREATE.
+		t.p.mu.Lock()
+		s := t.p.thread
+		if id == ProcessKeyring {
+			s = t.p.process
+		}
+		t.p.mu.Unlock()
+		if s == 0 {
+			return 0, false, errKey(op, id, unix.ENOKEY, "the process has none")
+		}
+		return s, true, nil
 	case id == ReqKeyAuthKey, id == -8:
 		// No request_key authority can be assumed here.
 		return 0, false, errKey(op, id, unix.ENOKEY, "no authority assumed")
@@ -115,37 +125,36 @@ func (t *txn) resolve(op string, id Serial) (serial Serial, special bool, err er
 }
 
 // possesses reports whether the caller possesses r: r is, or is reachable
-// from, the caller's session keyring (the user-session keyring when it has
-// none), through keyrings that grant it Search, no deeper than the kernel
-// searches; and r itself grants Search (counting the possessor byte).
+// from, the caller's thread, process or session keyring (the user-session
+// keyring when it has no session), through keyrings that grant it Search,
+// no deeper than the kernel searches; and r itself grants Search (counting
+// the possessor byte).
 func (t *txn) possesses(r *keystore.KeyRecord) bool {
-	start := t.p.sessionKeyring()
-	if start == 0 {
-		start = Serial(t.tx.Name(keystore.NameUserSession, uidName(t.p.cred.UID)))
-		if start == 0 {
-			return false
-		}
-	}
 	target := ref{KeyRecord: r, possessed: true}
 	if perms.Check(t.p.cred, target.subject(), true, perms.Search) != nil {
 		return false
 	}
-	if Serial(r.Serial) == start {
-		return true
-	}
-	root, err := t.key(start)
-	if err != nil || perms.Check(t.p.cred, ref{KeyRecord: root}.subject(), true, perms.Search) != nil {
-		return false
-	}
-	found := false
-	t.walkKeyrings(root, true, func(ring *keystore.KeyRecord) bool {
-		if l, ok := t.tx.Lookup(ring.Serial, r.Type, r.Description); ok && l.Key == r.Serial {
-			found = true
-			return false
+	for _, start := range t.searchRoots() {
+		if Serial(r.Serial) == start {
+			return true
 		}
-		return true
-	})
-	return found
+		root, err := t.key(start)
+		if err != nil || perms.Check(t.p.cred, ref{KeyRecord: root}.subject(), true, perms.Search) != nil {
+			continue
+		}
+		found := false
+		t.walkKeyrings(root, true, func(ring *keystore.KeyRecord) bool {
+			if l, ok := t.tx.Lookup(ring.Serial, r.Type, r.Description); ok && l.Key == r.Serial {
+				found = true
+				return false
+			}
+			return true
+		})
+		if found {
+			return true
+		}
+	}
+	return false
 }
 
 // walkKeyrings visits root and the keyrings below it depth-first, as the

@@ -35,7 +35,7 @@ func (p *Process) GetPersistent(ctx context.Context, uid uint32, dest Serial) (S
 	if uid != p.cred.UID && !p.sysAdmin() {
 		return 0, fmt.Errorf("keyring: %s: uid %d's persistent keyring: %w", op, uid, unix.EPERM)
 	}
-	if err := p.prepare(ctx); err != nil {
+	if err := p.create(ctx, dest); err != nil {
 		return 0, err
 	}
 	var id Serial

@@ -31,6 +31,9 @@ func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, des
 	if err := checkDescription(desc); err != nil {
 		return 0, err
 	}
+	if err := p.create(ctx, dest); err != nil {
+		return 0, err
+	}
 	if dest == 0 {
 		var found Serial
 		err := p.read(ctx, func(t *txn) error {
@@ -52,12 +55,54 @@ func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, des
 }
 
 // RequestKey finds a key as request_key does when no upcall is possible:
-// it searches the caller's session keyring (the user-session keyring when
-// it has none); what the search finds unusable is reported as it is, and
-// nothing at all is ENOKEY, since there is no callout to construct the key.
-// If dest is not 0 the key is linked there.
+// it searches the caller's thread, process and session keyrings (the
+// user-session keyring when it has no session), in that order. A key found
+// wins; else "no key" (ENOKEY) wins over other errors (EACCES,
+// EKEYREVOKED, ...), which are reported only when nothing else was
+// met; nothing at all is ENOKEY, since there is no callout to construct
+// the key. If dest is not 0 the key is linked there.
 func (p *Process) RequestKey(ctx context.Context, typ, desc string, dest Serial) (Serial, error) {
-	return p.Search(ctx, SessionKeyring, typ, desc, dest)
+	const op = "request_key"
+	if err := checkTypeName(typ); err != nil {
+		return 0, err
+	}
+	if err := checkDescription(desc); err != nil {
+		return 0, err
+	}
+	if err := p.create(ctx, dest); err != nil {
+		return 0, err
+	}
+	var found Serial
+	run := p.read
+	if dest != 0 {
+		run = func(ctx context.Context, fn func(*txn) error) error { return p.update(ctx, fn) }
+	}
+	err := run(ctx, func(t *txn) error {
+		var noKey, other error
+		for _, root := range t.searchRoots() {
+			id, err := t.search(op, root, typ, desc)
+			switch {
+			case err == nil:
+				found = id
+				if dest != 0 {
+					return t.linkInto(op, found, dest)
+				}
+				return nil
+			case errors.Is(err, unix.ENOKEY):
+				noKey = err
+			default:
+				other = err
+			}
+		}
+		if noKey != nil {
+			return noKey
+		}
+		if other != nil {
+			return other
+		}
+		return fmt.Errorf("keyring: %s %s:%s: %w", op, typ, desc, unix.ENOKEY)
+	})
+	return found, err
 }
 
 func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error) {

@@ -134,9 +134,21 @@ func (p *Process) adopt(ctx context.Context, id Serial) error {
 }
 
 // KeyringID returns the serial a key id names (KEYCTL_GET_KEYRING_ID),
-// which is how special ids are resolved: @s, @u, @us. The key needs
-// Search.
+// which is how special ids are resolved: @s, @u, @us, and @t and @p if
+// the process has them. The key needs Search. See GetKeyringID to make
+// thread and process keyrings on the way.
 func (p *Process) KeyringID(ctx context.Context, id Serial) (Serial, error) {
+	return p.GetKeyringID(ctx, id, false)
+}
+
+// GetKeyringID is KEYCTL_GET_KEYRING_ID with its create flag: with create,
+// a missing thread or process keyring is made, as the kernel makes it.
+func (p *Process) GetKeyringID(ctx context.Context, id Serial, create bool) (Serial, error) {
+	if create {
+		if err := p.create(ctx, id); err != nil {
+			return 0, err
+		}
+	}
 	var serial Serial
 	err := p.read(ctx, func(t *txn) error {
 		k, err := t.lookup("keyctl_get_keyring_ID", id, 0, perms.Search)

@@ -152,8 +152,11 @@ type Process struct {
 
 	mu      sync.Mutex
 	session Serial // 0: none, so @s is the user-session keyring
+	thread  Serial // 0 until made (process_keyrings.go)
+	process Serial
 
-	ready atomic.Bool // the user keyrings are known to exist
+	createMu sync.Mutex  // one maker of thread and process keyrings at a time
+	ready    atomic.Bool // the user keyrings are known to exist
 }
 
 // Process returns a handle acting with cred, with no session keyring (so
@@ -165,17 +168,23 @@ func (s *Store) Process(cred perms.Cred) *Process {
 // Cred is the process's credentials.
 func (p *Process) Cred() perms.Cred { return p.cred.Clone() }
 
-// Release lets go of what the process holds (its session keyring); keys
-// nothing else holds are collected.
+// Release lets go of what the process holds: its session keyring and its
+// thread and process keyrings. Keys nothing else holds are collected.
 func (p *Process) Release(ctx context.Context) error {
 	p.mu.Lock()
-	old := p.session
-	p.session = 0
+	held := []Serial{p.session, p.process, p.thread}
+	p.session, p.process, p.thread = 0, 0, 0
 	p.mu.Unlock()
-	if old == 0 {
+	var ids []Serial
+	for _, id := range held {
+		if id != 0 {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
-	return p.s.release(ctx, old)
+	return p.s.release(ctx, ids...)
 }
 
 func (p *Process) sessionKeyring() Serial {
@@ -191,14 +200,16 @@ func (s *Store) hold(id Serial) {
 	s.mu.Unlock()
 }
 
-// release drops a hold and collects the key if nothing holds it now.
-func (s *Store) release(ctx context.Context, id Serial) error {
+// release drops holds and collects the keys nothing holds now.
+func (s *Store) release(ctx context.Context, ids ...Serial) error {
 	s.mu.Lock()
-	if s.held[id]--; s.held[id] <= 0 {
-		delete(s.held, id)
+	for _, id := range ids {
+		if s.held[id]--; s.held[id] <= 0 {
+			delete(s.held, id)
+		}
 	}
 	s.mu.Unlock()
-	return s.collect(ctx, []Serial{id})
+	return s.collect(ctx, ids)
 }
 
 func (s *Store) isHeld(id Serial) bool {

@@ -26,6 +26,9 @@ func (p *Process) Watch(ctx context.Context, id Serial, q *watchqueue.Queue, tag
 	if tag < -1 || tag > notify.MaxTag {
 		return fmt.Errorf("keyring: %s %v: tag %d outside -1..%d: %w", op, id, tag, notify.MaxTag, unix.EINVAL)
 	}
+	if err := p.create(ctx, id); err != nil {
+		return err
+	}
 	var serial Serial
 	err := p.read(ctx, func(t *txn) error {
 		k, err := t.lookup(op, id, 0, perms.View)

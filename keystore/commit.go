@@ -30,6 +30,9 @@ type committer struct {
 	db    *bolt.DB
 	calls chan *call
 	wg    sync.WaitGroup
+	// afterTx runs after every write transaction, committed or rolled back,
+	// in the committer's goroutine.
+	afterTx func()
 
 	// mu makes sending on calls and closing it exclusive: senders hold it
 	// shared while they send, close holds it alone.
@@ -37,8 +40,8 @@ type committer struct {
 	closed bool
 }
 
-func newCommitter(db *bolt.DB) *committer {
-	c := &committer{db: db, calls: make(chan *call, maxBatch)}
+func newCommitter(db *bolt.DB, afterTx func()) *committer {
+	c := &committer{db: db, calls: make(chan *call, maxBatch), afterTx: afterTx}
 	c.wg.Go(c.loop)
 	return c
 }
@@ -98,7 +101,7 @@ func (c *committer) loop() {
 func (c *committer) run(batch []*call) {
 	for len(batch) > 0 {
 		failed := -1
-		err := c.db.Update(func(tx *bolt.Tx) error {
+		err := c.update(func(tx *bolt.Tx) error {
 			for i, cl := range batch {
 				if err := cl.fn(tx); err != nil {
 					failed = i
@@ -118,7 +121,7 @@ func (c *committer) run(batch []*call) {
 		// The failed call, by itself: it may succeed without its
 		// predecessors' uncommitted writes, or fail again with its own error.
 		cl := batch[failed]
-		cl.done <- c.db.Update(cl.fn)
+		cl.done <- c.update(cl.fn)
 		batch = batch[failed+1:]
 	}
 }
@@ -127,4 +130,9 @@ func finish(batch []*call, err error) {
 	for _, cl := range batch {
 		cl.done <- err
 	}
+}
+
+func (c *committer) update(fn func(*bolt.Tx) error) error {
+	defer c.afterTx()
+	return c.db.Update(fn)
 }

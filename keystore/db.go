@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -55,6 +56,12 @@ type DB struct {
 	commit    *committer
 	closeOnce sync.Once
 	closeErr  error
+
+	// vol is the published in-memory part of the store (volatile keys and
+	// links); staged is the write transaction stagedFor's private copy.
+	vol       atomic.Pointer[volatileState]
+	stagedFor *bolt.Tx
+	staged    *volatileState
 }
 
 // Open opens the store at path, creating it (mode 0600, and its directory
@@ -78,11 +85,15 @@ func Open(path string, opts Options) (*DB, error) {
 		return nil, openError(path, err)
 	}
 	db := &DB{bolt: bdb, path: path}
+	db.vol.Store(newVolatileState())
 	if err := bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) }); err != nil {
 		bdb.Close()
 		return nil, err
 	}
-	db.commit = newCommitter(bdb)
+	// A transaction's staged volatile state is published by its OnCommit;
+	// whatever became of it, the next transaction starts from the published
+	// state (and a new *bolt.Tx may reuse a dead one's address).
+	db.commit = newCommitter(bdb, func() { db.stagedFor, db.staged = nil, nil })
 	return db, nil
 }
 

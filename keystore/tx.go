@@ -39,10 +39,15 @@ func (tx *Tx) NextRevision() (uint64, error) {
 	return rev, tx.bucket(bucketMeta).Put(metaRevision, binary.BigEndian.AppendUint64(nil, rev))
 }
 
-// Key returns the record of serial, or nil if there is none.
+// Key returns the record of serial, or nil if there is none. The record
+// is the caller's to change.
 func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
 	v := tx.bucket(bucketKeys).Get(u32(serial))
 	if v == nil {
+		if r, ok := tx.volatile().keys[serial]; ok {
+			c := *r
+			return &c, nil
+		}
 		return nil, nil
 	}
 	r := new(KeyRecord)
@@ -56,11 +61,19 @@ func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
 }
 
 // HasKey reports whether serial is in use.
-func (tx *Tx) HasKey(serial uint32) bool { return tx.bucket(bucketKeys).Get(u32(serial)) != nil }
+func (tx *Tx) HasKey(serial uint32) bool {
+	return tx.bucket(bucketKeys).Get(u32(serial)) != nil || tx.IsVolatile(serial)
+}
 
 // PutKey stores r, replacing what was stored under its serial, and keeps
-// the orphans and expiry buckets in step with it.
+// the orphans and expiry buckets in step with it. A record flagged
+// FlagVolatile is kept in memory instead.
 func (tx *Tx) PutKey(r *KeyRecord) error {
+	if r.Flags&FlagVolatile != 0 {
+		c := *r
+		tx.volatile().keys[r.Serial] = &c
+		return nil
+	}
 	old, err := tx.Key(r.Serial)
 	if err != nil {
 		return err
@@ -91,6 +104,10 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 // DeleteKey removes r with its payload and its derived entries. The caller
 // has removed its links and, if it is a keyring, its contents.
 func (tx *Tx) DeleteKey(r *KeyRecord) error {
+	if r.Flags&FlagVolatile != 0 {
+		delete(tx.volatile().keys, r.Serial)
+		return nil
+	}
 	k := u32(r.Serial)
 	for _, b := range [][]byte{bucketKeys, bucketPayloads, bucketOrphans} {
 		if err := tx.bucket(b).Delete(k); err != nil {
@@ -185,16 +202,30 @@ func indexKey(ring uint32, typ, desc string) []byte {
 	return append(k, desc...)
 }
 
-// Links yields a keyring's links in insertion order.
+// Links yields a keyring's links in insertion order, stored and volatile
+// together.
 func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
 	return func(yield func(Link) bool) {
+		mem := tx.volatile().sortedLinks(ring)
 		prefix := u32(ring)
 		c := tx.bucket(bucketLinks).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) != 12 || len(v) != 4 {
 				continue
 			}
-			if !yield(Link{Seq: binary.BigEndian.Uint64(k[4:]), Key: binary.BigEndian.Uint32(v)}) {
+			l := Link{Seq: binary.BigEndian.Uint64(k[4:]), Key: binary.BigEndian.Uint32(v)}
+			for len(mem) > 0 && mem[0].Seq < l.Seq {
+				if !yield(mem[0]) {
+					return
+				}
+				mem = mem[1:]
+			}
+			if !yield(l) {
+				return
+			}
+		}
+		for _, l := range mem {
+			if !yield(l) {
 				return
 			}
 		}
@@ -203,9 +234,11 @@ func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
 
 // Lookup finds the key of type typ and description desc linked in ring.
 func (tx *Tx) Lookup(ring uint32, typ, desc string) (Link, bool) {
-	v := tx.bucket(bucketIndex).Get(indexKey(ring, typ, desc))
+	ik := indexKey(ring, typ, desc)
+	v := tx.bucket(bucketIndex).Get(ik)
 	if len(v) != 12 {
-		return Link{}, false
+		l, ok := tx.volatile().index[string(ik)]
+		return l, ok
 	}
 	return Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}, true
 }
@@ -219,6 +252,11 @@ func (tx *Tx) ChildKeyrings(ring uint32) iter.Seq[Link] {
 		c := tx.bucket(bucketIndex).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(v) == 12 && !yield(Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}) {
+				return
+			}
+		}
+		for _, l := range tx.volatile().childKeyrings(ring) {
+			if !yield(l) {
 				return
 			}
 		}
@@ -245,12 +283,22 @@ func (tx *Tx) Parents(key uint32) iter.Seq[Parent] {
 				return
 			}
 		}
+		for p := range tx.volatile().parents[key] {
+			if !yield(p) {
+				return
+			}
+		}
 	}
 }
 
 // PutLink links key (of type typ and description desc) into ring at seq.
-// The caller has removed any link of the same type and description.
+// The caller has removed any link of the same type and description. A
+// link with a volatile end (IsVolatileLink) is kept in memory.
 func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
+	if tx.IsVolatileLink(ring, l.Key) {
+		tx.volatile().putLink(ring, l, typ, desc)
+		return nil
+	}
 	if err := tx.bucket(bucketLinks).Put(linkKey(ring, l.Seq), u32(l.Key)); err != nil {
 		return err
 	}
@@ -264,6 +312,10 @@ func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
 // DeleteLink removes the link l from ring; typ and desc are the linked
 // key's.
 func (tx *Tx) DeleteLink(ring uint32, l Link, typ, desc string) error {
+	if tx.IsVolatileLink(ring, l.Key) {
+		tx.volatile().deleteLink(ring, l, typ, desc)
+		return nil
+	}
 	if err := tx.bucket(bucketLinks).Delete(linkKey(ring, l.Seq)); err != nil {
 		return err
 	}
