@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -28,19 +29,71 @@ func (d Description) String() string {
 // Describe describes a key (KEYCTL_DESCRIBE): it needs View, and works on
 // negative keys.
 func (p *Process) Describe(ctx context.Context, id Serial) (Description, error) {
+	if ck, ok := p.cachedKey(id, perms.View); ok {
+		return describe(&ck.rec), nil
+	}
 	var d Description
 	err := p.read(ctx, func(t *txn) error {
 		k, err := t.lookup("keyctl_describe", id, lookupPartial, perms.View)
 		if err != nil {
 			return err
 		}
-		d = Description{Type: k.Type, UID: k.UID, GID: k.GID, Perm: perms.Mask(k.Perm), Description: k.Description}
-		if d.GID == perms.InvalidGID {
-			d.GID = perms.OverflowGID
-		}
+		d = describe(k.KeyRecord)
+		t.remember(k, nil, false)
 		return nil
 	})
 	return d, err
+}
+
+func describe(r *keystore.KeyRecord) Description {
+	d := Description{Type: r.Type, UID: r.UID, GID: r.GID, Perm: perms.Mask(r.Perm), Description: r.Description}
+	if d.GID == perms.InvalidGID {
+		d.GID = perms.OverflowGID
+	}
+	return d
+}
+
+// cachedKey answers from the read cache when it can: a positive serial,
+// cached, usable now, granting need to this process (counting possession
+// when the cache knows it). Anything else is for the slow path, which
+// reports the precise error and fills the cache.
+func (p *Process) cachedKey(id Serial, need perms.Perm) (*cachedKey, bool) {
+	if id <= 0 {
+		return nil, false
+	}
+	ck, graphRev := p.s.cache.get(uint32(id))
+	if ck == nil || !ck.usable(p.s.now().UnixNano()) {
+		return nil, false
+	}
+	if perms.Granted(p.cred, ck.subject(), false)&need == need {
+		return ck, true
+	}
+	possessed, known := p.cache.possession(ck.rec.Serial, graphRev)
+	if !known || !possessed || perms.Granted(p.cred, ck.subject(), true)&need != need {
+		return nil, false
+	}
+	return ck, true
+}
+
+// remember offers what the slow path read to the caches: the key (with its
+// payload if it read one) and whether the process possesses it.
+func (t *txn) remember(k ref, payload []byte, hasPayload bool) {
+	if t.write {
+		return // only committed state is cached; a write's view is not yet committed
+	}
+	rev := t.tx.Revision()
+	ck := &cachedKey{rec: *k.KeyRecord, payload: payload, hasPayload: hasPayload}
+	if ck.rec.Flags&keystore.FlagVolatile != 0 {
+		return // volatile keys change without a stored revision
+	}
+	c := t.s.cache
+	c.fill(rev, ck)
+	c.mu.RLock()
+	current, graphRev := c.rev == rev, c.graphRev
+	c.mu.RUnlock()
+	if current {
+		t.p.cache.setPossession(k.Serial, k.possessed, graphRev)
+	}
 }
 
 // Read returns a key's payload (KEYCTL_READ). For a keyring it is the
@@ -49,8 +102,29 @@ func (p *Process) Describe(ctx context.Context, id Serial) (Description, error) 
 // possession; a logon key is EOPNOTSUPP, and the key's state is checked
 // after the permission, as the kernel does.
 func (p *Process) Read(ctx context.Context, id Serial) ([]byte, error) {
+	if ck, ok := p.cachedReadable(id); ok {
+		return bytes.Clone(ck.payload), nil
+	}
 	payload, _, err := p.readKey(ctx, id)
 	return payload, err
+}
+
+// cachedReadable is the read cache's answer for Read: a cached payload of a
+// readable type that the process may read (Read granted, or possessed).
+func (p *Process) cachedReadable(id Serial) (*cachedKey, bool) {
+	ck, ok := p.cachedKey(id, perms.View)
+	if !ok || !ck.hasPayload || ck.rec.IsKeyring() {
+		return nil, false
+	}
+	if kt := keyTypes[ck.rec.Type]; kt == nil || !kt.readable {
+		return nil, false
+	}
+	if perms.Granted(p.cred, ck.subject(), false)&perms.Read != 0 {
+		return ck, true
+	}
+	// Read is also allowed to a possessor, whatever the mask says.
+	possessed, known := p.cache.possession(ck.rec.Serial, p.s.cache.currentGraph())
+	return ck, known && possessed
 }
 
 // Keys returns the serials of the keys a keyring holds, in insertion order:
@@ -98,6 +172,9 @@ func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKey
 			return nil
 		}
 		payload, err = t.tx.Payload(k.KeyRecord)
+		if err == nil {
+			t.remember(k, payload, true)
+		}
 		return err
 	})
 	return payload, isKeyring, err

@@ -35,10 +35,15 @@ func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, des
 		return 0, err
 	}
 	if dest == 0 {
+		if id, ok := p.cachedSearch(searchKey{ring, typ, desc}); ok {
+			return id, nil
+		}
 		var found Serial
 		err := p.read(ctx, func(t *txn) error {
 			var err error
-			found, err = t.search(op, ring, typ, desc)
+			if found, err = t.search(op, ring, typ, desc); err == nil {
+				t.rememberSearch(searchKey{ring, typ, desc}, found)
+			}
 			return err
 		})
 		return found, err
@@ -166,4 +171,49 @@ func (t *txn) linkInto(op string, id, destID Serial) error {
 	}
 	t.post(dest.serial(), watchqueue.KeyLinked, id)
 	return nil
+}
+
+// cachedSearch answers a search from the process's cache: the same search
+// found a key at the current graph revision, and both the keyring searched
+// and the key found are still usable now (expiry is the one change that
+// needs no commit).
+func (p *Process) cachedSearch(k searchKey) (Serial, bool) {
+	if k.ring <= 0 {
+		return 0, false
+	}
+	graphRev := p.s.cache.currentGraph()
+	id, ok := p.cache.search(k, graphRev)
+	if !ok {
+		return 0, false
+	}
+	now := p.s.now().UnixNano()
+	for _, serial := range []Serial{k.ring, id} {
+		ck, _ := p.s.cache.get(uint32(serial))
+		if ck == nil || !ck.usable(now) {
+			return 0, false
+		}
+	}
+	return id, true
+}
+
+// rememberSearch caches a successful read-only search, with the records
+// cachedSearch checks, if nothing has been committed since its snapshot.
+func (t *txn) rememberSearch(k searchKey, found Serial) {
+	if t.write {
+		return
+	}
+	for _, serial := range []Serial{k.ring, found} {
+		r, err := t.key(serial)
+		if err != nil {
+			return
+		}
+		t.remember(ref{KeyRecord: r, possessed: t.possesses(r)}, nil, false)
+	}
+	c := t.s.cache
+	c.mu.RLock()
+	current, graphRev := c.rev == t.tx.Revision(), c.graphRev
+	c.mu.RUnlock()
+	if current {
+		t.p.cache.setSearch(k, found, graphRev)
+	}
 }

@@ -72,6 +72,8 @@ type Store struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand // serials: random, as the kernel's
 
+	cache *readCache // committed keys, for reads that need no transaction (cache.go)
+
 	// mu guards watches and held. Lock order: a caller's commit (keystore's
 	// committer) may run post with mu taken; nothing holds mu while waiting
 	// for a commit.
@@ -106,7 +108,13 @@ func Open(path string, opts Options) (*Store, error) {
 		held:    make(map[Serial]int),
 		closing: make(chan struct{}),
 		wake:    make(chan struct{}, 1),
+		cache:   newReadCache(),
 	}
+	db.View(func(tx *keystore.Tx) error {
+		s.cache.rev = tx.Revision()
+		return nil
+	})
+	db.OnChange(s.cache.apply)
 	if s.quota == (Quota{}) {
 		s.quota = DefaultQuota
 	}
@@ -157,6 +165,7 @@ type Process struct {
 
 	createMu sync.Mutex  // one maker of thread and process keyrings at a time
 	ready    atomic.Bool // the user keyrings are known to exist
+	cache    processCache
 }
 
 // Process returns a handle acting with cred, with no session keyring (so

@@ -62,6 +62,11 @@ type DB struct {
 	vol       atomic.Pointer[volatileState]
 	stagedFor *bolt.Tx
 	staged    *volatileState
+
+	// What the current write transaction changes (changes.go).
+	onChange   func(*Changes)
+	changesFor *bolt.Tx
+	changed    *Changes
 }
 
 // Open opens the store at path, creating it (mode 0600, and its directory
@@ -93,7 +98,10 @@ func Open(path string, opts Options) (*DB, error) {
 	// A transaction's staged volatile state is published by its OnCommit;
 	// whatever became of it, the next transaction starts from the published
 	// state (and a new *bolt.Tx may reuse a dead one's address).
-	db.commit = newCommitter(bdb, func() { db.stagedFor, db.staged = nil, nil })
+	db.commit = newCommitter(bdb, func() {
+		db.stagedFor, db.staged = nil, nil
+		db.changesFor, db.changed = nil, nil
+	})
 	return db, nil
 }
 

@@ -36,6 +36,7 @@ func (tx *Tx) Revision() uint64 {
 // NextRevision counts one more change and returns its revision.
 func (tx *Tx) NextRevision() (uint64, error) {
 	rev := tx.Revision() + 1
+	tx.changes().Revision = rev
 	return rev, tx.bucket(bucketMeta).Put(metaRevision, binary.BigEndian.AppendUint64(nil, rev))
 }
 
@@ -72,11 +73,18 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 	if r.Flags&FlagVolatile != 0 {
 		c := *r
 		tx.volatile().keys[r.Serial] = &c
+		tx.touchKey(r.Serial)
+		tx.touchGraph()
 		return nil
 	}
 	old, err := tx.Key(r.Serial)
 	if err != nil {
 		return err
+	}
+	tx.touchKey(r.Serial)
+	if old == nil || old.Type != r.Type || old.UID != r.UID || old.GID != r.GID || old.Perm != r.Perm ||
+		old.Flags != r.Flags || old.Expiry != r.Expiry || old.Description != r.Description {
+		tx.touchGraph()
 	}
 	b, err := r.MarshalBinary()
 	if err != nil {
@@ -104,6 +112,8 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 // DeleteKey removes r with its payload and its derived entries. The caller
 // has removed its links and, if it is a keyring, its contents.
 func (tx *Tx) DeleteKey(r *KeyRecord) error {
+	tx.touchKey(r.Serial)
+	tx.touchGraph()
 	if r.Flags&FlagVolatile != 0 {
 		delete(tx.volatile().keys, r.Serial)
 		return nil
@@ -180,6 +190,7 @@ func (tx *Tx) Payload(r *KeyRecord) ([]byte, error) {
 
 // PutPayload seals p as r's payload; an empty p removes it.
 func (tx *Tx) PutPayload(r *KeyRecord, p []byte) error {
+	tx.touchKey(r.Serial)
 	if len(p) == 0 {
 		return tx.bucket(bucketPayloads).Delete(u32(r.Serial))
 	}
@@ -295,6 +306,8 @@ func (tx *Tx) Parents(key uint32) iter.Seq[Parent] {
 // The caller has removed any link of the same type and description. A
 // link with a volatile end (IsVolatileLink) is kept in memory.
 func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
+	tx.touchKey(ring)
+	tx.touchGraph()
 	if tx.IsVolatileLink(ring, l.Key) {
 		tx.volatile().putLink(ring, l, typ, desc)
 		return nil
@@ -312,6 +325,8 @@ func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
 // DeleteLink removes the link l from ring; typ and desc are the linked
 // key's.
 func (tx *Tx) DeleteLink(ring uint32, l Link, typ, desc string) error {
+	tx.touchKey(ring)
+	tx.touchGraph()
 	if tx.IsVolatileLink(ring, l.Key) {
 		tx.volatile().deleteLink(ring, l, typ, desc)
 		return nil
@@ -349,11 +364,13 @@ func (tx *Tx) Name(kind NameKind, name string) uint32 {
 
 // PutName registers serial under name.
 func (tx *Tx) PutName(kind NameKind, name string, serial uint32) error {
+	tx.touchGraph()
 	return tx.bucket(bucketNames).Put(nameKey(kind, name), u32(serial))
 }
 
 // DeleteName removes a registration.
 func (tx *Tx) DeleteName(kind NameKind, name string) error {
+	tx.touchGraph()
 	return tx.bucket(bucketNames).Delete(nameKey(kind, name))
 }
 

@@ -1,0 +1,162 @@
+package keyring
+
+import (
+	"sync"
+
+	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/perms"
+)
+
+// The read cache lets Read, Describe and Search answer from memory, as the
+// kernel does, without a storage transaction, a record decode, a
+// decryption or a walk of the keyrings.
+//
+// It holds committed state only. Entries are filled by readers from the
+// snapshot they read; a fill is taken only if no commit has happened since
+// that snapshot (the snapshot's revision is the cache's), so a reader
+// racing a writer never installs something older than what the writer
+// evicted. Each commit evicts the keys it touched (keystore.Changes), and a
+// commit that changed the graph (links, masks, owners, flags, names)
+// advances graphRev, which retires every cached possession and search
+// answer.
+
+// readCache is a store's cache of key records and payloads.
+type readCache struct {
+	mu       sync.RWMutex
+	rev      uint64 // revision of the last commit applied
+	graphRev uint64 // revision of the last commit that changed the graph
+	keys     map[uint32]*cachedKey
+}
+
+// cachedKey is a committed key: its record and, once read, its payload.
+// Immutable once in the cache.
+type cachedKey struct {
+	rec        keystore.KeyRecord
+	payload    []byte
+	hasPayload bool
+}
+
+// maxCachedKeys bounds the cache. Past it the cache is emptied and refills
+// with what is read: simple, and keyrings larger than this are rare.
+const maxCachedKeys = 1 << 16
+
+func newReadCache() *readCache { return &readCache{keys: map[uint32]*cachedKey{}} }
+
+// apply evicts what a commit changed. It runs after the commit, before its
+// notifications are delivered, so a watcher that reads on hearing of a
+// change sees it.
+func (c *readCache) apply(ch *keystore.Changes) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range ch.Keys {
+		delete(c.keys, k)
+	}
+	c.rev = ch.Revision
+	if ch.Graph {
+		c.graphRev = ch.Revision
+	}
+}
+
+// get returns a cached key and the graph revision it can be trusted with.
+func (c *readCache) get(serial uint32) (*cachedKey, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.keys[serial], c.graphRev
+}
+
+// fill offers what a reader read at revision rev.
+func (c *readCache) fill(rev uint64, ck *cachedKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rev != c.rev {
+		return // a commit happened since the reader's snapshot
+	}
+	if len(c.keys) >= maxCachedKeys {
+		clear(c.keys)
+	}
+	c.keys[ck.rec.Serial] = ck
+}
+
+// currentGraph is the graph revision answers are computed against.
+func (c *readCache) currentGraph() uint64 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.graphRev
+}
+
+// processCache holds a process's answers that depend on the graph:
+// possession of keys and search results. All of it is valid for one graph
+// revision.
+type processCache struct {
+	mu        sync.Mutex
+	graphRev  uint64
+	possessed map[uint32]bool
+	searches  map[searchKey]Serial
+}
+
+type searchKey struct {
+	ring      Serial
+	typ, desc string
+}
+
+func (pc *processCache) possession(serial uint32, graphRev uint64) (possessed, ok bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.graphRev != graphRev {
+		return false, false
+	}
+	possessed, ok = pc.possessed[serial]
+	return possessed, ok
+}
+
+func (pc *processCache) setPossession(serial uint32, possessed bool, graphRev uint64) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.reset(graphRev)
+	if pc.graphRev == graphRev && len(pc.possessed) < maxCachedKeys {
+		pc.possessed[serial] = possessed
+	}
+}
+
+func (pc *processCache) search(k searchKey, graphRev uint64) (Serial, bool) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pc.graphRev != graphRev {
+		return 0, false
+	}
+	id, ok := pc.searches[k]
+	return id, ok
+}
+
+func (pc *processCache) setSearch(k searchKey, id Serial, graphRev uint64) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.reset(graphRev)
+	if pc.graphRev == graphRev && len(pc.searches) < maxCachedKeys {
+		pc.searches[k] = id
+	}
+}
+
+// reset starts over for a newer graph revision.
+func (pc *processCache) reset(graphRev uint64) {
+	if pc.possessed == nil || graphRev > pc.graphRev {
+		pc.graphRev = graphRev
+		pc.possessed = map[uint32]bool{}
+		pc.searches = map[searchKey]Serial{}
+	}
+}
+
+// usable reports whether a cached key can answer without the slow path:
+// positive, valid at now, and of a known type. Anything else goes the slow
+// way, which reports the precise error.
+func (ck *cachedKey) usable(now int64) bool {
+	r := &ck.rec
+	if r.Flags&(keystore.FlagNegative|keystore.FlagRevoked|keystore.FlagInvalidated) != 0 {
+		return false
+	}
+	return r.Expiry == 0 || now < r.Expiry
+}
+
+func (ck *cachedKey) subject() perms.Subject {
+	return perms.Subject{UID: ck.rec.UID, GID: ck.rec.GID, Mask: perms.Mask(ck.rec.Perm)}
+}
