@@ -121,14 +121,18 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 	if err := t.applyQuota(newCharge); err != nil {
 		return 0, err
 	}
-	if err := t.put(r); err != nil {
-		return 0, err
-	}
 	if err := t.tx.PutPayload(r, payload); err != nil {
 		return 0, err
 	}
-	// The displaced or new link: the keyring record may have been loaded
-	// before r was written, but it is a different key.
+	// addLink stores r, already linked: storing it first, unlinked, would
+	// list it as an orphan only to unlist it, one more page to sync. A
+	// volatile link does not count in r's stored links, so addLink leaves r
+	// alone; r is stored here, as what it then is: an orphan in the file.
+	if t.tx.IsVolatileLink(ring.Serial, r.Serial) {
+		if err := t.put(r); err != nil {
+			return 0, err
+		}
+	}
 	if err := t.addLink(ring.KeyRecord, r); err != nil {
 		return 0, err
 	}
