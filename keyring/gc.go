@@ -27,7 +27,7 @@ func (t *txn) sweep() error {
 		if err != nil {
 			return err
 		}
-		if r == nil || r.Held() || t.s.isHeld(id) || t.tx.VolatileRefs(r.Serial) > 0 {
+		if r == nil || !t.unheld(r) {
 			continue
 		}
 		if err := t.destroy(r); err != nil {
@@ -61,9 +61,8 @@ func (t *txn) destroy(r *keystore.KeyRecord) error {
 // than the GC delay) from everything, unregisters it, and destroys it if no
 // process holds it.
 func (t *txn) reap(r *keystore.KeyRecord) error {
-	if err := t.unlinkEverywhere(r); err != nil {
-		return err
-	}
+	// Unregister first: the last unlink below destroys r, after which it
+	// must not be stored again.
 	if r.Pins > 0 {
 		for _, kind := range []keystore.NameKind{keystore.NameUser, keystore.NameUserSession, keystore.NamePersistent} {
 			if t.tx.Name(kind, uidName(r.UID)) == r.Serial {
@@ -82,7 +81,10 @@ func (t *txn) reap(r *keystore.KeyRecord) error {
 			return err
 		}
 	}
-	t.dropped = append(t.dropped, Serial(r.Serial))
+	if err := t.unlinkEverywhere(r); err != nil {
+		return err
+	}
+	t.dropped = append(t.dropped, Serial(r.Serial)) // in case it had no links
 	return nil
 }
 
@@ -124,6 +126,17 @@ func (s *Store) collect(ctx context.Context, ids []Serial) error {
 // collectOrphans destroys every key nothing stored holds: at open, no
 // process holds anything.
 func (s *Store) collectOrphans(ctx context.Context) error {
+	found := false
+	s.db.View(func(tx *keystore.Tx) error {
+		for range tx.Orphans() {
+			found = true
+			break
+		}
+		return nil
+	})
+	if !found {
+		return nil // no commit, no fsync: opening stays cheap
+	}
 	p := &Process{s: s}
 	return p.update(ctx, func(t *txn) error {
 		for serial := range t.tx.Orphans() {

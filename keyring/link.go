@@ -61,15 +61,21 @@ func (t *txn) addLink(ring, child *keystore.KeyRecord) error {
 	return t.tx.PutLink(ring.Serial, keystore.Link{Seq: seq, Key: child.Serial}, child.Type, child.Description)
 }
 
-// removeLink takes the link l to child out of ring, returning the bytes
-// ring was charged for it, and queues child for collection.
+// removeLink takes the link l to child out of ring, gives back what ring
+// was charged for it, and destroys child if nothing holds it any more.
+// Destroying it here, rather than listing it as an orphan for sweep, keeps
+// clearing a large keyring linear: bbolt's in-memory node for a growing
+// orphans bucket does not split until the commit, so each insertion into it
+// would cost as much as all before it.
 func (t *txn) removeLink(ring *keystore.KeyRecord, l keystore.Link, child *keystore.KeyRecord) error {
 	volatile := t.tx.IsVolatileLink(ring.Serial, child.Serial)
 	if err := t.tx.DeleteLink(ring.Serial, l, child.Type, child.Description); err != nil {
 		return err
 	}
 	if volatile {
-		t.dropped = append(t.dropped, Serial(child.Serial))
+		if t.unheld(child) {
+			return t.destroy(child)
+		}
 		return nil
 	}
 	ring.DataLen--
@@ -83,11 +89,16 @@ func (t *txn) removeLink(ring *keystore.KeyRecord, l keystore.Link, child *keyst
 		return err
 	}
 	child.Links--
-	if err := t.put(child); err != nil {
-		return err
+	if t.unheld(child) {
+		return t.destroy(child)
 	}
-	t.dropped = append(t.dropped, Serial(child.Serial))
-	return nil
+	return t.put(child)
+}
+
+// unheld reports whether nothing holds r: no stored link or pin, no
+// process, no volatile link.
+func (t *txn) unheld(r *keystore.KeyRecord) bool {
+	return !r.Held() && !t.s.isHeld(Serial(r.Serial)) && t.tx.VolatileRefs(r.Serial) == 0
 }
 
 // clearKeyring removes every link from ring, silently.

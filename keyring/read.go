@@ -62,7 +62,7 @@ func (p *Process) cachedKey(id Serial, need perms.Perm) (*cachedKey, bool) {
 		return nil, false
 	}
 	ck, graphRev := p.s.cache.get(uint32(id))
-	if ck == nil || !ck.usable(p.s.now().UnixNano()) {
+	if ck == nil || !ck.usable(p.s) {
 		return nil, false
 	}
 	if perms.Granted(p.cred, ck.subject(), false)&need == need {

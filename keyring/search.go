@@ -186,10 +186,9 @@ func (p *Process) cachedSearch(k searchKey) (Serial, bool) {
 	if !ok {
 		return 0, false
 	}
-	now := p.s.now().UnixNano()
 	for _, serial := range []Serial{k.ring, id} {
 		ck, _ := p.s.cache.get(uint32(serial))
-		if ck == nil || !ck.usable(now) {
+		if ck == nil || !ck.usable(p.s) {
 			return 0, false
 		}
 	}

@@ -91,7 +91,24 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db := &DB{bolt: bdb, path: path}
 	db.vol.Store(newVolatileState())
-	if err := bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) }); err != nil {
+	// An existing store of the current schema needs no write to open: a read
+	// transaction unwraps its data key, and no commit (two fsyncs) is paid.
+	current := false
+	err = bdb.View(func(tx *bolt.Tx) error {
+		meta := tx.Bucket(bucketMeta)
+		if meta == nil {
+			return nil
+		}
+		if v, err := schemaVersion(meta); err != nil || v != SchemaVersion {
+			return nil
+		}
+		current = true
+		return db.unwrap(meta, opts)
+	})
+	if err == nil && !current {
+		err = bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) })
+	}
+	if err != nil {
 		bdb.Close()
 		return nil, err
 	}
@@ -119,6 +136,14 @@ func (db *DB) setUp(tx *bolt.Tx, opts Options) error {
 	if version > SchemaVersion {
 		return fmt.Errorf("keystore: open %s: schema version %d is newer than this program's %d: %w", db.path, version, SchemaVersion, unix.EPROTONOSUPPORT)
 	}
+	if err := db.unwrap(meta, opts); err != nil {
+		return err
+	}
+	return upgrade(tx, version)
+}
+
+// unwrap gets the KEK as the store says and unwraps the data key with it.
+func (db *DB) unwrap(meta *bolt.Bucket, opts Options) error {
 	kek, err := db.existingKEK(meta, opts)
 	if err != nil {
 		return err
@@ -129,7 +154,7 @@ func (db *DB) setUp(tx *bolt.Tx, opts Options) error {
 		return openError(db.path, err)
 	}
 	db.sealer = sealer
-	return upgrade(tx, version)
+	return nil
 }
 
 func (db *DB) create(tx *bolt.Tx, opts Options) error {
