@@ -234,15 +234,13 @@ func (p *Process) Chown(ctx context.Context, id Serial, uid, gid uint32) error {
 
 // Restrict restricts what may be linked into a keyring
 // (KEYCTL_RESTRICT_KEYRING). With typ and restriction both "" nothing may be
-// linked any more. This store has no key type with link restrictions, so any
-// other restriction is ENOENT, as for such a type in the kernel; typ without
-// restriction is EINVAL. The keyring needs Setattr; a non-keyring is
-// ENOTDIR; a keyring already restricted is EEXIST. Posts KeySetattr.
+// linked any more. In the kernel's order: the keyring needs Setattr; a type
+// without a restriction, or the reverse, is EINVAL; the type name is
+// checked; a non-keyring is ENOTDIR; an unknown type is ENOKEY, and since no
+// key type here supports link restrictions, a known one is ENOENT; a
+// keyring already restricted is EEXIST. Posts KeySetattr.
 func (p *Process) Restrict(ctx context.Context, ring Serial, typ, restriction string) error {
 	const op = "keyctl_restrict_keyring"
-	if typ == "" && restriction != "" || typ != "" && restriction == "" {
-		return fmt.Errorf("keyring: %s %v: a restriction needs both a type and a rule: %w", op, ring, unix.EINVAL)
-	}
 	if err := p.prepare(ctx); err != nil {
 		return err
 	}
@@ -251,14 +249,25 @@ func (p *Process) Restrict(ctx context.Context, ring Serial, typ, restriction st
 		if err != nil {
 			return err
 		}
+		if (typ == "") != (restriction == "") {
+			return fmt.Errorf("keyring: %s %v: a restriction needs both a type and a rule: %w", op, ring, unix.EINVAL)
+		}
+		if typ != "" {
+			if err := checkTypeName(typ); err != nil {
+				return err
+			}
+		}
 		if !k.IsKeyring() {
 			return errKey(op, ring, unix.ENOTDIR, "not a keyring")
 		}
+		if typ != "" {
+			if keyTypes[typ] == nil {
+				return errKey(op, ring, unix.ENOKEY, "no key type %q", typ)
+			}
+			return errKey(op, ring, unix.ENOENT, "key type %q has no link restrictions", typ)
+		}
 		if k.Flags&keystore.FlagRestricted != 0 {
 			return errKey(op, ring, unix.EEXIST, "already restricted")
-		}
-		if typ != "" {
-			return errKey(op, ring, unix.ENOENT, "key type %q has no link restrictions here", typ)
 		}
 		k.Flags |= keystore.FlagRestricted
 		if err := t.put(k.KeyRecord); err != nil {

@@ -398,8 +398,12 @@ func TestLinkCyclesDepthAndRestrictions(t *testing.T) {
 	wantErrno(t, p.Link(ctx, user, b), unix.EPERM)
 	_, err := p.Add(ctx, "user", "k2", []byte("x"), b)
 	wantErrno(t, err, unix.EPERM)
-	wantErrno(t, p.Restrict(ctx, a, "asymmetric", "builtin_trusted"), unix.ENOENT)
+	// No type here supports restrictions: a known one is ENOENT, an
+	// unknown one ENOKEY (key_type_lookup fails first), as in the kernel.
+	wantErrno(t, p.Restrict(ctx, a, "user", "x"), unix.ENOENT)
+	wantErrno(t, p.Restrict(ctx, a, "asymmetric", "builtin_trusted"), unix.ENOKEY)
 	wantErrno(t, p.Restrict(ctx, a, "asymmetric", ""), unix.EINVAL)
+	wantErrno(t, p.Restrict(ctx, 12345, "asymmetric", ""), unix.ENOKEY) // the lookup comes first
 }
 
 func TestUnlinkMoveClearAndTheirEvents(t *testing.T) {
@@ -418,14 +422,24 @@ func TestUnlinkMoveClearAndTheirEvents(t *testing.T) {
 	if err := p.Move(ctx, k, b, b, 0); err != nil {
 		t.Errorf("move within one keyring: %v", err)
 	}
-	must[keyring.Serial](t)(p.Add(ctx, "user", "k", []byte("other"), a))
+	other := must[keyring.Serial](t)(p.Add(ctx, "user", "k", []byte("other"), a))
 	wantErrno(t, p.Move(ctx, k, b, a, keyring.MoveExclusive), unix.EEXIST)
+	if err := p.Move(ctx, k, a, a, keyring.MoveExclusive); err != nil {
+		t.Errorf("move within one keyring, exclusive: %v (the kernel does nothing)", err)
+	}
 
+	// As in the kernel, unlink removes the key in the keyring's slot for
+	// k's type and description: here "other", which nothing else holds.
+	if err := p.Unlink(ctx, k, a); err != nil {
+		t.Fatalf("unlink of k from a, where other fills its slot: %v", err)
+	}
+	_, err := p.Describe(ctx, other)
+	wantErrno(t, err, unix.ENOKEY)
 	wantErrno(t, p.Unlink(ctx, k, a), unix.ENOENT)
 	if err := p.Unlink(ctx, k, b); err != nil {
 		t.Fatal(err)
 	}
-	_, err := p.Describe(ctx, k)
+	_, err = p.Describe(ctx, k)
 	wantErrno(t, err, unix.ENOKEY) // nothing held it: destroyed
 
 	if err := p.Clear(ctx, b); err != nil {
@@ -436,7 +450,8 @@ func TestUnlinkMoveClearAndTheirEvents(t *testing.T) {
 	got := strings.Join(append(append(records(t, aq), records(t, bq)...), records(t, kq)...), ",")
 	want := strings.Join([]string{
 		s(a) + " unlk " + s(k), // move: A then B
-		s(a) + " link " + s(must[keyring.Serial](t)(p.Search(ctx, a, "user", "k", 0))),
+		s(a) + " link " + s(other),
+		s(a) + " unlk " + s(k), // the unlink that removed other names k
 		s(b) + " link " + s(k),
 		s(b) + " unlk " + s(k),
 		s(b) + " clr",
@@ -504,8 +519,10 @@ func TestRevokeInvalidateTimeoutAndCollection(t *testing.T) {
 func TestQuota(t *testing.T) {
 	e := newEnv(t, keyring.Options{Quota: keyring.Quota{MaxKeys: 5, MaxBytes: 100, RootMaxKeys: 10, RootMaxBytes: 1000}})
 	p := e.store.Process(alice)
+	// The user keyrings count too: _uid.1000 and _uid_ses.1000, 2 keys and
+	// 9+15+4 = 28 bytes, as in the kernel.
 	var ids []keyring.Serial
-	for i := range 5 {
+	for i := range 3 {
 		ids = append(ids, must[keyring.Serial](t)(p.Add(ctx, "user", "k"+string(rune('0'+i)), []byte("v"), keyring.UserKeyring)))
 	}
 	_, err := p.Add(ctx, "user", "one-too-many", []byte("v"), keyring.UserKeyring)
@@ -802,4 +819,43 @@ func TestProcessKeyringsNeverReachTheFile(t *testing.T) {
 	if err := e.store.Check(); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// Found by the kernel oracle: moving keyring K, named like the keyring F it
+// leaves, into D that holds F, displaces F from D. F loses its last link
+// and is destroyed, as in the kernel; Move once wrote back a stale record
+// of F and left it alive and unreachable (the env's Check would fail).
+func TestMoveThatDisplacesTheSourceDestroysIt(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	p := e.store.Process(alice)
+	must[keyring.Serial](t)(p.JoinSession(ctx, ""))
+	defer p.Release(ctx)
+	f := must[keyring.Serial](t)(p.Add(ctx, "keyring", "r", nil, keyring.SessionKeyring))
+	k := must[keyring.Serial](t)(p.Add(ctx, "keyring", "r", nil, f))
+	must[struct{}](t)(struct{}{}, p.Move(ctx, k, f, keyring.SessionKeyring, 0))
+	_, err := p.Describe(ctx, f)
+	wantErrno(t, err, unix.ENOKEY)
+	if keys := must[[]keyring.Serial](t)(p.Keys(ctx, keyring.SessionKeyring)); len(keys) != 1 || keys[0] != k {
+		t.Errorf("session holds %v, want [%d]", keys, k)
+	}
+}
+
+// Found by the kernel oracle: a search finds the keyring it starts from if
+// that is what it looks for (search_nested_keyrings checks the top first).
+func TestSearchFindsItsStartKeyring(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	p := e.store.Process(alice)
+	r := must[keyring.Serial](t)(p.Add(ctx, "keyring", "r", nil, keyring.UserKeyring))
+	if got := must[keyring.Serial](t)(p.Search(ctx, r, "keyring", "r", 0)); got != r {
+		t.Errorf("search of r for keyring r found %d, want r itself (%d)", got, r)
+	}
+	// And the destination is looked up before the search: one without
+	// Write fails the call even when nothing would be found.
+	ro := must[keyring.Serial](t)(p.Add(ctx, "keyring", "ro", nil, keyring.UserKeyring))
+	must[struct{}](t)(struct{}{}, p.SetPerm(ctx, ro, 0x3b010000))
+	_, err := p.Search(ctx, r, "user", "nothing", ro)
+	wantErrno(t, err, unix.EACCES)
+	u := must[keyring.Serial](t)(p.Add(ctx, "user", "u", []byte("x"), keyring.UserKeyring))
+	_, err = p.Search(ctx, u, "nosuchtype", "x", 0)
+	wantErrno(t, err, unix.ENOKEY) // the type before ENOTDIR
 }

@@ -99,8 +99,10 @@ func (t *txn) checkCycle(op string, key, ring ref) error {
 }
 
 // Unlink removes key from ring (KEYCTL_UNLINK): Write on ring; the key's
-// state does not matter. Not linked is ENOENT. Posts KeyUnlinked on ring.
-// A key nothing holds any more is destroyed.
+// state does not matter. As in the kernel, the link removed is the one in
+// ring's slot for key's type and description, which may hold another key
+// of that name; an empty slot is ENOENT. Posts KeyUnlinked on ring with key
+// as aux. A key nothing holds any more is destroyed.
 func (p *Process) Unlink(ctx context.Context, key, ring Serial) error {
 	const op = "keyctl_unlink"
 	if err := p.prepare(ctx); err != nil {
@@ -121,15 +123,7 @@ func (p *Process) Unlink(ctx context.Context, key, ring Serial) error {
 		if !r.IsKeyring() {
 			return errKey(op, ring, unix.ENOTDIR, "not a keyring")
 		}
-		l, ok := t.tx.Lookup(r.Serial, k.Type, k.Description)
-		if !ok || l.Key != k.Serial {
-			return errKey(op, key, unix.ENOENT, "not linked in %v", ring)
-		}
-		child := k.KeyRecord
-		if child.Serial == r.Serial {
-			child = r.KeyRecord
-		}
-		if err := t.removeLink(r.KeyRecord, l, child); err != nil {
+		if err := t.unlinkSlot(op, r.KeyRecord, k.KeyRecord); err != nil {
 			return err
 		}
 		t.post(r.serial(), watchqueue.KeyUnlinked, k.serial())
@@ -137,14 +131,39 @@ func (p *Process) Unlink(ctx context.Context, key, ring Serial) error {
 	})
 }
 
+// unlinkSlot removes the link in ring's slot for key's type and description
+// (__key_unlink_begin deletes by index key), whichever key fills it.
+func (t *txn) unlinkSlot(op string, ring, key *keystore.KeyRecord) error {
+	l, ok := t.tx.Lookup(ring.Serial, key.Type, key.Description)
+	if !ok {
+		return errKey(op, Serial(key.Serial), unix.ENOENT, "no %s %q in %d", key.Type, key.Description, ring.Serial)
+	}
+	child := key
+	switch {
+	case l.Key == ring.Serial:
+		child = ring
+	case l.Key != key.Serial:
+		var err error
+		if child, err = t.tx.Key(l.Key); err != nil {
+			return err
+		}
+		if child == nil {
+			return errKey(op, Serial(l.Key), unix.ENOKEY, "linked in %d but not stored", ring.Serial)
+		}
+	}
+	return t.removeLink(ring, l, child)
+}
+
 // MoveExclusive makes Move fail with EEXIST rather than displace a key of
 // the same type and description in the destination (KEYCTL_MOVE_EXCL).
 const MoveExclusive = 1
 
 // Move moves key from one keyring to another (KEYCTL_MOVE): Link on key,
-// Write on both. Flags other than MoveExclusive are EINVAL; key not in
-// from is ENOENT. Moving within one keyring does nothing. Posts KeyUnlinked
-// on from, then KeyLinked on to.
+// Write on both. Flags other than MoveExclusive are EINVAL; nothing of
+// key's type and description in from is ENOENT (what is removed from from
+// is whatever key fills that slot, as Unlink does); with MoveExclusive, a
+// taken slot in to is EEXIST, even if key itself fills it. Moving within
+// one keyring does nothing. Posts KeyUnlinked on from, then KeyLinked on to.
 func (p *Process) Move(ctx context.Context, key, from, to Serial, flags uint) error {
 	const op = "keyctl_move"
 	if flags&^MoveExclusive != 0 {
@@ -172,11 +191,10 @@ func (p *Process) Move(ctx context.Context, key, from, to Serial, flags uint) er
 		if !f.IsKeyring() || !dst.IsKeyring() {
 			return errKey(op, key, unix.ENOTDIR, "not a keyring")
 		}
-		l, ok := t.tx.Lookup(f.Serial, k.Type, k.Description)
-		if !ok || l.Key != k.Serial {
-			return errKey(op, key, unix.ENOENT, "not linked in %v", from)
+		if _, ok := t.tx.Lookup(f.Serial, k.Type, k.Description); !ok {
+			return errKey(op, key, unix.ENOENT, "no %s %q in %v", k.Type, k.Description, from)
 		}
-		if old, ok := t.tx.Lookup(dst.Serial, k.Type, k.Description); ok && flags&MoveExclusive != 0 && old.Key != k.Serial {
+		if _, ok := t.tx.Lookup(dst.Serial, k.Type, k.Description); ok && flags&MoveExclusive != 0 {
 			return errKey(op, key, unix.EEXIST, "%v holds a key of that type and description", to)
 		}
 		// Link first, so the key is never unheld in between; both checks
@@ -184,7 +202,17 @@ func (p *Process) Move(ctx context.Context, key, from, to Serial, flags uint) er
 		if err := t.link(op, k, dst); err != nil {
 			return err
 		}
-		if err := t.removeLink(f.KeyRecord, l, k.KeyRecord); err != nil {
+		// Linking may have displaced and rewritten from (when key has its
+		// type and description and dst held it): take both afresh.
+		fr, err := t.key(f.serial())
+		if err != nil {
+			return err
+		}
+		kr, err := t.key(k.serial())
+		if err != nil {
+			return err
+		}
+		if err := t.unlinkSlot(op, fr, kr); err != nil {
 			return err
 		}
 		t.post(f.serial(), watchqueue.KeyUnlinked, k.serial())

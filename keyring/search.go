@@ -50,6 +50,14 @@ func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, des
 	}
 	var found Serial
 	err := p.update(ctx, func(t *txn) error {
+		// The kernel looks the destination up right after the keyring, so
+		// a bad destination wins over "not found".
+		if _, err := t.lookup(op, ring, 0, perms.Search); err != nil {
+			return err
+		}
+		if _, err := t.lookup(op, dest, 0, perms.Write); err != nil {
+			return err
+		}
 		var err error
 		if found, err = t.search(op, ring, typ, desc); err != nil {
 			return err
@@ -83,6 +91,11 @@ func (p *Process) RequestKey(ctx context.Context, typ, desc string, dest Serial)
 		run = func(ctx context.Context, fn func(*txn) error) error { return p.update(ctx, fn) }
 	}
 	err := run(ctx, func(t *txn) error {
+		if dest != 0 {
+			if _, err := t.lookup(op, dest, 0, perms.Write); err != nil {
+				return err
+			}
+		}
 		var noKey, other error
 		for _, root := range t.searchRoots() {
 			id, err := t.search(op, root, typ, desc)
@@ -115,23 +128,17 @@ func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error)
 	if err != nil {
 		return 0, err
 	}
-	if !ring.IsKeyring() {
-		return 0, errKey(op, ringID, unix.ENOTDIR, "not a keyring")
-	}
 	if keyTypes[typ] == nil {
 		return 0, fmt.Errorf("keyring: %s %s:%s: unknown key type: %w", op, typ, desc, unix.ENOKEY)
 	}
+	if !ring.IsKeyring() {
+		return 0, errKey(op, ringID, unix.ENOTDIR, "not a keyring")
+	}
 	var found Serial
 	remembered := errNotFound
-	t.walkKeyrings(ring.KeyRecord, ring.possessed, func(kr *keystore.KeyRecord) bool {
-		l, ok := t.tx.Lookup(kr.Serial, typ, desc)
-		if !ok {
-			return true
-		}
-		k, err := t.tx.Key(l.Key)
-		if err != nil || k == nil {
-			return true
-		}
+	// consider is keyring_search_iterator: a candidate of the right type
+	// and description is taken if usable, else its reason is remembered.
+	consider := func(k *keystore.KeyRecord) bool {
 		switch {
 		case k.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) != 0:
 			remembered = unix.EKEYREVOKED
@@ -146,6 +153,22 @@ func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error)
 			return false
 		}
 		return true
+	}
+	// search_nested_keyrings first asks whether the top keyring itself is
+	// what is sought; a keyring can find itself.
+	if typ == ring.Type && desc == ring.Description && !consider(ring.KeyRecord) {
+		return found, nil
+	}
+	t.walkKeyrings(ring.KeyRecord, ring.possessed, func(kr *keystore.KeyRecord) bool {
+		l, ok := t.tx.Lookup(kr.Serial, typ, desc)
+		if !ok {
+			return true
+		}
+		k, err := t.tx.Key(l.Key)
+		if err != nil || k == nil {
+			return true
+		}
+		return consider(k)
 	})
 	if found != 0 {
 		return found, nil
