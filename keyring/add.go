@@ -28,10 +28,7 @@ import (
 // update posts KeyUpdated on the key alone.
 func (p *Process) Add(ctx context.Context, typ, desc string, payload []byte, ring Serial) (Serial, error) {
 	const op = "add_key"
-	if err := checkTypeName(typ); err != nil {
-		return 0, err
-	}
-	if err := checkDescription(desc); err != nil {
+	if err := checkNames(typ, desc); err != nil {
 		return 0, err
 	}
 	if desc != "" && desc[0] == '.' && typ == "keyring" {

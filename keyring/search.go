@@ -25,10 +25,7 @@ var errNotFound = errors.New("keyring: no matching key")
 // dest, which needs Write, and the key Link; that posts KeyLinked on dest.
 func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, dest Serial) (Serial, error) {
 	const op = "keyctl_search"
-	if err := checkTypeName(typ); err != nil {
-		return 0, err
-	}
-	if err := checkDescription(desc); err != nil {
+	if err := checkNames(typ, desc); err != nil {
 		return 0, err
 	}
 	if err := p.create(ctx, dest); err != nil {
@@ -76,10 +73,7 @@ func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, des
 // the key. If dest is not 0 the key is linked there.
 func (p *Process) RequestKey(ctx context.Context, typ, desc string, dest Serial) (Serial, error) {
 	const op = "request_key"
-	if err := checkTypeName(typ); err != nil {
-		return 0, err
-	}
-	if err := checkDescription(desc); err != nil {
+	if err := checkNames(typ, desc); err != nil {
 		return 0, err
 	}
 	if err := p.create(ctx, dest); err != nil {

@@ -76,6 +76,15 @@ func checkTypeName(typ string) error {
 	return nil
 }
 
+// checkNames applies the checks every call naming a key by type and
+// description makes first: the type name's, then the description's.
+func checkNames(typ, desc string) error {
+	if err := checkTypeName(typ); err != nil {
+		return err
+	}
+	return checkDescription(desc)
+}
+
 // checkDescription applies the limits on a description passed in.
 func checkDescription(desc string) error {
 	if len(desc) > MaxDescriptionLen {
