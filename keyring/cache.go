@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/perms"
@@ -29,11 +30,14 @@ type readCache struct {
 }
 
 // cachedKey is a committed key: its record and, once read, its payload.
-// Immutable once in the cache.
+// Immutable once in the cache, but for evicted, which a commit that
+// changes the key sets, so that holders of the pointer (cached searches)
+// can tell without looking the key up again.
 type cachedKey struct {
 	rec        keystore.KeyRecord
 	payload    []byte
 	hasPayload bool
+	evicted    atomic.Bool
 }
 
 // maxCachedKeys bounds the cache. Past it the cache is emptied and refills
@@ -49,6 +53,9 @@ func (c *readCache) apply(ch *keystore.Changes) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k := range ch.Keys {
+		if ck := c.keys[k]; ck != nil {
+			ck.evicted.Store(true)
+		}
 		delete(c.keys, k)
 	}
 	c.rev = ch.Revision
@@ -64,17 +71,20 @@ func (c *readCache) get(serial uint32) (*cachedKey, uint64) {
 	return c.keys[serial], c.graphRev
 }
 
-// fill offers what a reader read at revision rev.
-func (c *readCache) fill(rev uint64, ck *cachedKey) {
+// fill offers what a reader read at revision rev, and returns it if taken.
+// Entries dropped to bound the cache are not marked evicted: what they
+// hold is still true.
+func (c *readCache) fill(rev uint64, ck *cachedKey) *cachedKey {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rev != c.rev {
-		return // a commit happened since the reader's snapshot
+		return nil // a commit happened since the reader's snapshot
 	}
 	if len(c.keys) >= maxCachedKeys {
 		clear(c.keys)
 	}
 	c.keys[ck.rec.Serial] = ck
+	return ck
 }
 
 // currentGraph is the graph revision answers are computed against.
@@ -91,7 +101,13 @@ type processCache struct {
 	mu        sync.Mutex
 	graphRev  uint64
 	possessed map[uint32]bool
-	searches  map[searchKey]Serial
+	searches  map[searchKey]searchHit
+}
+
+// searchHit is a search's answer with the cached records of the keyring
+// searched and the key found, whose expiry and eviction it is checked by.
+type searchHit struct {
+	ring, found *cachedKey
 }
 
 type searchKey struct {
@@ -118,22 +134,22 @@ func (pc *processCache) setPossession(serial uint32, possessed bool, graphRev ui
 	}
 }
 
-func (pc *processCache) search(k searchKey, graphRev uint64) (Serial, bool) {
+func (pc *processCache) search(k searchKey, graphRev uint64) (searchHit, bool) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pc.graphRev != graphRev {
-		return 0, false
+		return searchHit{}, false
 	}
-	id, ok := pc.searches[k]
-	return id, ok
+	hit, ok := pc.searches[k]
+	return hit, ok
 }
 
-func (pc *processCache) setSearch(k searchKey, id Serial, graphRev uint64) {
+func (pc *processCache) setSearch(k searchKey, hit searchHit, graphRev uint64) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	pc.reset(graphRev)
 	if pc.graphRev == graphRev && len(pc.searches) < maxCachedKeys {
-		pc.searches[k] = id
+		pc.searches[k] = hit
 	}
 }
 
@@ -142,7 +158,7 @@ func (pc *processCache) reset(graphRev uint64) {
 	if pc.possessed == nil || graphRev > pc.graphRev {
 		pc.graphRev = graphRev
 		pc.possessed = map[uint32]bool{}
-		pc.searches = map[searchKey]Serial{}
+		pc.searches = map[searchKey]searchHit{}
 	}
 }
 

@@ -76,24 +76,25 @@ func (p *Process) cachedKey(id Serial, need perms.Perm) (*cachedKey, bool) {
 }
 
 // remember offers what the slow path read to the caches: the key (with its
-// payload if it read one) and whether the process possesses it.
-func (t *txn) remember(k ref, payload []byte, hasPayload bool) {
+// payload if it read one) and whether the process possesses it. It returns
+// the cache's entry, or nil if the cache did not take it.
+func (t *txn) remember(k ref, payload []byte, hasPayload bool) *cachedKey {
 	if t.write {
-		return // only committed state is cached; a write's view is not yet committed
+		return nil // only committed state is cached; a write's view is not yet committed
+	}
+	if k.Flags&keystore.FlagVolatile != 0 {
+		return nil // volatile keys change without a stored revision
 	}
 	rev := t.tx.Revision()
-	ck := &cachedKey{rec: *k.KeyRecord, payload: payload, hasPayload: hasPayload}
-	if ck.rec.Flags&keystore.FlagVolatile != 0 {
-		return // volatile keys change without a stored revision
-	}
 	c := t.s.cache
-	c.fill(rev, ck)
+	ck := c.fill(rev, &cachedKey{rec: *k.KeyRecord, payload: payload, hasPayload: hasPayload})
 	c.mu.RLock()
 	current, graphRev := c.rev == rev, c.graphRev
 	c.mu.RUnlock()
 	if current {
 		t.p.cache.setPossession(k.Serial, k.possessed, graphRev)
 	}
+	return ck
 }
 
 // Read returns a key's payload (KEYCTL_READ). For a keyring it is the

@@ -191,25 +191,23 @@ func (t *txn) linkInto(op string, id, destID Serial) error {
 }
 
 // cachedSearch answers a search from the process's cache: the same search
-// found a key at the current graph revision, and both the keyring searched
-// and the key found are still usable now (expiry is the one change that
-// needs no commit).
+// found a key at the current graph revision, and neither the keyring
+// searched nor the key found has changed since (their entries are not
+// evicted) or expired (the one change that needs no commit).
 func (p *Process) cachedSearch(k searchKey) (Serial, bool) {
 	if k.ring <= 0 {
 		return 0, false
 	}
-	graphRev := p.s.cache.currentGraph()
-	id, ok := p.cache.search(k, graphRev)
+	hit, ok := p.cache.search(k, p.s.cache.currentGraph())
 	if !ok {
 		return 0, false
 	}
-	for _, serial := range []Serial{k.ring, id} {
-		ck, _ := p.s.cache.get(uint32(serial))
-		if ck == nil || !ck.usable(p.s) {
+	for _, ck := range []*cachedKey{hit.ring, hit.found} {
+		if ck.evicted.Load() || !ck.usable(p.s) {
 			return 0, false
 		}
 	}
-	return id, true
+	return Serial(hit.found.rec.Serial), true
 }
 
 // rememberSearch caches a successful read-only search, with the records
@@ -218,18 +216,21 @@ func (t *txn) rememberSearch(k searchKey, found Serial) {
 	if t.write {
 		return
 	}
-	for _, serial := range []Serial{k.ring, found} {
+	var hit [2]*cachedKey
+	for i, serial := range []Serial{k.ring, found} {
 		r, err := t.key(serial)
 		if err != nil {
 			return
 		}
-		t.remember(ref{KeyRecord: r, possessed: t.possesses(r)}, nil, false)
+		if hit[i] = t.remember(ref{KeyRecord: r, possessed: t.possesses(r)}, nil, false); hit[i] == nil {
+			return
+		}
 	}
 	c := t.s.cache
 	c.mu.RLock()
 	current, graphRev := c.rev == t.tx.Revision(), c.graphRev
 	c.mu.RUnlock()
 	if current {
-		t.p.cache.setSearch(k, found, graphRev)
+		t.p.cache.setSearch(k, searchHit{ring: hit[0], found: hit[1]}, graphRev)
 	}
 }
