@@ -21,9 +21,6 @@ func (p *Process) Update(ctx context.Context, id Serial, payload []byte) error {
 	if len(payload) > MaxUpdatePayload {
 		return fmt.Errorf("keyring: %s %v: payload of %d bytes, limit %d: %w", op, id, len(payload), MaxUpdatePayload, unix.EINVAL)
 	}
-	if err := p.prepare(ctx); err != nil {
-		return err
-	}
 	return p.update(ctx, func(t *txn) error {
 		k, err := t.lookup(op, id, 0, perms.Write)
 		if err != nil {
@@ -43,9 +40,6 @@ func (p *Process) Update(ctx context.Context, id Serial, payload []byte) error {
 // KeyRevoked the first time only.
 func (p *Process) Revoke(ctx context.Context, id Serial) error {
 	const op = "keyctl_revoke"
-	if err := p.prepare(ctx); err != nil {
-		return err
-	}
 	return p.update(ctx, func(t *txn) error {
 		k, err := t.lookup(op, id, 0, perms.Write)
 		if errors.Is(err, unix.EACCES) {
@@ -100,9 +94,6 @@ func (p *Process) Revoke(ctx context.Context, id Serial) error {
 // KeyInvalidated the first time only.
 func (p *Process) Invalidate(ctx context.Context, id Serial) error {
 	const op = "keyctl_invalidate"
-	if err := p.prepare(ctx); err != nil {
-		return err
-	}
 	return p.update(ctx, func(t *txn) error {
 		k, err := t.lookup(op, id, 0, perms.Search)
 		if err != nil {
@@ -241,9 +232,6 @@ func (p *Process) Chown(ctx context.Context, id Serial, uid, gid uint32) error {
 // keyring already restricted is EEXIST. Posts KeySetattr.
 func (p *Process) Restrict(ctx context.Context, ring Serial, typ, restriction string) error {
 	const op = "keyctl_restrict_keyring"
-	if err := p.prepare(ctx); err != nil {
-		return err
-	}
 	return p.update(ctx, func(t *txn) error {
 		k, err := t.lookup(op, ring, 0, perms.Setattr)
 		if err != nil {

@@ -75,13 +75,10 @@ func (t *txn) checkCycle(op string, key, ring ref) error {
 	if key.Serial == ring.Serial {
 		return errKey(op, key.serial(), unix.EDEADLK, "a keyring cannot hold itself")
 	}
+	// No visited set, as in the kernel: a keyring reached at one depth by
+	// one path and deeper by another must be judged at the deeper one.
 	var walk func(serial uint32, depth int) error
-	seen := map[uint32]bool{}
 	walk = func(serial uint32, depth int) error {
-		if seen[serial] {
-			return nil
-		}
-		seen[serial] = true
 		for l := range t.tx.ChildKeyrings(serial) {
 			if l.Key == ring.Serial {
 				return errKey(op, key.serial(), unix.EDEADLK, "keyring %d is below it", ring.Serial)
@@ -105,9 +102,6 @@ func (t *txn) checkCycle(op string, key, ring ref) error {
 // as aux. A key nothing holds any more is destroyed.
 func (p *Process) Unlink(ctx context.Context, key, ring Serial) error {
 	const op = "keyctl_unlink"
-	if err := p.prepare(ctx); err != nil {
-		return err
-	}
 	return p.update(ctx, func(t *txn) error {
 		r, err := t.lookup(op, ring, 0, perms.Write)
 		if err != nil {

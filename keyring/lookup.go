@@ -165,14 +165,17 @@ func (t *txn) possesses(r *keystore.KeyRecord) bool {
 // has checked root's own permission. visit returns false to stop. Child
 // keyrings are visited in description order, which is this store's order
 // (the kernel's is its hash order).
+//
+// Like the kernel, it keeps no set of keyrings already visited: one met at
+// the depth limit by one path must still be searched below when met
+// higher up by another. The depth limit bounds the walk, and Link refuses
+// cycles.
 func (t *txn) walkKeyrings(root *keystore.KeyRecord, possessed bool, visit func(*keystore.KeyRecord) bool) {
-	seen := map[uint32]bool{}
 	var walk func(ring *keystore.KeyRecord, depth int) bool
 	walk = func(ring *keystore.KeyRecord, depth int) bool {
-		if ring.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) != 0 || seen[ring.Serial] {
+		if ring.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) != 0 {
 			return true
 		}
-		seen[ring.Serial] = true
 		if !visit(ring) {
 			return false
 		}

@@ -14,12 +14,9 @@ import (
 // thread and process keyrings are two keyrings with the same lifetime.
 
 // create makes the thread or process keyrings among ids that the process
-// does not have yet, as the kernel's lookup does with KEY_LOOKUP_CREATE. The
-// user keyrings are made too (prepare).
+// does not have yet, as the kernel's lookup does with KEY_LOOKUP_CREATE.
+// (User keyrings are made where they are resolved: see userKeyring.)
 func (p *Process) create(ctx context.Context, ids ...Serial) error {
-	if err := p.prepare(ctx); err != nil {
-		return err
-	}
 	for _, id := range ids {
 		if id != ThreadKeyring && id != ProcessKeyring {
 			continue

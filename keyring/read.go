@@ -181,17 +181,13 @@ func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKey
 	return payload, isKeyring, err
 }
 
-// read runs a read-only operation, creating the user keyrings first if a
-// special id needs them.
+// read runs a read-only operation. If it resolves a user keyring that does
+// not exist yet, the keyrings are made, as the kernel makes them on that
+// lookup, and the operation runs again.
 func (p *Process) read(ctx context.Context, fn func(t *txn) error) error {
-	if err := p.prepare(ctx); err != nil {
-		return err
-	}
 	err := p.view(fn)
 	if errors.Is(err, errNeedsWrite) {
-		// The user keyrings were reaped since: make them again, once.
-		p.ready.Store(false)
-		if err := p.prepare(ctx); err != nil {
+		if err := p.makeUserKeyrings(ctx); err != nil {
 			return err
 		}
 		err = p.view(fn)

@@ -29,9 +29,6 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 	if err := checkDescription(name); err != nil {
 		return 0, err
 	}
-	if err := p.prepare(ctx); err != nil {
-		return 0, err
-	}
 	var joined Serial
 	err := p.update(ctx, func(t *txn) error {
 		var displaced *keystore.KeyRecord

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/keystore"
@@ -163,8 +162,7 @@ type Process struct {
 	thread  Serial // 0 until made (process_keyrings.go)
 	process Serial
 
-	createMu sync.Mutex  // one maker of thread and process keyrings at a time
-	ready    atomic.Bool // the user keyrings are known to exist
+	createMu sync.Mutex // one maker of thread and process keyrings at a time
 	cache    processCache
 }
 

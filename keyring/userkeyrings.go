@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
@@ -16,7 +14,9 @@ import (
 var errNeedsWrite = errors.New("keyring: the user keyrings must be created first")
 
 // userKeyring returns the caller's user keyring (_uid.N) or user-session
-// keyring (_uid_ses.N), creating both on first use as the kernel does. They
+// keyring (_uid_ses.N), creating both when first resolved, as the kernel
+// does (and only then: possession searches the user-session keyring only if
+// it exists). They
 // are registered by name and charged to the user like any key it owns (a
 // key each, description+1 bytes, and 4 bytes for the link the user-session
 // keyring holds to the user keyring: measured on the kernel, /proc/key-users
@@ -88,25 +88,11 @@ func (t *txn) newRegisteredKeyring(kind keystore.NameKind, desc string, uid uint
 	return r, t.tx.PutName(kind, uidName(uid), r.Serial)
 }
 
-// prepare makes sure the caller's user keyrings exist, so that read-only
-// operations can resolve @u, @us and (without a session) @s.
-func (p *Process) prepare(ctx context.Context) error {
-	if p.ready.Load() {
-		return nil
-	}
-	missing := false
-	p.view(func(t *txn) error {
-		missing = t.tx.Name(keystore.NameUserSession, uidName(p.cred.UID)) == 0
-		return nil
+// makeUserKeyrings makes the caller's user keyrings, for a read-only
+// operation that resolved one before it existed.
+func (p *Process) makeUserKeyrings(ctx context.Context) error {
+	return p.update(ctx, func(t *txn) error {
+		_, err := t.userKeyring(keystore.NameUserSession)
+		return err
 	})
-	if missing {
-		if err := p.update(ctx, func(t *txn) error {
-			_, err := t.userKeyring(keystore.NameUserSession)
-			return err
-		}); err != nil && !errors.Is(err, unix.EEXIST) {
-			return err
-		}
-	}
-	p.ready.Store(true)
-	return nil
 }
