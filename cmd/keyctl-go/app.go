@@ -1,0 +1,219 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/keyctl-go/keyctl-go/internal/keyspec"
+	"github.com/keyctl-go/keyctl-go/keyring"
+	"github.com/keyctl-go/keyctl-go/perms"
+)
+
+// Environment variables keyctl-go reads.
+const (
+	envDB      = "KEYCTL_GO_DB"      // store file, when --db is not given
+	envSession = "KEYCTL_GO_SESSION" // serial of the session keyring @s names
+)
+
+// app is one invocation: its streams, environment and, once a command needs
+// it, the open store and the caller's Process. Commands get everything
+// through it, so tests can drive whole command lines in-process.
+type app struct {
+	stdin  io.Reader
+	stdout *bufio.Writer // flushed once at exit, as C's stdio does for keyctl
+	stderr io.Writer
+	getenv func(string) string
+	cred   func() perms.Cred
+
+	dbPath string // from --db; "" means the environment decides
+	store  *keyring.Store
+	proc   *keyring.Process
+}
+
+func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
+	return &app{
+		stdin:  stdin,
+		stdout: bufio.NewWriter(stdout),
+		stderr: stderr,
+		getenv: getenv,
+		cred:   callerCred,
+	}
+}
+
+// callerCred is who the kernel would see: the real uid and gid, since
+// keyctl-go is not installed set-id, and the supplementary groups.
+func callerCred() perms.Cred {
+	c := perms.Cred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
+	groups, _ := os.Getgroups()
+	for _, g := range groups {
+		c.Groups = append(c.Groups, uint32(g))
+	}
+	return c
+}
+
+// exitError ends a command with keyctl's exit code and message. An empty
+// message prints nothing (supports says yes or no by its code alone).
+type exitError struct {
+	code int
+	msg  string
+}
+
+func (e *exitError) Error() string { return e.msg }
+
+// errUsage makes run print the Format listing and exit 2, as keyctl does
+// for any argument count or option it does not accept.
+var errUsage = errors.New("usage")
+
+// opError is a failed key operation, printed as perror(name) would:
+// "<name>: <strerror>", exit 1.
+func opError(name string, err error) error {
+	return &exitError{code: 1, msg: name + ": " + strerror(err)}
+}
+
+func run(ctx context.Context, a *app, args []string) int {
+	code := a.dispatch(ctx, args)
+	// Flush before closing so output reaches the user even if closing fails.
+	if err := a.stdout.Flush(); err != nil && code == 0 {
+		code = 1
+	}
+	if err := a.close(ctx); err != nil {
+		fmt.Fprintf(a.stderr, "keyctl-go: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	return code
+}
+
+func (a *app) dispatch(ctx context.Context, args []string) int {
+	// The one global option: it comes before the command, so a command's
+	// own arguments are never mistaken for it.
+	if len(args) >= 2 && args[0] == "--db" {
+		a.dbPath = args[1]
+		args = args[2:]
+	}
+	if len(args) == 0 {
+		a.printUsage()
+		return 2
+	}
+	cmd := lookupCommand(args[0])
+	if cmd == nil {
+		fmt.Fprintln(a.stderr, "Unknown command")
+		return 2
+	}
+	err := cmd.run(ctx, a, args[1:])
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, errUsage):
+		a.printUsage()
+		return 2
+	case errors.As(err, &ee):
+		if ee.msg != "" {
+			a.stdout.Flush() // keep what was printed before the failure first
+			fmt.Fprintln(a.stderr, ee.msg)
+		}
+		return ee.code
+	default:
+		a.stdout.Flush()
+		fmt.Fprintf(a.stderr, "keyctl-go: %v\n", err)
+		return 1
+	}
+}
+
+// dbFile is where the store lives: --db, $KEYCTL_GO_DB, or the XDG data
+// directory.
+func (a *app) dbFile() (string, error) {
+	if a.dbPath != "" {
+		return a.dbPath, nil
+	}
+	if p := a.getenv(envDB); p != "" {
+		return p, nil
+	}
+	dir := a.getenv("XDG_DATA_HOME")
+	if dir == "" {
+		home := a.getenv("HOME")
+		if home == "" {
+			var err error
+			if home, err = os.UserHomeDir(); err != nil {
+				return "", fmt.Errorf("no store: set --db, %s or HOME: %w", envDB, err)
+			}
+		}
+		dir = filepath.Join(home, ".local", "share")
+	}
+	return filepath.Join(dir, "keyctl-go", "keys.db"), nil
+}
+
+// process opens the store on first use and returns the caller's Process,
+// with the session from the environment adopted.
+func (a *app) process(ctx context.Context) (*keyring.Process, error) {
+	if a.proc != nil {
+		return a.proc, nil
+	}
+	path, err := a.dbFile()
+	if err != nil {
+		return nil, err
+	}
+	s, err := keyring.Open(path, keyring.Options{})
+	if err != nil {
+		return nil, err
+	}
+	a.store = s
+	p := s.Process(a.cred())
+	if v := a.getenv(envSession); v != "" {
+		n, err := strconv.ParseInt(v, 10, 32)
+		if err != nil {
+			return nil, fmt.Errorf("%s=%q is not a key serial", envSession, v)
+		}
+		if err := p.AdoptSession(ctx, keyring.Serial(n)); err != nil {
+			return nil, fmt.Errorf("%s=%d: %w", envSession, n, err)
+		}
+	}
+	a.proc = p
+	return p, nil
+}
+
+func (a *app) close(ctx context.Context) error {
+	if a.store == nil {
+		return nil
+	}
+	var err error
+	if a.proc != nil {
+		err = a.proc.Release(ctx)
+	}
+	return errors.Join(err, a.store.Close())
+}
+
+// keyID turns a key argument into a serial as keyctl's get_key_id does:
+// parse errors exit 2; a "%type:desc" lookup that finds nothing exits 1.
+func (a *app) keyID(ctx context.Context, arg string) (keyring.Serial, error) {
+	spec, err := keyspec.Parse(arg)
+	if err != nil {
+		return 0, &exitError{code: 2, msg: err.Error()}
+	}
+	if !spec.ByName {
+		return keyring.Serial(spec.ID), nil
+	}
+	p, err := a.process(ctx)
+	if err != nil {
+		return 0, err
+	}
+	// keyctl asks request_key first, which searches the caller's keyrings
+	// as the kernel would; failing that it scans every key it may view.
+	// The store offers no such scan, so the user keyring, where keys kept
+	// outside any session usually live, stands in for it.
+	if id, err := p.RequestKey(ctx, spec.Type, spec.Desc, 0); err == nil {
+		return id, nil
+	}
+	if id, err := p.Search(ctx, keyring.UserKeyring, spec.Type, spec.Desc, 0); err == nil {
+		return id, nil
+	}
+	return 0, &exitError{code: 1, msg: fmt.Sprintf("Can't find '%s'", spec)}
+}

@@ -1,0 +1,2 @@
+# version: keyctl-go names itself here, so this record is checked by shape.
+run --version
