@@ -18,6 +18,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
 
@@ -582,40 +583,8 @@ func runOracleChildProcess(bin string, c perms.Cred, req oracleRequest) (oracleR
 }
 
 // copyTestBinary copies this test binary where the children's made-up uids
-// may run it: go test builds it in a directory only root may enter.
-func copyTestBinary(t *testing.T) string {
-	t.Helper()
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir, err := os.MkdirTemp("", "keyctl-go-perms-oracle-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	src, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	bin := filepath.Join(dir, "perms.test")
-	dst, err := os.OpenFile(bin, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(dst, src); err != nil {
-		dst.Close()
-		t.Fatal(err)
-	}
-	if err := dst.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return bin
-}
+// may run it.
+func copyTestBinary(t *testing.T) string { return childtest.CopyBinary(t, "perms.test") }
 
 // describedKey is the kernel's describe string, "type;uid;gid;perm;desc".
 type describedKey struct {
