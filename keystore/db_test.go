@@ -245,8 +245,10 @@ func TestRecordMovedToAnotherKeyFailsToOpen(t *testing.T) {
 	}
 }
 
-// Concurrent writers share commits; a lone writer is not held back; one
-// writer's failure undoes nobody else's work.
+// Concurrent writers share commits, and one writer's failure undoes nobody
+// else's work. (That a lone writer is not held back, as bbolt's Batch holds
+// it 10 ms, is measured, not timed here: keyring's BenchmarkAddDurable
+// beside BenchmarkBoltPutBaseline.)
 func TestGroupCommit(t *testing.T) {
 	db, _ := openTemp(t, keystore.Options{})
 	var calls atomic.Int32
@@ -297,15 +299,6 @@ func TestGroupCommit(t *testing.T) {
 	}
 	if err := db.Check(); err != nil {
 		t.Error(err)
-	}
-
-	// A lone writer: no fixed wait. bbolt's Batch would hold it 10 ms.
-	start := time.Now()
-	for i := range 20 {
-		putKey(t, db, userKey(uint32(20_000+i)), nil)
-	}
-	if per := time.Since(start) / 20; per > 8*time.Millisecond {
-		t.Logf("lone writes took %v each; slow disk, or a fixed wait", per)
 	}
 }
 
