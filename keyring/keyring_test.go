@@ -859,3 +859,31 @@ func TestSearchFindsItsStartKeyring(t *testing.T) {
 	_, err = p.Search(ctx, u, "nosuchtype", "x", 0)
 	wantErrno(t, err, unix.ENOKEY) // the type before ENOTDIR
 }
+
+// A pinned anonymous session survives its process and the store's reopening,
+// as `keyctl-go session` needs while its child runs; unpinned, nothing holds
+// it and it is collected with its keys.
+func TestPinnedSessionOutlivesItsProcess(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	p := e.store.Process(alice)
+	must[keyring.Serial](t)(p.JoinSession(ctx, ""))
+	ses := must[keyring.Serial](t)(p.PinSession(ctx))
+	k := must[keyring.Serial](t)(p.Add(ctx, "user", "in-session", []byte("x"), keyring.SessionKeyring))
+	must[struct{}](t)(struct{}{}, p.Release(ctx))
+	e.reopen()
+
+	child := e.store.Process(alice)
+	must[struct{}](t)(struct{}{}, child.AdoptSession(ctx, ses))
+	if got := must[[]byte](t)(child.Read(ctx, k)); string(got) != "x" {
+		t.Errorf("the child read %q from the pinned session", got)
+	}
+	must[struct{}](t)(struct{}{}, child.Release(ctx))
+
+	parent := e.store.Process(alice)
+	must[struct{}](t)(struct{}{}, parent.UnpinSession(ctx, ses))
+	_, err := parent.Describe(ctx, k)
+	wantErrno(t, err, unix.ENOKEY)
+	wantErrno(t, parent.UnpinSession(ctx, ses), unix.ENOKEY)
+	_, err = e.store.Process(alice).PinSession(ctx)
+	wantErrno(t, err, unix.ENOKEY)
+}

@@ -175,3 +175,50 @@ const (
 func Capabilities() []byte {
 	return []byte{Caps0Capabilities | Caps0Persistent | Caps0BigKey | Caps0Invalidate | Caps0RestrictKeyring | Caps0Move, Caps1Notifications}
 }
+
+// PinSession keeps the process's session keyring alive without the
+// process: a stored hold, so that processes started later, which open the
+// store themselves and adopt the session by serial (AdoptSession), find it
+// there. It returns the session's serial. Each PinSession needs an
+// UnpinSession; until then an anonymous session outlives every process,
+// even a crash. A process with no session keyring is ENOKEY.
+//
+// This is how a session is handed to a tree of processes, which the kernel
+// does by inheritance: `keyctl-go session` pins the session it joins while
+// its child runs.
+func (p *Process) PinSession(ctx context.Context) (Serial, error) {
+	const op = "pin_session"
+	id := p.sessionKeyring()
+	if id == 0 {
+		return 0, errKey(op, SessionKeyring, unix.ENOKEY, "the process has no session keyring")
+	}
+	return id, p.update(ctx, func(t *txn) error {
+		r, err := t.key(id)
+		if err != nil {
+			return err
+		}
+		r.Pins++
+		return t.put(r)
+	})
+}
+
+// UnpinSession lets go of a hold PinSession took on session keyring id. A
+// session that nothing holds any more is collected.
+func (p *Process) UnpinSession(ctx context.Context, id Serial) error {
+	const op = "unpin_session"
+	return p.update(ctx, func(t *txn) error {
+		r, err := t.key(id)
+		if err != nil {
+			return err
+		}
+		if !r.IsKeyring() || r.Pins == 0 {
+			return errKey(op, id, unix.EINVAL, "not a pinned keyring")
+		}
+		r.Pins--
+		if err := t.put(r); err != nil {
+			return err
+		}
+		t.dropped = append(t.dropped, id)
+		return nil
+	})
+}

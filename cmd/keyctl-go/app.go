@@ -28,8 +28,11 @@ type app struct {
 	stdin  io.Reader
 	stdout *bufio.Writer // flushed once at exit, as C's stdio does for keyctl
 	stderr io.Writer
-	getenv func(string) string
-	cred   func() perms.Cred
+	// rawStdout is stdout unbuffered, for child programs (session), which
+	// must write to the terminal as they run.
+	rawStdout io.Writer
+	getenv    func(string) string
+	cred      func() perms.Cred
 
 	dbPath string // from --db; "" means the environment decides
 	store  *keyring.Store
@@ -38,11 +41,12 @@ type app struct {
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
 	return &app{
-		stdin:  stdin,
-		stdout: bufio.NewWriter(stdout),
-		stderr: stderr,
-		getenv: getenv,
-		cred:   callerCred,
+		stdin:     stdin,
+		stdout:    bufio.NewWriter(stdout),
+		stderr:    stderr,
+		rawStdout: stdout,
+		getenv:    getenv,
+		cred:      callerCred,
 	}
 }
 

@@ -9,6 +9,11 @@
 // keyring whose serial is in $KEYCTL_GO_SESSION, else the user-session
 // keyring, as for a process the kernel gave no session keyring.
 //
+// `session` runs a program in a new (or named) session keyring handed down
+// in KEYCTL_GO_SESSION, and collects an anonymous one when the program
+// exits; `new_session` cannot change its parent's session from userspace,
+// so it prints a session serial to adopt: export KEYCTL_GO_SESSION=$(keyctl-go new_session).
+//
 // Exit codes are keyctl's: 0 success, 1 a failed operation, 2 a usage error,
 // and 3 where keyctl uses it (supports with an unknown capability).
 package main

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strconv"
+	"syscall"
+
+	"github.com/keyctl-go/keyctl-go/keyring"
+)
+
+// cmdSession is `session [-|<name>] [<prog> <arg>...]`: join a new
+// anonymous session keyring (no name, or "-") or the named one, say
+// "Joined session keyring: N" on stderr as keyctl does, and run prog
+// ($SHELL, else /bin/sh, when none is given) with the session handed down
+// in KEYCTL_GO_SESSION, so that @s in every keyctl-go process below it is
+// that keyring.
+//
+// keyctl execs into prog; keyctl-go runs it as a child and waits, because
+// the store must be let go while prog runs (the keyctl-go processes below
+// open it themselves) and the session kept meanwhile by a stored pin, which
+// is taken off when prog exits: an anonymous session nothing else holds is
+// then collected. keyctl-go exits with prog's status (128+signal if a
+// signal ended it).
+func cmdSession(ctx context.Context, a *app, args []string) error {
+	name := ""
+	if len(args) > 0 {
+		if args[0] != "-" {
+			name = args[0]
+		}
+		args = args[1:]
+	}
+	joined, pinned, err := a.joinAndPin(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stderr, "Joined session keyring: %d\n", joined)
+
+	prog := args
+	if len(prog) == 0 {
+		shell := a.getenv("SHELL")
+		if shell == "" {
+			shell = "/bin/sh"
+		}
+		prog = []string{shell}
+	}
+	code, runErr := a.runChild(prog, pinned)
+
+	p, err := a.process(ctx)
+	if err == nil {
+		err = p.UnpinSession(ctx, pinned)
+	}
+	if runErr != nil {
+		return runErr
+	}
+	if err != nil {
+		return opError("keyctl_join_session_keyring", err)
+	}
+	if code != 0 {
+		return &exitError{code: code}
+	}
+	return nil
+}
+
+// cmdNewSession is `new_session [<name>]`. keyctl joins a new session
+// keyring and installs it in its parent (KEYCTL_SESSION_TO_PARENT), then
+// prints its serial. A userspace program cannot change its parent's
+// environment, so keyctl-go makes the session, pins it so that it outlives
+// this process, and prints its serial; adopt it in the calling shell with
+//
+//	export KEYCTL_GO_SESSION=$(keyctl-go new_session)
+//
+// It lives until invalidated (keyctl-go invalidate $KEYCTL_GO_SESSION).
+func cmdNewSession(ctx context.Context, a *app, args []string) error {
+	if err := nargs(args, 0, 1); err != nil {
+		return err
+	}
+	name := ""
+	if len(args) == 1 {
+		name = args[0]
+	}
+	_, pinned, err := a.joinAndPin(ctx, name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%d\n", pinned)
+	return nil
+}
+
+// joinAndPin joins the session keyring, pins it, and lets go of the store.
+// It returns what join returned (0 for the session already joined, as the
+// kernel returns) and the serial of the session pinned.
+func (a *app) joinAndPin(ctx context.Context, name string) (joined, pinned keyring.Serial, err error) {
+	p, err := a.process(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if joined, err = p.JoinSession(ctx, name); err != nil {
+		return 0, 0, opError("keyctl_join_session_keyring", err)
+	}
+	if pinned, err = p.PinSession(ctx); err != nil {
+		return 0, 0, opError("keyctl_join_session_keyring", err)
+	}
+	if err := a.close(ctx); err != nil {
+		return 0, 0, err
+	}
+	a.store, a.proc = nil, nil
+	return joined, pinned, nil
+}
+
+// runChild runs prog with the session handed down and the store named, and
+// returns its exit status. A program that cannot be started is reported as
+// keyctl reports a failed exec: "<prog>: <strerror>", exit 1.
+func (a *app) runChild(prog []string, session keyring.Serial) (int, error) {
+	if err := a.stdout.Flush(); err != nil {
+		return 0, err
+	}
+	db, err := a.dbFile()
+	if err != nil {
+		return 0, err
+	}
+	cmd := exec.Command(prog[0], prog[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.rawStdout, a.stderr
+	cmd.Env = append(os.Environ(), envDB+"="+db, envSession+"="+strconv.Itoa(int(session)))
+	err = cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+		return 0, nil
+	case errors.As(err, &exit):
+		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			return 128 + int(ws.Signal()), nil
+		}
+		return exit.ExitCode(), nil
+	default:
+		return 0, &exitError{code: 1, msg: prog[0] + ": " + strerror(err)}
+	}
+}
