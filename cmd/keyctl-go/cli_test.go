@@ -82,6 +82,15 @@ func TestCommandErrors(t *testing.T) {
 		{[]string{"add", "nosuchtype", "a", "b", "@s"}, "add_key: No such device\n", 1},
 		{[]string{"dh_compute", "1", "2", "3"}, "keyctl_dh_compute: Operation not supported\n", 1},
 		{[]string{"pkey_query", "1", "pass"}, "keyctl_pkey_query: Operation not supported\n", 1},
+		// Checked against keyctl 1.6.3 run by hand, with no authority assumed.
+		{[]string{"negate", "@u", "30", "@u"}, "keyctl_negate: Operation not permitted\n", 1},
+		{[]string{"negate", "@u", "x", "@u"}, "Unparsable timeout: 'x'\n", 2},
+		{[]string{"reject", "@u", "30", "1", "@u"}, "keyctl_negate: Operation not permitted\n", 1},
+		{[]string{"reject", "@u", "30", "x", "@u"}, "Unparsable error: 'x'\n", 2},
+		{[]string{"instantiate", "@u", "data", "@u"}, "keyctl_instantiate: Operation not permitted\n", 1},
+		{[]string{"pinstantiate", "@u", "@u"}, "keyctl_instantiate: Operation not permitted\n", 1},
+		{[]string{"request2", "user", "nothere", "info"}, "request_key: Required key not available\n", 1},
+		{[]string{"security", "12345"}, "keyctl_getsecurity: Required key not available\n", 1},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -142,5 +151,25 @@ func TestPersistence(t *testing.T) {
 	keyctl([]string{"KEYCTL_GO_DB=" + filepath.Join(t.TempDir(), "env.db")}, "", "--db", db, "add", "user", "x", "y", "@u")
 	if _, err := os.Stat(db); err != nil {
 		t.Errorf("--db store: %v", err)
+	}
+}
+
+// security prints the key's (empty) security label, and request2 finds an
+// existing key as request does.
+func TestSecurityAndRequest2(t *testing.T) {
+	db := filepath.Join(t.TempDir(), "keys.db")
+	out, errs, code := keyctlRun(t, db, "", "add", "user", "k", "v", "@u")
+	if code != 0 {
+		t.Fatalf("add: %q, exit %d", errs, code)
+	}
+	id := strings.TrimSpace(out)
+	if out, errs, code := keyctlRun(t, db, "", "security", id); code != 0 || out != "\n" {
+		t.Errorf("security: %q %q exit %d, want an empty line", out, errs, code)
+	}
+	if out, errs, code := keyctlRun(t, db, "", "request2", "user", "k", "info"); code != 0 || strings.TrimSpace(out) != id {
+		t.Errorf("request2: %q %q exit %d, want %s", out, errs, code, id)
+	}
+	if out, errs, code := keyctlRun(t, db, "info", "prequest2", "user", "k"); code != 0 || strings.TrimSpace(out) != id {
+		t.Errorf("prequest2: %q %q exit %d, want %s", out, errs, code, id)
 	}
 }

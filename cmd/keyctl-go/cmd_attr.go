@@ -291,20 +291,7 @@ func cmdRequest(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 2, 3); err != nil {
 		return err
 	}
-	dest, err := a.optionalDest(ctx, args, 2)
-	if err != nil {
-		return err
-	}
-	p, err := a.process(ctx)
-	if err != nil {
-		return err
-	}
-	id, err := p.RequestKey(ctx, args[0], args[1], dest)
-	if err != nil {
-		return opError("request_key", err)
-	}
-	fmt.Fprintf(a.stdout, "%d\n", id)
-	return nil
+	return a.request(ctx, args[0], args[1], args, 2)
 }
 
 func cmdGetPersistent(ctx context.Context, a *app, args []string) error {
