@@ -2,19 +2,15 @@ package keyring_test
 
 import (
 	"bytes"
-	"fmt"
-	"math/rand/v2"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/keyctl-go/keyctl-go/internal/bigstore"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/keystore"
-	"github.com/keyctl-go/keyctl-go/perms"
 )
 
 // openBenchKeys is the size of store BenchmarkOpen opens: root's whole
@@ -109,123 +105,12 @@ func BenchmarkOpen(b *testing.B) {
 	})
 }
 
-// buildBigStore makes a store in dir holding n user keys of root's, linked
-// in root's user keyring. Adding them one by one through Process.Add costs
-// an fsync each, and even 64 writers sharing commits need about 90 µs an
-// add (BenchmarkAddDurableParallel), a minute and a half; instead it
-// writes the records through keystore.Tx in big transactions (about 11 s
-// for a million on the machine that measured that), keeping
-// what Add keeps: each key's record, sealed payload and link (which keeps
-// the index and parents buckets), the keyring's NextSeq and DataLen, and
-// root's charge. The user keyrings themselves come from the keyring
-// package, as any program would make them.
-//
-// The serials are random, as Add's are, but written in ascending order,
-// with descriptions and link positions ascending with them, so that every
-// bucket is filled by appending.
 func buildBigStore(dir string, n int) (bigStore, error) {
-	start := time.Now()
-	big := bigStore{path: filepath.Join(dir, "keys.db")}
-	store, err := keyring.Open(big.path, keyring.Options{})
-	if err != nil {
-		return big, err
-	}
-	p := store.Process(root)
-	user, err := p.KeyringID(ctx, keyring.UserKeyring)
-	if err != nil {
-		store.Close()
-		return big, err
-	}
-	session, err := p.KeyringID(ctx, keyring.UserSessionKeyring)
-	store.Close()
-	if err != nil {
-		return big, err
-	}
-
-	rng := rand.New(rand.NewPCG(uint64(n), 1))
-	taken := map[uint32]bool{uint32(user): true, uint32(session): true}
-	serials := make([]uint32, 0, n)
-	for len(serials) < n {
-		s := keystore.MinSerial + rng.Uint32N(keystore.MaxSerial-keystore.MinSerial+1)
-		if !taken[s] {
-			taken[s] = true
-			serials = append(serials, s)
-		}
-	}
-	taken = nil
-	slices.Sort(serials)
-
-	db, err := keystore.Open(big.path, keystore.Options{})
-	if err != nil {
-		return big, err
-	}
-	defer db.Close()
-	now := time.Now().UnixNano()
-	for first := 0; first < n; first += openBatch {
-		batch := serials[first:min(first+openBatch, n)]
-		// Update may run fn again if it fails, so it reads everything it
-		// changes from the transaction rather than carrying it over.
-		err := db.Update(ctx, func(tx *keystore.Tx) error {
-			ring, err := tx.Key(uint32(user))
-			if err != nil || ring == nil {
-				return fmt.Errorf("user keyring %d: %v", user, err)
-			}
-			usage := tx.Quota(root.UID)
-			for i, serial := range batch {
-				desc, payload := bigStoreKey(first + i)
-				r := &keystore.KeyRecord{
-					Serial:      serial,
-					Type:        "user",
-					Description: desc,
-					UID:         root.UID,
-					GID:         root.GID,
-					Perm:        uint32(perms.DefaultUserKey),
-					Flags:       keystore.FlagInQuota,
-					CTime:       now,
-					DataLen:     uint32(len(payload)),
-					QuotaBytes:  uint32(len(desc) + 1 + len(payload)), // what Add charges a user key
-					Links:       1,
-				}
-				if err := tx.PutKey(r); err != nil {
-					return err
-				}
-				if err := tx.PutPayload(r, payload); err != nil {
-					return err
-				}
-				if err := tx.PutLink(ring.Serial, keystore.Link{Seq: ring.NextSeq, Key: serial}, r.Type, desc); err != nil {
-					return err
-				}
-				ring.NextSeq++
-				ring.DataLen++ // the user keyring is not charged for its links
-				usage.Keys++
-				usage.Bytes += r.QuotaBytes
-			}
-			if err := tx.PutKey(ring); err != nil {
-				return err
-			}
-			if err := tx.PutQuota(root.UID, usage); err != nil {
-				return err
-			}
-			_, err = tx.NextRevision()
-			return err
-		})
-		if err != nil {
-			return big, fmt.Errorf("building a store of %d keys, at key %d: %w", n, first, err)
-		}
-	}
-	mid := n / 2
-	big.sample = keyring.Serial(serials[mid])
-	_, big.payload = bigStoreKey(mid)
-	big.built = time.Since(start)
-	return big, nil
+	b, err := bigstore.Build(dir, n, root)
+	return bigStore{path: b.Path, sample: b.Sample, payload: b.Payload, built: b.Built}, err
 }
 
-// bigStoreKey is the description and payload of the i'th key of a big
-// store: short, so that a million fit root's byte quota as they would in
-// the kernel (17 bytes charged each).
-func bigStoreKey(i int) (string, []byte) {
-	return fmt.Sprintf("k%07d", i), fmt.Appendf(nil, "v%07d", i)
-}
+func bigStoreKey(i int) (string, []byte) { return bigstore.Key(i) }
 
 // TestBigStoreBuilder checks, on a small store, that buildBigStore writes
 // what Add would: the store passes Check, its keys are found, read and
