@@ -173,3 +173,24 @@ func TestSecurityAndRequest2(t *testing.T) {
 		t.Errorf("prequest2: %q %q exit %d, want %s", out, errs, code, id)
 	}
 }
+
+// Installed as keyctl (a symlink), keyctl-go behaves the same: scripts
+// written for keyctl run unchanged.
+func TestWorksUnderTheNameKeyctl(t *testing.T) {
+	dir := t.TempDir()
+	keyctl := filepath.Join(dir, "keyctl")
+	if err := os.Symlink(keyctlGo, keyctl); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(t.TempDir(), "keys.db")
+	script := `id=$(keyctl add user k hello @u) && keyctl print "$id" && keyctl describe %user:k | cut -d' ' -f2 && keyctl lis; echo "exit $?"`
+	cmd := exec.Command("sh", "-c", script)
+	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "KEYCTL_GO_DB="+db)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if want := "hello\nalswrv-----v------------\nUnknown command\nexit 2\n"; string(out) != want {
+		t.Errorf("through a keyctl symlink:\n%s\nwant:\n%s", out, want)
+	}
+}
