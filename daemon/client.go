@@ -1,0 +1,353 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keyring"
+	"github.com/keyctl-go/keyctl-go/perms"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+	"github.com/keyctl-go/keyctl-go/wire"
+)
+
+// recordBacklog is how many record frames a Client holds for Records
+// before it stops reading the socket. Kept small on purpose: a client
+// that does not drain its records should make the daemon's queue, which
+// is bounded and reports loss, fill, not its own memory.
+const recordBacklog = 16
+
+// ErrClosed is returned by calls on a Client after Close.
+var ErrClosed = errors.New("daemon: client closed")
+
+// Error is a failure the daemon reported. It unwraps to the errno, so
+// errors.Is(err, unix.ENOKEY) holds as it would for the store's own error.
+type Error struct {
+	Op      wire.Op
+	Errno   unix.Errno
+	Message string // the daemon's message, naming the operation and ids
+}
+
+func (e *Error) Error() string {
+	if e.Message != "" {
+		return "daemon: " + e.Message
+	}
+	return fmt.Sprintf("daemon: %v: %v", e.Op, e.Errno)
+}
+
+func (e *Error) Unwrap() error { return e.Errno }
+
+// Client is a connection to a daemon. Its methods mirror keyring.Process
+// and act as the process that dialled, as the kernel identifies it to the
+// daemon. It is safe for concurrent use; the daemon answers one call at a
+// time, in order.
+type Client struct {
+	c       *net.UnixConn
+	records chan []byte
+	done    chan struct{} // closed when the reader has returned
+	closing chan struct{} // closed by Close
+	once    sync.Once
+
+	wmu sync.Mutex // serialises frame writes
+
+	// mu guards pending, next and err.
+	mu      sync.Mutex
+	pending map[uint32]chan []byte
+	next    uint32
+	err     error // why the reader stopped
+}
+
+// Dial connects to the daemon at path.
+func Dial(ctx context.Context, path string) (*Client, error) {
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("daemon: dial %s: %w", path, err)
+	}
+	c := &Client{
+		c:       nc.(*net.UnixConn),
+		records: make(chan []byte, recordBacklog),
+		done:    make(chan struct{}),
+		closing: make(chan struct{}),
+		pending: make(map[uint32]chan []byte),
+	}
+	go c.read()
+	return c, nil
+}
+
+// Close closes the connection; the daemon removes its watches and lets go
+// of its session. Calls in progress return ErrClosed.
+func (c *Client) Close() error {
+	var err error
+	c.once.Do(func() {
+		close(c.closing)
+		err = c.c.Close()
+	})
+	<-c.done
+	return err
+}
+
+// read demultiplexes the daemon's frames: replies to their callers,
+// records to Records.
+func (c *Client) read() {
+	var err error
+	defer func() {
+		c.mu.Lock()
+		select {
+		case <-c.closing:
+			err = ErrClosed
+		default:
+		}
+		c.err = err
+		c.mu.Unlock()
+		close(c.done)
+	}()
+	for {
+		var f wire.Frame
+		f, _, err = wire.ReadFrame(c.c, nil)
+		if err != nil {
+			err = fmt.Errorf("daemon: connection lost: %w", err)
+			return
+		}
+		switch f.Kind {
+		case wire.KindReply:
+			c.mu.Lock()
+			ch := c.pending[f.ID]
+			delete(c.pending, f.ID)
+			c.mu.Unlock()
+			if ch != nil { // nil: the caller gave up
+				ch <- f.Body
+			}
+		case wire.KindRecord:
+			select {
+			case c.records <- f.Body:
+			case <-c.closing:
+				return
+			}
+		default:
+			err = fmt.Errorf("daemon: daemon sent a %v frame: %w", f.Kind, unix.EPROTO)
+			c.c.Close()
+			return
+		}
+	}
+}
+
+// call sends req as op and decodes the reply into res.
+func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) error {
+	ch := make(chan []byte, 1)
+	c.mu.Lock()
+	if c.err != nil {
+		err := c.err
+		c.mu.Unlock()
+		return err
+	}
+	c.next++
+	id := c.next
+	c.pending[id] = ch
+	c.mu.Unlock()
+	forget := func() {
+		c.mu.Lock()
+		delete(c.pending, id)
+		c.mu.Unlock()
+	}
+
+	b, err := wire.Frame{Kind: wire.KindRequest, ID: id, Op: op, Body: wire.Encode(nil, req)}.Append(nil)
+	if err != nil {
+		forget()
+		return err
+	}
+	// A write that ctx cuts short may leave half a frame on the socket,
+	// after which the stream cannot be trusted: the connection is closed.
+	c.wmu.Lock()
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.c.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	_, err = c.c.Write(b)
+	if !stop() {
+		// ctx ended around the write; if the write still made it whole,
+		// lift the deadline once it is surely set, for the next caller.
+		<-fired
+		if err == nil {
+			c.c.SetWriteDeadline(time.Time{})
+		}
+	}
+	c.wmu.Unlock()
+	if err != nil {
+		forget()
+		c.c.Close()
+		select {
+		case <-c.closing:
+			return ErrClosed
+		default:
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("daemon: %v: %w", op, err)
+	}
+
+	select {
+	case body := <-ch:
+		errno, msg, err := wire.DecodeReply(body, res)
+		if err != nil {
+			return fmt.Errorf("daemon: %v reply: %w", op, err)
+		}
+		if errno != 0 {
+			return &Error{Op: op, Errno: errno, Message: msg}
+		}
+		return nil
+	case <-ctx.Done():
+		forget()
+		return ctx.Err()
+	case <-c.done:
+		return c.doneErr()
+	}
+}
+
+func (c *Client) doneErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.err
+}
+
+// Add is keyring.Process.Add: add_key.
+func (c *Client) Add(ctx context.Context, typ, desc string, payload []byte, ring keyring.Serial) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpAdd, &wire.AddRequest{Type: typ, Description: desc, Payload: payload, Ring: int32(ring)}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// Read is keyring.Process.Read: KEYCTL_READ.
+func (c *Client) Read(ctx context.Context, id keyring.Serial) ([]byte, error) {
+	var res wire.DataReply
+	if err := c.call(ctx, wire.OpRead, &wire.KeyRequest{ID: int32(id)}, &res); err != nil {
+		return nil, err
+	}
+	return res.Data, nil
+}
+
+// Describe is keyring.Process.Describe: KEYCTL_DESCRIBE.
+func (c *Client) Describe(ctx context.Context, id keyring.Serial) (keyring.Description, error) {
+	var res wire.DescribeReply
+	if err := c.call(ctx, wire.OpDescribe, &wire.KeyRequest{ID: int32(id)}, &res); err != nil {
+		return keyring.Description{}, err
+	}
+	return keyring.Description{Type: res.Type, UID: res.UID, GID: res.GID, Perm: perms.Mask(res.Perm), Description: res.Description}, nil
+}
+
+// Search is keyring.Process.Search: KEYCTL_SEARCH.
+func (c *Client) Search(ctx context.Context, ring keyring.Serial, typ, desc string, dest keyring.Serial) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpSearch, &wire.SearchRequest{Ring: int32(ring), Type: typ, Description: desc, Dest: int32(dest)}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// Link is keyring.Process.Link: KEYCTL_LINK.
+func (c *Client) Link(ctx context.Context, key, ring keyring.Serial) error {
+	return c.call(ctx, wire.OpLink, &wire.LinkRequest{Key: int32(key), Ring: int32(ring)}, &wire.Empty{})
+}
+
+// Unlink is keyring.Process.Unlink: KEYCTL_UNLINK.
+func (c *Client) Unlink(ctx context.Context, key, ring keyring.Serial) error {
+	return c.call(ctx, wire.OpUnlink, &wire.LinkRequest{Key: int32(key), Ring: int32(ring)}, &wire.Empty{})
+}
+
+// Update is keyring.Process.Update: KEYCTL_UPDATE.
+func (c *Client) Update(ctx context.Context, id keyring.Serial, payload []byte) error {
+	return c.call(ctx, wire.OpUpdate, &wire.UpdateRequest{ID: int32(id), Payload: payload}, &wire.Empty{})
+}
+
+// Revoke is keyring.Process.Revoke: KEYCTL_REVOKE.
+func (c *Client) Revoke(ctx context.Context, id keyring.Serial) error {
+	return c.call(ctx, wire.OpRevoke, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+}
+
+// Invalidate is keyring.Process.Invalidate: KEYCTL_INVALIDATE.
+func (c *Client) Invalidate(ctx context.Context, id keyring.Serial) error {
+	return c.call(ctx, wire.OpInvalidate, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+}
+
+// GetKeyringID is keyring.Process.GetKeyringID: KEYCTL_GET_KEYRING_ID.
+// The thread and process keyrings it makes belong to the connection.
+func (c *Client) GetKeyringID(ctx context.Context, id keyring.Serial, create bool) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(id), Create: create}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// KeyringID is keyring.Process.KeyringID: GetKeyringID without create.
+func (c *Client) KeyringID(ctx context.Context, id keyring.Serial) (keyring.Serial, error) {
+	return c.GetKeyringID(ctx, id, false)
+}
+
+// JoinSession is keyring.Process.JoinSession; the session is the
+// connection's.
+func (c *Client) JoinSession(ctx context.Context, name string) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpJoinSession, &wire.JoinSessionRequest{Name: name}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// AdoptSession is keyring.Process.AdoptSession.
+func (c *Client) AdoptSession(ctx context.Context, id keyring.Serial) error {
+	return c.call(ctx, wire.OpAdoptSession, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+}
+
+// Watch is keyring.Process.Watch on the connection's queue, which the
+// daemon makes on the first call: tag 0..255 sets a watch on id, -1
+// removes it. Read what it delivers with Records.
+func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
+	if tag < -1 || tag > 255 {
+		return fmt.Errorf("daemon: watch %v: tag %d outside -1..255: %w", id, tag, unix.EINVAL)
+	}
+	return c.call(ctx, wire.OpWatch, &wire.WatchRequest{ID: int32(id), Tag: int32(tag)}, &wire.Empty{})
+}
+
+// Records returns an iterator over the records the connection's watches
+// deliver, decoded, in the order the daemon's queue held them, loss
+// records included. It ends after yielding ctx.Err() when ctx is done,
+// after yielding the cause if the connection breaks, and quietly after
+// Close. Records arrive in batches: breaking out of the loop drops the
+// rest of the batch, so break only when done with the watches.
+func (c *Client) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
+	return func(yield func(watchqueue.Record, error) bool) {
+		for {
+			var b []byte
+			select {
+			case b = <-c.records:
+			case <-ctx.Done():
+				yield(nil, ctx.Err())
+				return
+			case <-c.done:
+				// Deliver what arrived before the end first.
+				select {
+				case b = <-c.records:
+				default:
+					if err := c.doneErr(); !errors.Is(err, ErrClosed) {
+						yield(nil, err)
+					}
+					return
+				}
+			}
+			for len(b) > 0 {
+				r, n, err := watchqueue.Decode(b, false)
+				if err != nil {
+					yield(nil, fmt.Errorf("daemon: record: %w", err))
+					return
+				}
+				b = b[n:]
+				if !yield(r, nil) {
+					return
+				}
+			}
+		}
+	}
+}

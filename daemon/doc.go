@@ -1,0 +1,37 @@
+// Package daemon serves a keyring.Store to other processes over a Unix
+// socket, speaking package wire, and is the Go client for it. It is the
+// foundation of the keyctl-go daemon: one process owns the store file
+// (bbolt locks it), and everyone else asks that process.
+//
+// # Basics
+//
+// Listen binds the socket and Serve accepts connections. Each connection
+// is one caller: the daemon learns who it is from the kernel alone
+// (SO_PEERCRED on the accepted socket), never from anything the
+// client sends, and acts for it through one keyring.Process that lives as
+// long as the connection. Calls on a connection are answered in order.
+//
+// Watches go to one watchqueue.Queue per connection, made by the first
+// Watch, sized QueueSize. A writer goroutine per connection streams what
+// the queue holds to the client as record frames. The store posts into the
+// queue without ever blocking, and only the writer waits on the socket, so
+// a client that does not read slows nobody but itself: its queue fills and
+// drops, and it meets a loss record when it reads again.
+//
+// Dial connects a Client, whose methods mirror keyring.Process for the
+// operations served, and whose errors unwrap to the daemon's errno.
+//
+// # Caveats
+//
+//   - Supplementary groups are read from /proc/<pid>/status after accept,
+//     not captured at connect as uid and gid are: a process that changes
+//     its groups, or exits and has its pid reused, in between, is seen with
+//     the groups of whatever holds the pid then. The daemon checks that
+//     process's uid and gid still match and otherwise grants no
+//     supplementary groups: best effort, failing towards fewer rights.
+//   - A client that watches must keep reading Records: records and replies
+//     share the socket, so unread records stall its own calls.
+//   - Watches, and the session keyrings the connection joined, end with the
+//     connection, as a process's do when it exits.
+//   - Close stops serving; the caller closes the store afterwards.
+package daemon

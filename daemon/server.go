@@ -1,0 +1,197 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/keyctl-go/keyctl-go/keyring"
+)
+
+// DefaultQueueSize is how many records each connection's watch queue
+// holds (notes): what a kernel program typically asks of a notification
+// pipe (keyutils' `keyctl watch` asks for 256), which absorbs a burst of
+// changes while the client is busy without holding much memory (32 KiB).
+const DefaultQueueSize = 256
+
+// DefaultDrainTimeout is how long a closing connection may take to write
+// the replies it owes before it is cut: long enough for a client that is
+// reading, short enough that one that is not cannot hold up Close.
+const DefaultDrainTimeout = 5 * time.Second
+
+// Options configure a Server. The zero value is usable.
+type Options struct {
+	// QueueSize is the number of notes in each connection's watch queue;
+	// 0 means DefaultQueueSize. See watchqueue.Queue.SetSize for the range.
+	QueueSize int
+	// SendBuffer is each connection's socket send buffer (SO_SNDBUF), in
+	// bytes; 0 leaves the system's default. It is what a client that stops
+	// reading can have in flight before its queue starts to fill.
+	SendBuffer int
+	// DrainTimeout bounds the writing of owed replies when a connection
+	// closes; 0 means DefaultDrainTimeout.
+	DrainTimeout time.Duration
+	// Logger receives connection errors; nil discards them.
+	Logger *slog.Logger
+}
+
+// Server serves a store on a Unix socket. Make one with Listen, run it
+// with Serve, stop it with Close.
+type Server struct {
+	store *keyring.Store
+	ln    *net.UnixListener
+	path  string
+	opts  Options
+	log   *slog.Logger
+
+	// mu guards closed and conns. Lock order: mu before nothing; the
+	// connections never take it while holding anything else.
+	mu     sync.Mutex
+	closed bool
+	conns  map[*conn]struct{}
+	done   chan struct{} // closed by Close, wakes Serve's backoff
+
+	wg sync.WaitGroup // Serve and every connection's reader
+}
+
+// Listen binds a Unix socket at path for store, replacing a stale socket
+// file that no daemon answers on and refusing (EADDRINUSE) one that a
+// daemon does. The socket is made mode 0666: anyone who can reach it may
+// connect, and is known by the credentials the kernel gives, not by what
+// they claim. Who can reach it is the directory's business, the caller's.
+func Listen(path string, store *keyring.Store, opts Options) (*Server, error) {
+	if opts.QueueSize == 0 {
+		opts.QueueSize = DefaultQueueSize
+	}
+	if opts.DrainTimeout == 0 {
+		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ln, err := listen(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return &Server{
+		store: store,
+		ln:    ln,
+		path:  path,
+		opts:  opts,
+		log:   log,
+		conns: make(map[*conn]struct{}),
+		done:  make(chan struct{}),
+	}, nil
+}
+
+// Path is the socket's path.
+func (s *Server) Path() string { return s.path }
+
+// Serve accepts connections until Close, and then returns nil.
+func (s *Server) Serve() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	defer s.wg.Done()
+
+	var backoff time.Duration
+	for {
+		c, err := s.ln.AcceptUnix()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			// Out of descriptors and the like pass; back off rather
+			// than spin, as net/http does.
+			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
+			s.log.Warn("daemon: accept", "err", err, "retry", backoff)
+			select {
+			case <-time.After(backoff):
+				continue
+			case <-s.done:
+				return nil
+			}
+		}
+		backoff = 0
+		s.start(c)
+	}
+}
+
+// start registers c and starts its goroutines, unless the server is
+// closing.
+func (s *Server) start(uc *net.UnixConn) {
+	p, err := peerOf(uc)
+	if err != nil {
+		s.log.Warn("daemon: peer credentials", "err", err)
+		uc.Close()
+		return
+	}
+	if s.opts.SendBuffer > 0 {
+		if err := uc.SetWriteBuffer(s.opts.SendBuffer); err != nil {
+			s.log.Warn("daemon: SO_SNDBUF", "err", err)
+		}
+	}
+	c := newConn(s, uc, p)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		uc.Close()
+		c.proc.Release(context.Background())
+		return
+	}
+	s.conns[c] = struct{}{}
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go c.write()
+	go c.serve()
+}
+
+func (s *Server) remove(c *conn) {
+	s.mu.Lock()
+	delete(s.conns, c)
+	s.mu.Unlock()
+}
+
+// Close stops the server gracefully: it stops accepting, lets every
+// connection finish the call it is in and write the replies it owes
+// (within DrainTimeout), closes the connections, which removes their
+// watches and releases their processes, and returns once every goroutine
+// the server started has ended. The store stays open: close it after.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		s.wg.Wait()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	err := s.ln.Close()
+	// A read deadline in the past wakes a reader waiting for the next
+	// request, and stops one that is in a call from reading another. The
+	// write deadline frees a writer stuck on a client that reads nothing,
+	// and with it a reader waiting to hand that writer a reply.
+	now := time.Now()
+	for c := range s.conns {
+		c.c.SetReadDeadline(now)
+		c.c.SetWriteDeadline(now.Add(s.opts.DrainTimeout))
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
+	return err
+}

@@ -1,0 +1,57 @@
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// staleProbeTimeout bounds the connect that asks whether a socket file
+// left behind still has a daemon behind it. A live daemon accepts at once
+// (the kernel completes the connect from its backlog), so a second is
+// plenty, and keeps a start-up from hanging on a wedged one.
+var staleProbeTimeout = time.Second
+
+// listen binds a Unix socket at path. A socket file already there is
+// probed: if connecting to it is refused, the daemon that made it is gone
+// and the file is removed and replaced; if it answers, another daemon
+// serves it and listen fails with EADDRINUSE, so two daemons never serve
+// one socket. Anything but a socket at path is left alone (EEXIST).
+func listen(path string) (*net.UnixListener, error) {
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err == nil {
+		return ln, nil
+	}
+	if !errors.Is(err, unix.EADDRINUSE) {
+		return nil, fmt.Errorf("daemon: listen on %s: %w", path, err)
+	}
+	fi, serr := os.Lstat(path)
+	if serr != nil {
+		return nil, fmt.Errorf("daemon: listen on %s: %w", path, serr)
+	}
+	if fi.Mode().Type() != os.ModeSocket {
+		return nil, fmt.Errorf("daemon: listen on %s: not a socket: %w", path, unix.EEXIST)
+	}
+	c, derr := net.DialTimeout("unix", path, staleProbeTimeout)
+	if derr == nil {
+		c.Close()
+		return nil, fmt.Errorf("daemon: listen on %s: another daemon serves it: %w", path, unix.EADDRINUSE)
+	}
+	if !errors.Is(derr, unix.ECONNREFUSED) {
+		return nil, fmt.Errorf("daemon: listen on %s: probing the socket already there: %w", path, derr)
+	}
+	// Between the probe and the remove another daemon could have replaced
+	// the file; two starting at once is for the service manager to prevent.
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("daemon: removing stale socket %s: %w", path, err)
+	}
+	ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		return nil, fmt.Errorf("daemon: listen on %s: %w", path, err)
+	}
+	return ln, nil
+}

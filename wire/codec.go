@@ -1,0 +1,127 @@
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Encoder appends fields to a body. The zero value is ready to use.
+type Encoder struct {
+	B []byte
+}
+
+// U32 appends an unsigned 32-bit integer.
+func (e *Encoder) U32(v uint32) { e.B = binary.BigEndian.AppendUint32(e.B, v) }
+
+// I32 appends a signed 32-bit integer, two's complement.
+func (e *Encoder) I32(v int32) { e.U32(uint32(v)) }
+
+// U64 appends an unsigned 64-bit integer.
+func (e *Encoder) U64(v uint64) { e.B = binary.BigEndian.AppendUint64(e.B, v) }
+
+// Bool appends a boolean as a u32, 0 or 1.
+func (e *Encoder) Bool(v bool) {
+	if v {
+		e.U32(1)
+	} else {
+		e.U32(0)
+	}
+}
+
+// Bytes appends a byte string: its length as a u32, then the bytes.
+func (e *Encoder) Bytes(b []byte) {
+	e.U32(uint32(len(b)))
+	e.B = append(e.B, b...)
+}
+
+// String appends a string as a byte string.
+func (e *Encoder) String(s string) {
+	e.U32(uint32(len(s)))
+	e.B = append(e.B, s...)
+}
+
+// Decoder reads fields from a body. The first error sticks: later reads
+// return zero values, and Finish reports it, so a decode function reads
+// every field and checks once.
+type Decoder struct {
+	b   []byte
+	err error
+}
+
+// NewDecoder returns a decoder over body.
+func NewDecoder(body []byte) *Decoder { return &Decoder{b: body} }
+
+func (d *Decoder) take(n int, what string) []byte {
+	if d.err != nil {
+		return nil
+	}
+	if n < 0 || n > len(d.b) {
+		d.err = fmt.Errorf("wire: %s of %d bytes with %d left in the body: %w", what, n, len(d.b), unix.EBADMSG)
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+// U32 reads an unsigned 32-bit integer.
+func (d *Decoder) U32() uint32 {
+	b := d.take(4, "u32")
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint32(b)
+}
+
+// I32 reads a signed 32-bit integer.
+func (d *Decoder) I32() int32 { return int32(d.U32()) }
+
+// U64 reads an unsigned 64-bit integer.
+func (d *Decoder) U64() uint64 {
+	b := d.take(8, "u64")
+	if b == nil {
+		return 0
+	}
+	return binary.BigEndian.Uint64(b)
+}
+
+// Bool reads a boolean; anything but 0 or 1 is EBADMSG, so that every
+// value has one encoding.
+func (d *Decoder) Bool() bool {
+	v := d.U32()
+	if v > 1 && d.err == nil {
+		d.err = fmt.Errorf("wire: boolean field holds %d: %w", v, unix.EBADMSG)
+	}
+	return v == 1
+}
+
+// Bytes reads a byte string. The length is checked against what is left
+// of the body before anything is taken; the result aliases the body.
+func (d *Decoder) Bytes() []byte {
+	n := d.U32()
+	if d.err != nil {
+		return nil
+	}
+	if uint64(n) > uint64(len(d.b)) {
+		d.err = fmt.Errorf("wire: byte string of %d bytes with %d left in the body: %w", n, len(d.b), unix.EBADMSG)
+		return nil
+	}
+	return d.take(int(n), "byte string")
+}
+
+// String reads a byte string as a string (a copy).
+func (d *Decoder) String() string { return string(d.Bytes()) }
+
+// Finish reports the first error, or EBADMSG if bytes are left over: a
+// body with trailing bytes was not made by this version of the protocol.
+func (d *Decoder) Finish() error {
+	if d.err != nil {
+		return d.err
+	}
+	if len(d.b) != 0 {
+		return fmt.Errorf("wire: %d bytes left over after the body: %w", len(d.b), unix.EBADMSG)
+	}
+	return nil
+}

@@ -1,0 +1,36 @@
+// Package wire is the protocol the keyctl-go daemon speaks on its Unix
+// socket: length-prefixed binary frames carrying one request, one reply or
+// a batch of notification records, and a typed request and reply struct
+// per operation. It does no I/O beyond reading and writing frames on the
+// io.Reader and io.Writer it is given, and knows nothing of who is asking:
+// identity is the daemon's business (SO_PEERCRED), never a field here.
+//
+// # Basics
+//
+// A frame is, in big-endian order:
+//
+//	u32 length   bytes that follow, at most MaxFrameSize
+//	u8  version  Version (1)
+//	u8  kind     KindRequest, KindReply or KindRecord
+//	u32 id       request id, chosen by the client, echoed by the reply; 0 on records
+//	u16 op       the operation (OpAdd, ...); OpWatch on records
+//	...          the body: the op's fields
+//
+// Bodies are built from four field kinds: u32, i32 and u64 integers, and
+// byte strings written as a u32 length and the bytes. A reply body starts
+// with an errno (u32, 0 for success) and an error message (a byte string);
+// the op's results follow only on success. A record body is exactly the
+// bytes one read of the daemon's notification queue returned: one or more
+// whole records in the kernel's layout (see package watchqueue).
+//
+// # Caveats
+//
+//   - Every length is checked against what is left of the frame before
+//     anything is allocated, so a hostile length costs nothing.
+//   - Decoding errors unwrap to an errno: EMSGSIZE for a frame over the
+//     limit, EPROTO for an unknown version or kind, EOPNOTSUPP for an
+//     unknown op, EBADMSG for a truncated frame or a body that does not
+//     parse or has bytes left over.
+//   - Byte strings returned by Decode alias the frame's buffer; copy them
+//     to keep them past the buffer's next use.
+package wire

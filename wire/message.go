@@ -1,0 +1,219 @@
+package wire
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// Message is a request, or the results of a successful reply: a struct
+// whose fields are encoded in order, with nothing in between.
+type Message interface {
+	// EncodeFields appends the message's fields.
+	EncodeFields(e *Encoder)
+	// DecodeFields reads them back; errors stick in d.
+	DecodeFields(d *Decoder)
+}
+
+// Encode appends m's fields to dst.
+func Encode(dst []byte, m Message) []byte {
+	e := Encoder{B: dst}
+	m.EncodeFields(&e)
+	return e.B
+}
+
+// Decode decodes body into m. A body too short for m's fields, or longer,
+// is EBADMSG.
+func Decode(body []byte, m Message) error {
+	d := NewDecoder(body)
+	m.DecodeFields(d)
+	return d.Finish()
+}
+
+// NewRequest returns a zero request of op's type, to decode into. An op
+// this version does not know is EOPNOTSUPP.
+func NewRequest(op Op) (Message, error) {
+	switch op {
+	case OpAdd:
+		return &AddRequest{}, nil
+	case OpRead, OpDescribe, OpRevoke, OpInvalidate, OpAdoptSession:
+		return &KeyRequest{}, nil
+	case OpSearch:
+		return &SearchRequest{}, nil
+	case OpLink, OpUnlink:
+		return &LinkRequest{}, nil
+	case OpUpdate:
+		return &UpdateRequest{}, nil
+	case OpGetKeyringID:
+		return &GetKeyringIDRequest{}, nil
+	case OpJoinSession:
+		return &JoinSessionRequest{}, nil
+	case OpWatch:
+		return &WatchRequest{}, nil
+	}
+	return nil, errUnknownOp(op)
+}
+
+// NewReply returns zero results of op's reply type, to decode into.
+func NewReply(op Op) (Message, error) {
+	switch op {
+	case OpAdd, OpSearch, OpGetKeyringID, OpJoinSession:
+		return &SerialReply{}, nil
+	case OpRead:
+		return &DataReply{}, nil
+	case OpDescribe:
+		return &DescribeReply{}, nil
+	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch:
+		return &Empty{}, nil
+	}
+	return nil, errUnknownOp(op)
+}
+
+func errUnknownOp(op Op) error {
+	return fmt.Errorf("wire: unknown %v: %w", op, unix.EOPNOTSUPP)
+}
+
+// AddRequest asks for add_key.
+type AddRequest struct {
+	Type        string
+	Description string
+	Payload     []byte
+	Ring        int32
+}
+
+func (m *AddRequest) EncodeFields(e *Encoder) {
+	e.String(m.Type)
+	e.String(m.Description)
+	e.Bytes(m.Payload)
+	e.I32(m.Ring)
+}
+
+func (m *AddRequest) DecodeFields(d *Decoder) {
+	m.Type = d.String()
+	m.Description = d.String()
+	m.Payload = d.Bytes()
+	m.Ring = d.I32()
+}
+
+// KeyRequest names one key: read, describe, revoke, invalidate and
+// adopt_session.
+type KeyRequest struct {
+	ID int32
+}
+
+func (m *KeyRequest) EncodeFields(e *Encoder) { e.I32(m.ID) }
+func (m *KeyRequest) DecodeFields(d *Decoder) { m.ID = d.I32() }
+
+// SearchRequest asks for KEYCTL_SEARCH.
+type SearchRequest struct {
+	Ring        int32
+	Type        string
+	Description string
+	Dest        int32
+}
+
+func (m *SearchRequest) EncodeFields(e *Encoder) {
+	e.I32(m.Ring)
+	e.String(m.Type)
+	e.String(m.Description)
+	e.I32(m.Dest)
+}
+
+func (m *SearchRequest) DecodeFields(d *Decoder) {
+	m.Ring = d.I32()
+	m.Type = d.String()
+	m.Description = d.String()
+	m.Dest = d.I32()
+}
+
+// LinkRequest names a key and a keyring: link and unlink.
+type LinkRequest struct {
+	Key  int32
+	Ring int32
+}
+
+func (m *LinkRequest) EncodeFields(e *Encoder) { e.I32(m.Key); e.I32(m.Ring) }
+func (m *LinkRequest) DecodeFields(d *Decoder) { m.Key = d.I32(); m.Ring = d.I32() }
+
+// UpdateRequest asks for KEYCTL_UPDATE.
+type UpdateRequest struct {
+	ID      int32
+	Payload []byte
+}
+
+func (m *UpdateRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.Bytes(m.Payload) }
+func (m *UpdateRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.Payload = d.Bytes() }
+
+// GetKeyringIDRequest asks for KEYCTL_GET_KEYRING_ID.
+type GetKeyringIDRequest struct {
+	ID     int32
+	Create bool
+}
+
+func (m *GetKeyringIDRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.Bool(m.Create) }
+func (m *GetKeyringIDRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.Create = d.Bool() }
+
+// JoinSessionRequest asks for KEYCTL_JOIN_SESSION_KEYRING; "" is a new
+// anonymous session.
+type JoinSessionRequest struct {
+	Name string
+}
+
+func (m *JoinSessionRequest) EncodeFields(e *Encoder) { e.String(m.Name) }
+func (m *JoinSessionRequest) DecodeFields(d *Decoder) { m.Name = d.String() }
+
+// WatchRequest asks for KEYCTL_WATCH_KEY on the connection's queue; Tag
+// -1 removes the watch.
+type WatchRequest struct {
+	ID  int32
+	Tag int32
+}
+
+func (m *WatchRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.I32(m.Tag) }
+func (m *WatchRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.Tag = d.I32() }
+
+// SerialReply carries a key's serial.
+type SerialReply struct {
+	Serial int32
+}
+
+func (m *SerialReply) EncodeFields(e *Encoder) { e.I32(m.Serial) }
+func (m *SerialReply) DecodeFields(d *Decoder) { m.Serial = d.I32() }
+
+// DataReply carries a payload.
+type DataReply struct {
+	Data []byte
+}
+
+func (m *DataReply) EncodeFields(e *Encoder) { e.Bytes(m.Data) }
+func (m *DataReply) DecodeFields(d *Decoder) { m.Data = d.Bytes() }
+
+// DescribeReply carries what KEYCTL_DESCRIBE tells.
+type DescribeReply struct {
+	Type        string
+	UID, GID    uint32
+	Perm        uint32
+	Description string
+}
+
+func (m *DescribeReply) EncodeFields(e *Encoder) {
+	e.String(m.Type)
+	e.U32(m.UID)
+	e.U32(m.GID)
+	e.U32(m.Perm)
+	e.String(m.Description)
+}
+
+func (m *DescribeReply) DecodeFields(d *Decoder) {
+	m.Type = d.String()
+	m.UID = d.U32()
+	m.GID = d.U32()
+	m.Perm = d.U32()
+	m.Description = d.String()
+}
+
+// Empty is the results of an operation that returns nothing.
+type Empty struct{}
+
+func (*Empty) EncodeFields(*Encoder) {}
+func (*Empty) DecodeFields(*Decoder) {}

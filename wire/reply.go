@@ -1,0 +1,46 @@
+package wire
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// MaxErrorMessage bounds the error text a reply carries (bytes): enough
+// for the store's messages, which name an operation and a few ids, and
+// cut rather than let one error fill a frame.
+const MaxErrorMessage = 1024
+
+// EncodeReply appends a reply body to dst: errno and message, then res's
+// fields if errno is 0. res may be nil for a failure.
+func EncodeReply(dst []byte, errno unix.Errno, msg string, res Message) []byte {
+	if len(msg) > MaxErrorMessage {
+		msg = msg[:MaxErrorMessage]
+	}
+	e := Encoder{B: dst}
+	e.U32(uint32(errno))
+	e.String(msg)
+	if errno == 0 && res != nil {
+		res.EncodeFields(&e)
+	}
+	return e.B
+}
+
+// DecodeReply decodes a reply body. On success it fills res and returns
+// errno 0; on failure it returns the daemon's errno and message and
+// leaves res alone. err is for a body that does not parse (EBADMSG).
+func DecodeReply(body []byte, res Message) (errno unix.Errno, msg string, err error) {
+	d := NewDecoder(body)
+	errno = unix.Errno(d.U32())
+	msg = d.String()
+	if d.err == nil && len(msg) > MaxErrorMessage {
+		return 0, "", fmt.Errorf("wire: error message of %d bytes over %d: %w", len(msg), MaxErrorMessage, unix.EBADMSG)
+	}
+	if errno == 0 {
+		res.DecodeFields(d)
+	}
+	if err := d.Finish(); err != nil {
+		return 0, "", err
+	}
+	return errno, msg, nil
+}
