@@ -16,6 +16,12 @@
 // verifies every invariant between the buckets, for tests and repairs. The
 // bucket layout is documented on SchemaVersion.
 //
+// Keys flagged FlagVolatile, and links with a volatile end, live in memory
+// only: a write transaction stages them and publishes them when it
+// commits. They never reach the file, and the stored counters leave them
+// out, so a store opened after a crash is consistent without them. OnChange
+// tells a cache above the store what each committed transaction changed.
+//
 // # Encryption
 //
 // Payloads are sealed; everything else about a key stays in clear: its
