@@ -106,6 +106,9 @@ func (a *app) dispatch(ctx context.Context, args []string) int {
 		a.printUsage()
 		return 2
 	}
+	if args[0] == daemonCommand {
+		return a.runDaemon(ctx, args[1:])
+	}
 	cmd := lookupCommand(args[0])
 	if cmd == nil {
 		fmt.Fprintln(a.stderr, "Unknown command")
