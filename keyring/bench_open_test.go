@@ -17,11 +17,6 @@ import (
 // kernel quota of keys.
 const openBenchKeys = 1_000_000
 
-// openBatch is how many keys one transaction of the builder writes: big
-// enough that the fsyncs do not matter, small enough that a transaction's
-// dirty pages stay a few tens of megabytes.
-const openBatch = 50_000
-
 // bigStore is a store built by buildBigStore.
 type bigStore struct {
 	path    string

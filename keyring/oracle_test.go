@@ -869,36 +869,6 @@ func (o *oracle) entry(a *oracleActor, r oracleRef) *oracleKey {
 	return o.byK[r.k]
 }
 
-// deepGraph reports whether, in the kernel as a sees it, some keyring is
-// 6 or more links below a's session keyring (MaxSearchDepth), by the
-// longest path.
-func (o *oracle) deepGraph(a *oracleActor) bool {
-	longest := map[int32]int{}
-	var depth func(ring int32) int
-	depth = func(ring int32) int {
-		if d, ok := longest[ring]; ok {
-			return d
-		}
-		longest[ring] = 0 // the kernel refuses cycles; this only guards
-		d := 0
-		r := a.kernel.do(oracleOp{Op: "read", Key: ring})
-		for b := r.Data; r.Errno == 0 && len(b) >= 4; b = b[4:] {
-			if e := o.byK[int32(binary.LittleEndian.Uint32(b))]; e != nil && e.ring {
-				d = max(d, 1+depth(e.ref.k))
-			}
-		}
-		longest[ring] = d
-		return d
-	}
-	return depth(a.session.k) >= keyring.MaxSearchDepth
-}
-
-// hasUserKeyrings reports whether an actor has looked its user keyrings
-// up, which in the kernel creates them.
-func (o *oracle) hasUserKeyrings() bool {
-	return slices.ContainsFunc(o.keys, func(e *oracleKey) bool { return e.desc == "@u" || e.desc == "@us" })
-}
-
 // knownDiscrepancies are the differences from the kernel this oracle has to
 // step around. Twelve more that it found were fixed (commit 20ad25a, and
 // the depth-limited walk and lazy user keyrings after it); their table

@@ -235,7 +235,7 @@ func (s *Store) newSerial(t *txn) Serial {
 		if v < keystore.MinSerial {
 			v = keystore.MinSerial
 		}
-		if !t.tx.HasKey(v) && !t.claimed(Serial(v)) {
+		if !t.tx.HasKey(v) {
 			return Serial(v)
 		}
 		if v++; v > keystore.MaxSerial {

@@ -2,7 +2,6 @@ package keyring
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -31,8 +30,6 @@ type txn struct {
 	write     bool
 	expiring  bool // an expiry or revocation was set: wake the collector after the commit
 }
-
-func (t *txn) claimed(Serial) bool { return false }
 
 // post queues a notification for after the commit.
 func (t *txn) post(key Serial, sub watchqueue.KeySubtype, aux Serial) {
@@ -115,6 +112,3 @@ func (t *txn) key(id Serial) (*keystore.KeyRecord, error) {
 
 // put stores a changed record.
 func (t *txn) put(r *keystore.KeyRecord) error { return t.tx.PutKey(r) }
-
-// isErrno reports whether err is the errno e.
-func isErrno(err error, e unix.Errno) bool { return errors.Is(err, e) }

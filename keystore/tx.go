@@ -151,7 +151,7 @@ func (tx *Tx) Orphans() iter.Seq[uint32] {
 func (tx *Tx) ExpiringBefore(t int64) iter.Seq[uint32] {
 	return func(yield func(uint32) bool) {
 		c := tx.bucket(bucketExpiry).Cursor()
-		for k, _ := c.First(); k != nil && len(k) == 12; k, _ = c.Next() {
+		for k, _ := c.First(); len(k) == 12; k, _ = c.Next() {
 			if int64(binary.BigEndian.Uint64(k)) >= t || !yield(binary.BigEndian.Uint32(k[8:])) {
 				return
 			}
