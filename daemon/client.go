@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 	"net"
 	"sync"
 	"time"
@@ -22,6 +23,10 @@ import (
 // that does not drain its records should make the daemon's queue, which
 // is bounded and reports loss, fill, not its own memory.
 const recordBacklog = 16
+
+// A Client is the daemon's keyring.Caller; the compiler keeps it in step
+// with the embedded one, keyring.Process.
+var _ keyring.Caller = (*Client)(nil)
 
 // ErrClosed is returned by calls on a Client after Close.
 var ErrClosed = errors.New("daemon: client closed")
@@ -45,8 +50,9 @@ func (e *Error) Unwrap() error { return e.Errno }
 
 // Client is a connection to a daemon. Its methods mirror keyring.Process
 // and act as the process that dialled, as the kernel identifies it to the
-// daemon. It is safe for concurrent use; the daemon answers one call at a
-// time, in order.
+// daemon: it is a keyring.Caller, so a program written against that
+// interface runs on the daemon or on a store of its own alike. It is safe
+// for concurrent use; the daemon answers one call at a time, in order.
 type Client struct {
 	c       *net.UnixConn
 	records chan []byte
@@ -299,6 +305,87 @@ func (c *Client) JoinSession(ctx context.Context, name string) (keyring.Serial, 
 // AdoptSession is keyring.Process.AdoptSession.
 func (c *Client) AdoptSession(ctx context.Context, id keyring.Serial) error {
 	return c.call(ctx, wire.OpAdoptSession, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+}
+
+// Keys is keyring.Process.Keys: the keys a keyring holds, in the store's
+// order.
+func (c *Client) Keys(ctx context.Context, ring keyring.Serial) ([]keyring.Serial, error) {
+	var res wire.SerialsReply
+	if err := c.call(ctx, wire.OpKeys, &wire.KeyRequest{ID: int32(ring)}, &res); err != nil {
+		return nil, err
+	}
+	// Never nil on success, as the store's: an empty keyring is an empty
+	// list, not a missing one.
+	ids := make([]keyring.Serial, len(res.Serials))
+	for i, id := range res.Serials {
+		ids[i] = keyring.Serial(id)
+	}
+	return ids, nil
+}
+
+// Move is keyring.Process.Move: KEYCTL_MOVE.
+func (c *Client) Move(ctx context.Context, key, from, to keyring.Serial, flags uint) error {
+	// The wire carries the kernel's 32 bits; flags beyond them are
+	// refused here, as the store would, rather than cut to a valid value.
+	if flags > math.MaxUint32 {
+		return fmt.Errorf("daemon: move %v: flags %#x: %w", key, flags, unix.EINVAL)
+	}
+	return c.call(ctx, wire.OpMove, &wire.MoveRequest{Key: int32(key), From: int32(from), To: int32(to), Flags: uint32(flags)}, &wire.Empty{})
+}
+
+// Clear is keyring.Process.Clear: KEYCTL_CLEAR.
+func (c *Client) Clear(ctx context.Context, ring keyring.Serial) error {
+	return c.call(ctx, wire.OpClear, &wire.KeyRequest{ID: int32(ring)}, &wire.Empty{})
+}
+
+// SetTimeout is keyring.Process.SetTimeout: KEYCTL_SET_TIMEOUT. d goes to
+// the daemon as it is, and the store rounds it.
+func (c *Client) SetTimeout(ctx context.Context, id keyring.Serial, d time.Duration) error {
+	return c.call(ctx, wire.OpSetTimeout, &wire.SetTimeoutRequest{ID: int32(id), Timeout: int64(d)}, &wire.Empty{})
+}
+
+// SetPerm is keyring.Process.SetPerm: KEYCTL_SETPERM.
+func (c *Client) SetPerm(ctx context.Context, id keyring.Serial, m perms.Mask) error {
+	return c.call(ctx, wire.OpSetPerm, &wire.SetPermRequest{ID: int32(id), Perm: uint32(m)}, &wire.Empty{})
+}
+
+// Chown is keyring.Process.Chown: KEYCTL_CHOWN. Whether the caller may
+// give a key away is decided by the uid the kernel gave the daemon.
+func (c *Client) Chown(ctx context.Context, id keyring.Serial, uid, gid uint32) error {
+	return c.call(ctx, wire.OpChown, &wire.ChownRequest{ID: int32(id), UID: uid, GID: gid}, &wire.Empty{})
+}
+
+// Restrict is keyring.Process.Restrict: KEYCTL_RESTRICT_KEYRING.
+func (c *Client) Restrict(ctx context.Context, ring keyring.Serial, typ, restriction string) error {
+	return c.call(ctx, wire.OpRestrict, &wire.RestrictRequest{Ring: int32(ring), Type: typ, Restriction: restriction}, &wire.Empty{})
+}
+
+// RequestKey is keyring.Process.RequestKey: request_key, searching the
+// connection's thread, process and session keyrings.
+func (c *Client) RequestKey(ctx context.Context, typ, desc string, dest keyring.Serial) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpRequestKey, &wire.RequestKeyRequest{Type: typ, Description: desc, Dest: int32(dest)}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// GetPersistent is keyring.Process.GetPersistent: KEYCTL_GET_PERSISTENT.
+func (c *Client) GetPersistent(ctx context.Context, uid uint32, dest keyring.Serial) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpGetPersistent, &wire.GetPersistentRequest{UID: uid, Dest: int32(dest)}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// PinSession is keyring.Process.PinSession on the connection's session.
+// The pin is stored: it outlives the connection, until UnpinSession.
+func (c *Client) PinSession(ctx context.Context) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpPinSession, &wire.Empty{}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// UnpinSession is keyring.Process.UnpinSession.
+func (c *Client) UnpinSession(ctx context.Context, id keyring.Serial) error {
+	return c.call(ctx, wire.OpUnpinSession, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
 }
 
 // Watch is keyring.Process.Watch on the connection's queue, which the

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/keyring"
+	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 	"github.com/keyctl-go/keyctl-go/wire"
 )
@@ -221,6 +222,29 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 	case *wire.JoinSessionRequest:
 		id, err := p.JoinSession(ctx, r.Name)
 		return &wire.SerialReply{Serial: int32(id)}, err
+	case *wire.MoveRequest:
+		return &wire.Empty{}, p.Move(ctx, keyring.Serial(r.Key), keyring.Serial(r.From), keyring.Serial(r.To), uint(r.Flags))
+	case *wire.SetTimeoutRequest:
+		return &wire.Empty{}, p.SetTimeout(ctx, keyring.Serial(r.ID), time.Duration(r.Timeout))
+	case *wire.SetPermRequest:
+		return &wire.Empty{}, p.SetPerm(ctx, keyring.Serial(r.ID), perms.Mask(r.Perm))
+	case *wire.ChownRequest:
+		return &wire.Empty{}, p.Chown(ctx, keyring.Serial(r.ID), r.UID, r.GID)
+	case *wire.RestrictRequest:
+		return &wire.Empty{}, p.Restrict(ctx, keyring.Serial(r.Ring), r.Type, r.Restriction)
+	case *wire.RequestKeyRequest:
+		id, err := p.RequestKey(ctx, r.Type, r.Description, keyring.Serial(r.Dest))
+		return &wire.SerialReply{Serial: int32(id)}, err
+	case *wire.GetPersistentRequest:
+		id, err := p.GetPersistent(ctx, r.UID, keyring.Serial(r.Dest))
+		return &wire.SerialReply{Serial: int32(id)}, err
+	case *wire.Empty:
+		if op == wire.OpPinSession {
+			// The pin is stored, not the connection's: it outlives the
+			// connection until someone unpins it, as it outlives a process.
+			id, err := p.PinSession(ctx)
+			return &wire.SerialReply{Serial: int32(id)}, err
+		}
 	case *wire.WatchRequest:
 		q, err := c.queue()
 		if err != nil {
@@ -242,6 +266,17 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 			return &wire.Empty{}, p.Invalidate(ctx, id)
 		case wire.OpAdoptSession:
 			return &wire.Empty{}, p.AdoptSession(ctx, id)
+		case wire.OpKeys:
+			ids, err := p.Keys(ctx, id)
+			serials := make([]int32, len(ids))
+			for i, k := range ids {
+				serials[i] = int32(k)
+			}
+			return &wire.SerialsReply{Serials: serials}, err
+		case wire.OpClear:
+			return &wire.Empty{}, p.Clear(ctx, id)
+		case wire.OpUnpinSession:
+			return &wire.Empty{}, p.UnpinSession(ctx, id)
 		}
 	}
 	// NewRequest and this switch disagree: a bug here, not the client's.

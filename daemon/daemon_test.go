@@ -34,8 +34,15 @@ type env struct {
 
 func newEnv(t *testing.T, opts daemon.Options) *env {
 	t.Helper()
+	return newEnvWith(t, keyring.Options{}, opts)
+}
+
+// newEnvWith is newEnv on a store opened with storeOpts, for tests that
+// set the store's clock.
+func newEnvWith(t *testing.T, storeOpts keyring.Options, opts daemon.Options) *env {
+	t.Helper()
 	dir := t.TempDir()
-	store, err := keyring.Open(filepath.Join(dir, "keys.db"), keyring.Options{})
+	store, err := keyring.Open(filepath.Join(dir, "keys.db"), storeOpts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,8 +18,11 @@
 // a client that does not read slows nobody but itself: its queue fills and
 // drops, and it meets a loss record when it reads again.
 //
-// Dial connects a Client, whose methods mirror keyring.Process for the
-// operations served, and whose errors unwrap to the daemon's errno.
+// Dial connects a Client, whose methods mirror keyring.Process and whose
+// errors unwrap to the daemon's errno. Both are a keyring.Caller, so a
+// program switches between a store of its own and the daemon by changing
+// the line that makes one. Watch is the exception: over the daemon the
+// queue is the connection's, and records come back through Records.
 //
 // # Caveats
 //

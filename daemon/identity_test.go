@@ -38,7 +38,22 @@ type childReport struct {
 	GroupRead string // what it read of the key its supplementary group may read
 	Key       int32  // the key the child added
 	UID       uint32 // its owner, as the daemon describes it
-	Err       string // anything that went wrong otherwise
+	// GiveAwayErrno is the errno of giving its own key to root, which
+	// only root may do.
+	GiveAwayErrno int
+	// PersistentErrno is the errno of asking for root's persistent
+	// keyring, which only root may do.
+	PersistentErrno int
+	Err             string // anything that went wrong otherwise
+}
+
+// errnoOf is the errno err unwraps to, 0 if none.
+func errnoOf(err error) int {
+	var errno unix.Errno
+	if errors.As(err, &errno) {
+		return int(errno)
+	}
+	return 0
 }
 
 // runChild connects as whatever uid it runs as, and says nothing about
@@ -80,6 +95,15 @@ func runChild() int {
 		return 0
 	}
 	rep.UID = d.UID
+	// Chown to itself is allowed (the key grants its possessor Setattr),
+	// so what refuses the give-away below is the owner rule, not the mask.
+	if err := c.Chown(ctx, id, childUID, keyring.Unchanged); err != nil {
+		rep.Err = err.Error()
+		return 0
+	}
+	rep.GiveAwayErrno = errnoOf(c.Chown(ctx, id, 0, keyring.Unchanged))
+	_, err = c.GetPersistent(ctx, 0, keyring.UserKeyring)
+	rep.PersistentErrno = errnoOf(err)
 	return 0
 }
 
@@ -135,6 +159,12 @@ func TestIdentityFromKernel(t *testing.T) {
 	}
 	if rep.UID != childUID {
 		t.Errorf("child's key owned by %d, want %d", rep.UID, childUID)
+	}
+	if unix.Errno(rep.GiveAwayErrno) != unix.EACCES {
+		t.Errorf("child giving its key to root: errno %v, want EACCES", unix.Errno(rep.GiveAwayErrno))
+	}
+	if unix.Errno(rep.PersistentErrno) != unix.EPERM {
+		t.Errorf("child asking for root's persistent keyring: errno %v, want EPERM", unix.Errno(rep.PersistentErrno))
 	}
 	// Root, through the daemon, sees the child's key as the child's: the
 	// key's mask gives others nothing, so root may not even view it.

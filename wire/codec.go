@@ -42,6 +42,15 @@ func (e *Encoder) String(s string) {
 	e.B = append(e.B, s...)
 }
 
+// I32s appends a list of signed 32-bit integers: the count as a u32,
+// then the values.
+func (e *Encoder) I32s(v []int32) {
+	e.U32(uint32(len(v)))
+	for _, x := range v {
+		e.I32(x)
+	}
+}
+
 // Decoder reads fields from a body. The first error sticks: later reads
 // return zero values, and Finish reports it, so a decode function reads
 // every field and checks once.
@@ -109,6 +118,25 @@ func (d *Decoder) Bytes() []byte {
 		return nil
 	}
 	return d.take(int(n), "byte string")
+}
+
+// I32s reads a list of signed 32-bit integers. The count is checked
+// against what is left of the body before the list is allocated. An empty
+// list is nil, so that a decoded list compares equal to one never set.
+func (d *Decoder) I32s() []int32 {
+	n := d.U32()
+	if d.err != nil || n == 0 {
+		return nil
+	}
+	if uint64(n)*4 > uint64(len(d.b)) {
+		d.err = fmt.Errorf("wire: list of %d i32s with %d bytes left in the body: %w", n, len(d.b), unix.EBADMSG)
+		return nil
+	}
+	v := make([]int32, n)
+	for i := range v {
+		v[i] = d.I32()
+	}
+	return v
 }
 
 // String reads a byte string as a string (a copy).

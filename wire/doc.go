@@ -16,10 +16,11 @@
 //	u16 op       the operation (OpAdd, ...); OpWatch on records
 //	...          the body: the op's fields
 //
-// Bodies are built from four field kinds: u32, i32 and u64 integers, and
-// byte strings written as a u32 length and the bytes. A reply body starts
-// with an errno (u32, 0 for success) and an error message (a byte string);
-// the op's results follow only on success. A record body is exactly the
+// Bodies are built from five field kinds: u32, i32 and u64 integers, byte
+// strings written as a u32 length and the bytes, and lists of i32 written
+// as a u32 count and the values. A reply body starts with an errno (u32, 0
+// for success) and an error message (a byte string); the op's results
+// follow only on success. A record body is exactly the
 // bytes one read of the daemon's notification queue returned: one or more
 // whole records in the kernel's layout (see package watchqueue).
 //

@@ -15,6 +15,10 @@ func FuzzDecodeFrame(f *testing.F) {
 		b, _ := wire.Frame{Kind: wire.KindRequest, ID: 1, Op: op, Body: wire.Encode(nil, req)}.Append(nil)
 		f.Add(b)
 	}
+	for op, res := range replies {
+		b, _ := wire.Frame{Kind: wire.KindReply, ID: 1, Op: op, Body: wire.EncodeReply(nil, 0, "", res)}.Append(nil)
+		f.Add(b)
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, n, err := wire.DecodeFrame(b)
 		if err != nil {

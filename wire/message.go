@@ -36,7 +36,7 @@ func NewRequest(op Op) (Message, error) {
 	switch op {
 	case OpAdd:
 		return &AddRequest{}, nil
-	case OpRead, OpDescribe, OpRevoke, OpInvalidate, OpAdoptSession:
+	case OpRead, OpDescribe, OpRevoke, OpInvalidate, OpAdoptSession, OpKeys, OpClear, OpUnpinSession:
 		return &KeyRequest{}, nil
 	case OpSearch:
 		return &SearchRequest{}, nil
@@ -50,6 +50,22 @@ func NewRequest(op Op) (Message, error) {
 		return &JoinSessionRequest{}, nil
 	case OpWatch:
 		return &WatchRequest{}, nil
+	case OpMove:
+		return &MoveRequest{}, nil
+	case OpSetTimeout:
+		return &SetTimeoutRequest{}, nil
+	case OpSetPerm:
+		return &SetPermRequest{}, nil
+	case OpChown:
+		return &ChownRequest{}, nil
+	case OpRestrict:
+		return &RestrictRequest{}, nil
+	case OpRequestKey:
+		return &RequestKeyRequest{}, nil
+	case OpGetPersistent:
+		return &GetPersistentRequest{}, nil
+	case OpPinSession:
+		return &Empty{}, nil
 	}
 	return nil, errUnknownOp(op)
 }
@@ -57,13 +73,16 @@ func NewRequest(op Op) (Message, error) {
 // NewReply returns zero results of op's reply type, to decode into.
 func NewReply(op Op) (Message, error) {
 	switch op {
-	case OpAdd, OpSearch, OpGetKeyringID, OpJoinSession:
+	case OpAdd, OpSearch, OpGetKeyringID, OpJoinSession, OpRequestKey, OpGetPersistent, OpPinSession:
 		return &SerialReply{}, nil
 	case OpRead:
 		return &DataReply{}, nil
 	case OpDescribe:
 		return &DescribeReply{}, nil
-	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch:
+	case OpKeys:
+		return &SerialsReply{}, nil
+	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch,
+		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession:
 		return &Empty{}, nil
 	}
 	return nil, errUnknownOp(op)
@@ -95,8 +114,8 @@ func (m *AddRequest) DecodeFields(d *Decoder) {
 	m.Ring = d.I32()
 }
 
-// KeyRequest names one key: read, describe, revoke, invalidate and
-// adopt_session.
+// KeyRequest names one key: read, describe, revoke, invalidate,
+// adopt_session, keys, clear and unpin_session.
 type KeyRequest struct {
 	ID int32
 }
@@ -172,6 +191,110 @@ type WatchRequest struct {
 func (m *WatchRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.I32(m.Tag) }
 func (m *WatchRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.Tag = d.I32() }
 
+// MoveRequest asks for KEYCTL_MOVE. Flags are the kernel's, a u32 as
+// its syscall takes them.
+type MoveRequest struct {
+	Key   int32
+	From  int32
+	To    int32
+	Flags uint32
+}
+
+func (m *MoveRequest) EncodeFields(e *Encoder) {
+	e.I32(m.Key)
+	e.I32(m.From)
+	e.I32(m.To)
+	e.U32(m.Flags)
+}
+
+func (m *MoveRequest) DecodeFields(d *Decoder) {
+	m.Key = d.I32()
+	m.From = d.I32()
+	m.To = d.I32()
+	m.Flags = d.U32()
+}
+
+// SetTimeoutRequest asks for KEYCTL_SET_TIMEOUT. The timeout goes in
+// nanoseconds, as the caller gave it, not in the kernel's seconds: the
+// store does the rounding, so a negative or sub-second timeout meets the
+// same checks over the daemon as embedded.
+type SetTimeoutRequest struct {
+	ID      int32
+	Timeout int64 // nanoseconds, a time.Duration
+}
+
+func (m *SetTimeoutRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.U64(uint64(m.Timeout)) }
+func (m *SetTimeoutRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.Timeout = int64(d.U64()) }
+
+// SetPermRequest asks for KEYCTL_SETPERM. Perm travels whole, bits
+// outside the kernel's mask included, so that the store can refuse them.
+type SetPermRequest struct {
+	ID   int32
+	Perm uint32
+}
+
+func (m *SetPermRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.U32(m.Perm) }
+func (m *SetPermRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.Perm = d.U32() }
+
+// ChownRequest asks for KEYCTL_CHOWN; 0xffffffff leaves the owner or group
+// as it is.
+type ChownRequest struct {
+	ID       int32
+	UID, GID uint32
+}
+
+func (m *ChownRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.U32(m.UID); e.U32(m.GID) }
+func (m *ChownRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.UID = d.U32(); m.GID = d.U32() }
+
+// RestrictRequest asks for KEYCTL_RESTRICT_KEYRING; Type and Restriction
+// both "" forbid any further link.
+type RestrictRequest struct {
+	Ring        int32
+	Type        string
+	Restriction string
+}
+
+func (m *RestrictRequest) EncodeFields(e *Encoder) {
+	e.I32(m.Ring)
+	e.String(m.Type)
+	e.String(m.Restriction)
+}
+
+func (m *RestrictRequest) DecodeFields(d *Decoder) {
+	m.Ring = d.I32()
+	m.Type = d.String()
+	m.Restriction = d.String()
+}
+
+// RequestKeyRequest asks for request_key; Dest 0 links the key nowhere.
+type RequestKeyRequest struct {
+	Type        string
+	Description string
+	Dest        int32
+}
+
+func (m *RequestKeyRequest) EncodeFields(e *Encoder) {
+	e.String(m.Type)
+	e.String(m.Description)
+	e.I32(m.Dest)
+}
+
+func (m *RequestKeyRequest) DecodeFields(d *Decoder) {
+	m.Type = d.String()
+	m.Description = d.String()
+	m.Dest = d.I32()
+}
+
+// GetPersistentRequest asks for KEYCTL_GET_PERSISTENT; UID 0xffffffff is
+// the caller's own.
+type GetPersistentRequest struct {
+	UID  uint32
+	Dest int32
+}
+
+func (m *GetPersistentRequest) EncodeFields(e *Encoder) { e.U32(m.UID); e.I32(m.Dest) }
+func (m *GetPersistentRequest) DecodeFields(d *Decoder) { m.UID = d.U32(); m.Dest = d.I32() }
+
 // SerialReply carries a key's serial.
 type SerialReply struct {
 	Serial int32
@@ -187,6 +310,15 @@ type DataReply struct {
 
 func (m *DataReply) EncodeFields(e *Encoder) { e.Bytes(m.Data) }
 func (m *DataReply) DecodeFields(d *Decoder) { m.Data = d.Bytes() }
+
+// SerialsReply carries the serials of the keys a keyring holds, in the
+// store's order.
+type SerialsReply struct {
+	Serials []int32
+}
+
+func (m *SerialsReply) EncodeFields(e *Encoder) { e.I32s(m.Serials) }
+func (m *SerialsReply) DecodeFields(d *Decoder) { m.Serials = d.I32s() }
 
 // DescribeReply carries what KEYCTL_DESCRIBE tells.
 type DescribeReply struct {
@@ -212,7 +344,8 @@ func (m *DescribeReply) DecodeFields(d *Decoder) {
 	m.Description = d.String()
 }
 
-// Empty is the results of an operation that returns nothing.
+// Empty is the results of an operation that returns nothing, and the
+// request of one that takes nothing (pin_session).
 type Empty struct{}
 
 func (*Empty) EncodeFields(*Encoder) {}

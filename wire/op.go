@@ -3,7 +3,9 @@ package wire
 import "fmt"
 
 // Op names an operation: what a request asks and what its reply answers.
-// Values are part of the protocol: never renumber, only add.
+// Values are part of the protocol: never renumber, only add. A daemon that
+// does not know an op answers it EOPNOTSUPP and the connection carries on,
+// so adding ops needs no new Version; changing an op's fields would.
 type Op uint16
 
 // Operations. Each names the keyring.Process method it calls and the
@@ -25,7 +27,19 @@ const (
 	// WatchRequest, Empty. Record frames carry it too.
 	OpWatch Op = 13
 
-	maxOp = OpWatch
+	OpKeys          Op = 14 // Keys: KeyRequest, SerialsReply
+	OpMove          Op = 15 // Move: MoveRequest, Empty
+	OpClear         Op = 16 // Clear: KeyRequest, Empty
+	OpSetTimeout    Op = 17 // SetTimeout: SetTimeoutRequest, Empty
+	OpSetPerm       Op = 18 // SetPerm: SetPermRequest, Empty
+	OpChown         Op = 19 // Chown: ChownRequest, Empty
+	OpRestrict      Op = 20 // Restrict: RestrictRequest, Empty
+	OpRequestKey    Op = 21 // RequestKey: RequestKeyRequest, SerialReply
+	OpGetPersistent Op = 22 // GetPersistent: GetPersistentRequest, SerialReply
+	OpPinSession    Op = 23 // PinSession: Empty, SerialReply
+	OpUnpinSession  Op = 24 // UnpinSession: KeyRequest, Empty
+
+	maxOp = OpUnpinSession
 )
 
 var opNames = [...]string{
@@ -42,6 +56,18 @@ var opNames = [...]string{
 	OpJoinSession:  "join_session",
 	OpAdoptSession: "adopt_session",
 	OpWatch:        "watch",
+
+	OpKeys:          "keys",
+	OpMove:          "move",
+	OpClear:         "clear",
+	OpSetTimeout:    "set_timeout",
+	OpSetPerm:       "set_perm",
+	OpChown:         "chown",
+	OpRestrict:      "restrict",
+	OpRequestKey:    "request_key",
+	OpGetPersistent: "get_persistent",
+	OpPinSession:    "pin_session",
+	OpUnpinSession:  "unpin_session",
 }
 
 // Known reports whether op is an operation of this protocol version.

@@ -29,6 +29,61 @@ var requests = map[wire.Op]wire.Message{
 	wire.OpJoinSession:  &wire.JoinSessionRequest{Name: "s"},
 	wire.OpAdoptSession: &wire.KeyRequest{ID: 8},
 	wire.OpWatch:        &wire.WatchRequest{ID: -4, Tag: 255},
+
+	wire.OpKeys:          &wire.KeyRequest{ID: 9},
+	wire.OpMove:          &wire.MoveRequest{Key: 10, From: -4, To: -3, Flags: 1},
+	wire.OpClear:         &wire.KeyRequest{ID: 11},
+	wire.OpSetTimeout:    &wire.SetTimeoutRequest{ID: 12, Timeout: -1500000000},
+	wire.OpSetPerm:       &wire.SetPermRequest{ID: 13, Perm: 0xc03f0000},
+	wire.OpChown:         &wire.ChownRequest{ID: 14, UID: 0xffffffff, GID: 40777},
+	wire.OpRestrict:      &wire.RestrictRequest{Ring: 15, Type: "asymmetric", Restriction: "builtin_trusted"},
+	wire.OpRequestKey:    &wire.RequestKeyRequest{Type: "user", Description: "wanted", Dest: -1},
+	wire.OpGetPersistent: &wire.GetPersistentRequest{UID: 0xffffffff, Dest: -3},
+	wire.OpPinSession:    &wire.Empty{},
+	wire.OpUnpinSession:  &wire.KeyRequest{ID: 16},
+}
+
+// replies holds the results of every op, likewise not zero where the type
+// has fields.
+var replies = map[wire.Op]wire.Message{
+	wire.OpAdd:          &wire.SerialReply{Serial: 100},
+	wire.OpRead:         &wire.DataReply{Data: []byte("payload")},
+	wire.OpDescribe:     &wire.DescribeReply{Type: "user", UID: 1, GID: 2, Perm: 0x3f010000, Description: "d"},
+	wire.OpSearch:       &wire.SerialReply{Serial: 101},
+	wire.OpLink:         &wire.Empty{},
+	wire.OpUnlink:       &wire.Empty{},
+	wire.OpUpdate:       &wire.Empty{},
+	wire.OpRevoke:       &wire.Empty{},
+	wire.OpInvalidate:   &wire.Empty{},
+	wire.OpGetKeyringID: &wire.SerialReply{Serial: 102},
+	wire.OpJoinSession:  &wire.SerialReply{Serial: 103},
+	wire.OpAdoptSession: &wire.Empty{},
+	wire.OpWatch:        &wire.Empty{},
+
+	wire.OpKeys:          &wire.SerialsReply{Serials: []int32{104, 105, -1}},
+	wire.OpMove:          &wire.Empty{},
+	wire.OpClear:         &wire.Empty{},
+	wire.OpSetTimeout:    &wire.Empty{},
+	wire.OpSetPerm:       &wire.Empty{},
+	wire.OpChown:         &wire.Empty{},
+	wire.OpRestrict:      &wire.Empty{},
+	wire.OpRequestKey:    &wire.SerialReply{Serial: 106},
+	wire.OpGetPersistent: &wire.SerialReply{Serial: 107},
+	wire.OpPinSession:    &wire.SerialReply{Serial: 108},
+	wire.OpUnpinSession:  &wire.Empty{},
+}
+
+// Every op this version knows has a request and a reply in the tables
+// above, so a new op cannot be added without its round trip.
+func TestTablesCoverEveryOp(t *testing.T) {
+	for op := wire.Op(1); op.Known(); op++ {
+		if requests[op] == nil || replies[op] == nil {
+			t.Errorf("%v: missing from the request or reply table", op)
+		}
+	}
+	if len(requests) != len(replies) {
+		t.Errorf("%d requests, %d replies", len(requests), len(replies))
+	}
 }
 
 func TestRequestRoundTrip(t *testing.T) {
@@ -60,18 +115,49 @@ func TestRequestRoundTrip(t *testing.T) {
 }
 
 func TestReplyRoundTrip(t *testing.T) {
-	res := &wire.DescribeReply{Type: "user", UID: 1, GID: 2, Perm: 0x3f010000, Description: "d"}
-	body := wire.EncodeReply(nil, 0, "", res)
-	got := &wire.DescribeReply{}
-	errno, msg, err := wire.DecodeReply(body, got)
-	if err != nil || errno != 0 || msg != "" || *got != *res {
-		t.Fatalf("DecodeReply = %v %q %v %+v", errno, msg, err, got)
-	}
+	for op, res := range replies {
+		t.Run(op.String(), func(t *testing.T) {
+			b, err := wire.Frame{Kind: wire.KindReply, ID: 42, Op: op, Body: wire.EncodeReply(nil, 0, "", res)}.Append(nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, _, err := wire.DecodeFrame(b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, err := wire.NewReply(op)
+			if err != nil {
+				t.Fatal(err)
+			}
+			errno, msg, err := wire.DecodeReply(f.Body, got)
+			if err != nil || errno != 0 || msg != "" {
+				t.Fatalf("DecodeReply = %v %q %v", errno, msg, err)
+			}
+			if !reflect.DeepEqual(got, res) {
+				t.Fatalf("decoded %+v, want %+v", got, res)
+			}
 
-	body = wire.EncodeReply(nil, unix.ENOKEY, "keyring: read 5: required key not available", nil)
-	errno, msg, err = wire.DecodeReply(body, &wire.DataReply{})
-	if err != nil || errno != unix.ENOKEY || msg == "" {
-		t.Fatalf("DecodeReply of a failure = %v %q %v", errno, msg, err)
+			// A failure carries the errno and message, and no results.
+			body := wire.EncodeReply(nil, unix.ENOKEY, "keyring: "+op.String()+" 5: required key not available", res)
+			got, _ = wire.NewReply(op)
+			errno, msg, err = wire.DecodeReply(body, got)
+			if err != nil || errno != unix.ENOKEY || msg == "" {
+				t.Fatalf("DecodeReply of a failure = %v %q %v", errno, msg, err)
+			}
+			if zero, _ := wire.NewReply(op); !reflect.DeepEqual(got, zero) {
+				t.Fatalf("a failure filled the results: %+v", got)
+			}
+		})
+	}
+}
+
+// An empty list decodes as nil, the way a list never set encodes.
+func TestEmptySerialsReply(t *testing.T) {
+	for _, res := range []*wire.SerialsReply{{}, {Serials: []int32{}}} {
+		var got wire.SerialsReply
+		if err := wire.Decode(wire.Encode(nil, res), &got); err != nil || got.Serials != nil {
+			t.Fatalf("empty list decodes to %#v, %v", got.Serials, err)
+		}
 	}
 }
 
@@ -150,6 +236,11 @@ func TestBodyErrors(t *testing.T) {
 		{"trailing", []byte{0, 0, 0, 1, 9}, &wire.KeyRequest{}},
 		{"string past the end", []byte{0xff, 0xff, 0xff, 0xff, 'a'}, &wire.JoinSessionRequest{}},
 		{"bool 2", []byte{0, 0, 0, 1, 0, 0, 0, 2}, &wire.GetKeyringIDRequest{}},
+		{"list past the end", []byte{0x40, 0, 0, 0, 0, 0, 0, 1}, &wire.SerialsReply{}},
+		{"list cut in a value", []byte{0, 0, 0, 2, 0, 0, 0, 1, 0, 0}, &wire.SerialsReply{}},
+		{"list with trailing bytes", []byte{0, 0, 0, 1, 0, 0, 0, 1, 0}, &wire.SerialsReply{}},
+		{"pin_session with a body", []byte{0}, &wire.Empty{}},
+		{"move without flags", []byte{0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3}, &wire.MoveRequest{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
