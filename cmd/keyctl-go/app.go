@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 
+	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/keyspec"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
@@ -19,6 +20,7 @@ import (
 const (
 	envDB      = "KEYCTL_GO_DB"      // store file, when --db is not given
 	envSession = "KEYCTL_GO_SESSION" // serial of the session keyring @s names
+	envSocket  = "KEYCTL_GO_SOCKET"  // a daemon to use instead of opening the store
 )
 
 // app is one invocation: its streams, environment and, once a command needs
@@ -34,9 +36,10 @@ type app struct {
 	getenv    func(string) string
 	cred      func() perms.Cred
 
-	dbPath string // from --db; "" means the environment decides
-	store  *keyring.Store
-	proc   *keyring.Process
+	dbPath string         // from --db; "" means the environment decides
+	store  *keyring.Store // nil when a daemon serves the store
+	proc   keyring.Caller // the caller's Process, or a daemon connection
+	closer func(context.Context) error
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -158,22 +161,35 @@ func (a *app) dbFile() (string, error) {
 	return filepath.Join(dir, "keyctl-go", "keys.db"), nil
 }
 
-// process opens the store on first use and returns the caller's Process,
-// with the session from the environment adopted.
-func (a *app) process(ctx context.Context) (*keyring.Process, error) {
+// process returns what the caller acts through, on first use: a daemon
+// serving the store if one is reachable (see daemonSocket), else the store
+// opened here and the caller's Process in it; with the session from the
+// environment adopted.
+func (a *app) process(ctx context.Context) (keyring.Caller, error) {
 	if a.proc != nil {
 		return a.proc, nil
 	}
-	path, err := a.dbFile()
-	if err != nil {
-		return nil, err
+	var p keyring.Caller
+	if socket := a.daemonSocket(); socket != "" {
+		if c, err := daemon.Dial(ctx, socket); err == nil {
+			p, a.closer = c, func(context.Context) error { return c.Close() }
+		} else if a.getenv(envSocket) != "" {
+			return nil, err // asked for this daemon by name: do not quietly go around it
+		}
 	}
-	s, err := keyring.Open(path, keyring.Options{})
-	if err != nil {
-		return nil, err
+	if p == nil {
+		path, err := a.dbFile()
+		if err != nil {
+			return nil, err
+		}
+		s, err := keyring.Open(path, keyring.Options{})
+		if err != nil {
+			return nil, err
+		}
+		proc := s.Process(a.cred())
+		a.store, p = s, proc
+		a.closer = func(ctx context.Context) error { return errors.Join(proc.Release(ctx), s.Close()) }
 	}
-	a.store = s
-	p := s.Process(a.cred())
 	if v := a.getenv(envSession); v != "" {
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil {
@@ -187,15 +203,28 @@ func (a *app) process(ctx context.Context) (*keyring.Process, error) {
 	return p, nil
 }
 
+// daemonSocket is the daemon to use, if any: $KEYCTL_GO_SOCKET, else, for
+// the default store only (no --db, no $KEYCTL_GO_DB), the per-user socket
+// `keyctl-go daemon` makes. A daemon serves one store, so an explicitly
+// named store is never handed to whichever daemon happens to run.
+func (a *app) daemonSocket() string {
+	if s := a.getenv(envSocket); s != "" {
+		return s
+	}
+	if a.dbPath != "" || a.getenv(envDB) != "" || a.getenv("XDG_RUNTIME_DIR") == "" {
+		return ""
+	}
+	return filepath.Join(a.getenv("XDG_RUNTIME_DIR"), "keyctl-go", "socket")
+}
+
+// close lets go of the store or the daemon connection.
 func (a *app) close(ctx context.Context) error {
-	if a.store == nil {
+	if a.closer == nil {
 		return nil
 	}
-	var err error
-	if a.proc != nil {
-		err = a.proc.Release(ctx)
-	}
-	return errors.Join(err, a.store.Close())
+	err := a.closer(ctx)
+	a.store, a.proc, a.closer = nil, nil, nil
+	return err
 }
 
 // keyID turns a key argument into a serial as keyctl's get_key_id does:

@@ -22,7 +22,7 @@ func number(arg string, base int, what string) (uint32, error) {
 }
 
 // simple runs an operation on one key argument that prints nothing.
-func simple(name string, op func(*keyring.Process, context.Context, keyring.Serial) error) func(context.Context, *app, []string) error {
+func simple(name string, op func(keyring.Caller, context.Context, keyring.Serial) error) func(context.Context, *app, []string) error {
 	return func(ctx context.Context, a *app, args []string) error {
 		id, p, err := a.oneKey(ctx, args)
 		if err != nil {
@@ -36,9 +36,9 @@ func simple(name string, op func(*keyring.Process, context.Context, keyring.Seri
 }
 
 var (
-	cmdRevoke     = simple("keyctl_revoke", (*keyring.Process).Revoke)
-	cmdInvalidate = simple("keyctl_invalidate", (*keyring.Process).Invalidate)
-	cmdClear      = simple("keyctl_clear", (*keyring.Process).Clear)
+	cmdRevoke     = simple("keyctl_revoke", keyring.Caller.Revoke)
+	cmdInvalidate = simple("keyctl_invalidate", keyring.Caller.Invalidate)
+	cmdClear      = simple("keyctl_clear", keyring.Caller.Clear)
 )
 
 func cmdID(ctx context.Context, a *app, args []string) error {
@@ -55,7 +55,7 @@ func cmdID(ctx context.Context, a *app, args []string) error {
 }
 
 // twoKeys resolves the two key arguments of link, unlink and friends.
-func (a *app) twoKeys(ctx context.Context, x, y string) (keyring.Serial, keyring.Serial, *keyring.Process, error) {
+func (a *app) twoKeys(ctx context.Context, x, y string) (keyring.Serial, keyring.Serial, keyring.Caller, error) {
 	k1, err := a.keyID(ctx, x)
 	if err != nil {
 		return 0, 0, nil, err

@@ -107,7 +107,6 @@ func (a *app) joinAndPin(ctx context.Context, name string) (joined, pinned keyri
 	if err := a.close(ctx); err != nil {
 		return 0, 0, err
 	}
-	a.store, a.proc = nil, nil
 	return joined, pinned, nil
 }
 

@@ -12,14 +12,14 @@ import (
 )
 
 // oneKey resolves the single key argument of a command and opens the store.
-func (a *app) oneKey(ctx context.Context, args []string) (keyring.Serial, *keyring.Process, error) {
+func (a *app) oneKey(ctx context.Context, args []string) (keyring.Serial, keyring.Caller, error) {
 	if err := nargs(args, 1, 1); err != nil {
 		return 0, nil, err
 	}
 	return a.keyAndProcess(ctx, args[0])
 }
 
-func (a *app) keyAndProcess(ctx context.Context, arg string) (keyring.Serial, *keyring.Process, error) {
+func (a *app) keyAndProcess(ctx context.Context, arg string) (keyring.Serial, keyring.Caller, error) {
 	id, err := a.keyID(ctx, arg)
 	if err != nil {
 		return 0, nil, err
@@ -141,7 +141,7 @@ func cmdRead(ctx context.Context, a *app, args []string) error {
 // ringKeys reads a keyring's contents as keyctl does: the raw payload taken
 // as 32-bit serials, so a key that is not a keyring lists whatever whole
 // serials its payload holds (usually none) rather than failing.
-func (a *app) ringKeys(ctx context.Context, args []string) ([]keyring.Serial, *keyring.Process, error) {
+func (a *app) ringKeys(ctx context.Context, args []string) ([]keyring.Serial, keyring.Caller, error) {
 	id, p, err := a.oneKey(ctx, args)
 	if err != nil {
 		return nil, nil, err
@@ -175,7 +175,7 @@ func cmdList(ctx context.Context, a *app, args []string) error {
 	default:
 		fmt.Fprintf(a.stdout, "%d keys in keyring:\n", len(ids))
 	}
-	cred := p.Cred()
+	cred := a.cred()
 	for _, id := range ids {
 		d, err := p.Describe(ctx, id)
 		if err != nil {
@@ -233,14 +233,14 @@ func cmdShow(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return opError("Unable to dump key", err)
 	}
-	t := tree{a: a, p: p, hexIDs: hexIDs, cred: p.Cred()}
+	t := tree{a: a, p: p, hexIDs: hexIDs, cred: a.cred()}
 	return t.dump(ctx, id, d, "", true, false)
 }
 
 // tree prints keyctl show's hierarchy.
 type tree struct {
 	a      *app
-	p      *keyring.Process
+	p      keyring.Caller
 	hexIDs bool
 	cred   perms.Cred
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -21,26 +22,12 @@ import (
 func TestDaemonCommandServesUntilSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	db, socket := filepath.Join(dir, "keys.db"), filepath.Join(dir, "sock")
-	var stderr bytes.Buffer
-	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--socket", socket)
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-
+	cmd, stderr := startDaemon(t, db, socket)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	var c *daemon.Client
-	for {
-		var err error
-		if c, err = daemon.Dial(ctx, socket); err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			t.Fatalf("the daemon never listened: %v\n%s", err, stderr.String())
-		}
-		time.Sleep(10 * time.Millisecond)
+	c, err := daemon.Dial(ctx, socket)
+	if err != nil {
+		t.Fatal(err)
 	}
 	id, err := c.Add(ctx, "user", "via-daemon", []byte("hello"), keyring.UserKeyring)
 	if err != nil {
@@ -88,4 +75,67 @@ func keyctlRunEnv(t *testing.T, env map[string]string, args ...string) (stdout, 
 	a := newApp(bytes.NewReader(nil), &out, &errb, func(k string) string { return env[k] })
 	code = run(context.Background(), a, args)
 	return out.String(), errb.String(), code
+}
+
+// startDaemon runs keyctl-go daemon on db at socket until the test ends,
+// and returns once it listens.
+func startDaemon(t *testing.T, db, socket string) (*exec.Cmd, *bytes.Buffer) {
+	t.Helper()
+	stderr := &bytes.Buffer{}
+	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--socket", socket)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := daemon.Dial(context.Background(), socket)
+		if err == nil {
+			c.Close()
+			return cmd, stderr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the daemon never listened: %v\n%s", err, stderr.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// With a daemon serving the store, commands go through it: the daemon
+// holds the store's lock, so opening the file here could only fail. A
+// session handed down works across the daemon too.
+func TestCommandsUseARunningDaemon(t *testing.T) {
+	dir := t.TempDir()
+	db, socket := filepath.Join(dir, "keys.db"), filepath.Join(dir, "sock")
+	startDaemon(t, db, socket)
+	env := append(os.Environ(), "KEYCTL_GO_SOCKET="+socket, "KEYCTL_GO_DB=", "KEYCTL_GO_SESSION=")
+	run := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command(keyctlGo, args...)
+		cmd.Env = env
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("keyctl-go %v: %v\n%s", args, err, out)
+		}
+		return string(out)
+	}
+	id := strings.TrimSpace(run("add", "user", "shared", "through the daemon", "@u"))
+	if got := run("print", id); got != "through the daemon\n" {
+		t.Errorf("print through the daemon: %q", got)
+	}
+	if got := run("describe", "%user:shared"); !strings.HasSuffix(got, " user: shared\n") {
+		t.Errorf("describe through the daemon: %q", got)
+	}
+	got := run("session", "-", "sh", "-c", keyctlGo+" add user in-session v @s >/dev/null && "+keyctlGo+" print %user:in-session")
+	if !strings.HasSuffix(got, "v\n") || !strings.HasPrefix(got, "Joined session keyring: ") {
+		t.Errorf("session through the daemon: %q", got)
+	}
+
+	// A daemon named but not there is an error, not a quiet fallback.
+	cmd := exec.Command(keyctlGo, "print", id)
+	cmd.Env = append(os.Environ(), "KEYCTL_GO_SOCKET="+filepath.Join(dir, "nothing"))
+	if out, err := cmd.CombinedOutput(); err == nil {
+		t.Errorf("with KEYCTL_GO_SOCKET naming no daemon: %q and no error", out)
+	}
 }
