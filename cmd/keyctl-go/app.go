@@ -203,18 +203,34 @@ func (a *app) process(ctx context.Context) (keyring.Caller, error) {
 	return p, nil
 }
 
-// daemonSocket is the daemon to use, if any: $KEYCTL_GO_SOCKET, else, for
-// the default store only (no --db, no $KEYCTL_GO_DB), the per-user socket
-// `keyctl-go daemon` makes. A daemon serves one store, so an explicitly
-// named store is never handed to whichever daemon happens to run.
+// daemonSocket is the daemon to use, if any: $KEYCTL_GO_SOCKET, else the
+// socket of the store's own daemon (storeSocket).
 func (a *app) daemonSocket() string {
 	if s := a.getenv(envSocket); s != "" {
 		return s
 	}
-	if a.dbPath != "" || a.getenv(envDB) != "" || a.getenv("XDG_RUNTIME_DIR") == "" {
-		return ""
+	s, _ := a.storeSocket()
+	return s
+}
+
+// storeSocket is where the store's daemon listens: for the default store,
+// the per-user socket $XDG_RUNTIME_DIR/keyctl-go/socket; for a store named
+// by --db or $KEYCTL_GO_DB, the store's path with ".sock" appended. A
+// daemon serves one store, so every invocation naming a store finds that
+// store's daemon, and never another's.
+func (a *app) storeSocket() (string, error) {
+	if a.dbPath != "" || a.getenv(envDB) != "" {
+		db, err := a.dbFile()
+		if err != nil {
+			return "", err
+		}
+		return db + ".sock", nil
 	}
-	return filepath.Join(a.getenv("XDG_RUNTIME_DIR"), "keyctl-go", "socket")
+	dir := a.getenv("XDG_RUNTIME_DIR")
+	if dir == "" {
+		return "", errors.New("no $XDG_RUNTIME_DIR for the per-user daemon's socket")
+	}
+	return filepath.Join(dir, "keyctl-go", "socket"), nil
 }
 
 // close lets go of the store or the daemon connection.

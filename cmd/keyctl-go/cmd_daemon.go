@@ -19,10 +19,10 @@ const daemonCommand = "daemon"
 // runDaemon is `keyctl-go daemon [--socket PATH]`: serve the store on a
 // Unix socket until SIGTERM or SIGINT, then finish calls in flight and
 // close the store cleanly. The store is chosen as for every command
-// (--db, $KEYCTL_GO_DB, XDG); the socket defaults to
-// $XDG_RUNTIME_DIR/keyctl-go/socket (directory 0700). While it runs it owns
-// the store file: other keyctl-go invocations cannot open it until the CLI
-// learns to use the daemon.
+// (--db, $KEYCTL_GO_DB, XDG); the socket defaults to the store's socket
+// (app.storeSocket), where every other invocation naming the store looks
+// for it, and its directory is made 0700. While it runs it owns the store
+// file, and other invocations go through it.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
 	socket := ""
 	switch {
@@ -46,17 +46,16 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	return 0
 }
 
-// defaultSocket is the per-user socket, under $XDG_RUNTIME_DIR.
+// defaultSocket is the store's socket, its directory made if need be.
 func (a *app) defaultSocket() (string, error) {
-	dir := a.getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		return "", errors.New("no --socket and no $XDG_RUNTIME_DIR to put the socket in")
+	socket, err := a.storeSocket()
+	if err != nil {
+		return "", fmt.Errorf("no --socket and %w", err)
 	}
-	dir = filepath.Join(dir, "keyctl-go")
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(socket), 0o700); err != nil {
 		return "", err
 	}
-	return filepath.Join(dir, "socket"), nil
+	return socket, nil
 }
 
 func (a *app) serve(ctx context.Context, socket string) error {

@@ -59,11 +59,13 @@ func TestDaemonCommandServesUntilSIGTERM(t *testing.T) {
 }
 
 func TestDaemonCommandNeedsASocketPlace(t *testing.T) {
-	out, errs, code := keyctlRunEnv(t, map[string]string{envDB: filepath.Join(t.TempDir(), "k.db")}, "daemon")
-	if code != 1 || out != "" || errs != "keyctl-go daemon: no --socket and no $XDG_RUNTIME_DIR to put the socket in\n" {
+	// The default store's daemon listens under $XDG_RUNTIME_DIR.
+	env := map[string]string{"HOME": t.TempDir()}
+	out, errs, code := keyctlRunEnv(t, env, "daemon")
+	if code != 1 || out != "" || errs != "keyctl-go daemon: no --socket and no $XDG_RUNTIME_DIR for the per-user daemon's socket\n" {
 		t.Errorf("daemon without a socket place: exit %d, %q %q", code, out, errs)
 	}
-	if _, errs, code := keyctlRunEnv(t, nil, "daemon", "--bogus"); code != 2 || errs != "Format: keyctl-go daemon [--socket <path>]\n" {
+	if _, errs, code := keyctlRunEnv(t, env, "daemon", "--bogus"); code != 2 || errs != "Format: keyctl-go daemon [--socket <path>]\n" {
 		t.Errorf("daemon --bogus: exit %d, %q", code, errs)
 	}
 }
