@@ -76,7 +76,7 @@ func init() {
 		{"timeout", "<key> <timeout>", cmdTimeout},
 		{"unlink", "<key> [<keyring>]", cmdUnlink},
 		{"update", "[-x] <key> <data>", cmdUpdate},
-		{"watch", "[-f<filters>] <key>", unsupported("keyctl_watch_key", 1, 2)},
+		{"watch", "[-f<filters>] <key>", cmdWatch},
 		{"watch_add", "<fd> <key>", unsupported("keyctl_watch_key", 2, 2)},
 		{"watch_rm", "<fd> <key>", unsupported("keyctl_watch_key", 2, 2)},
 		{"watch_session", "[-f<filters>] [-n <name>] <notifylog> <gclog> <fd> <prog> [<arg1> <arg2> ...]", unsupported("keyctl_watch_key", 4, -1)},

@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+)
+
+// watchFilterLetters are keyctl watch's -f letters, by key notification
+// subtype.
+const watchFilterLetters = "iplncrvs"
+
+// watchTag is the tag keyctl watch gives its watch: the program ends when
+// a removal record for it arrives.
+const watchTag = 1
+
+// cmdWatch is `watch [-f<letters>] <key>`: print each change to the key as
+// keyctl watch does ("<id> link <aux>", "<id> gc", "-- LOSS --", ...),
+// until the watch is removed. The watcher must not hold the store, so it
+// goes through the store's daemon, starting it (detached, as gpg starts
+// gpg-agent) if none answers: every other keyctl-go invocation then goes
+// through the same daemon, and the watcher hears their changes as they
+// commit. The daemon stays up after the watcher ends.
+func cmdWatch(ctx context.Context, a *app, args []string) error {
+	var only [8]bool
+	filtered := false
+	if len(args) > 0 && strings.HasPrefix(args[0], "-f") {
+		for _, c := range []byte(args[0][2:]) {
+			i := strings.IndexByte(watchFilterLetters, c)
+			if i < 0 {
+				return &exitError{code: 2, msg: fmt.Sprintf("Unknown filter character '%c'", c)}
+			}
+			only[i], filtered = true, true
+		}
+		args = args[1:]
+	}
+	if err := nargs(args, 1, 1); err != nil {
+		return err
+	}
+	if err := a.ensureDaemon(ctx); err != nil {
+		return opError("keyctl_watch_key", err)
+	}
+	p, err := a.process(ctx)
+	if err != nil {
+		return err
+	}
+	c, ok := p.(*daemon.Client)
+	if !ok {
+		return opError("keyctl_watch_key", errors.New("no daemon to watch through"))
+	}
+	id, err := a.keyID(ctx, args[0])
+	if err != nil {
+		return err
+	}
+	if err := c.Watch(ctx, id, watchTag); err != nil {
+		return opError("keyctl_watch_key", err)
+	}
+	for rec, err := range c.Records(ctx) {
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil // SIGTERM or SIGINT ends the watch
+			}
+			return opError("read", err)
+		}
+		line, last := watchLine(rec, only, filtered)
+		if line != "" {
+			fmt.Fprintln(a.stdout, line)
+			// Line by line: whoever reads the watcher sees each change as it comes.
+			if err := a.stdout.Flush(); err != nil {
+				return err
+			}
+		}
+		if last {
+			return nil
+		}
+	}
+	return nil
+}
+
+// watchLine is what keyctl watch prints for a record, and whether the
+// record ends the watch (the removal of the watcher's own watch).
+func watchLine(rec watchqueue.Record, only [8]bool, filtered bool) (line string, last bool) {
+	switch r := rec.(type) {
+	case watchqueue.KeyNotification:
+		if r.Subtype > watchqueue.KeySetattr || filtered && !only[r.Subtype] {
+			return "", false
+		}
+		if r.Subtype == watchqueue.KeyLinked || r.Subtype == watchqueue.KeyUnlinked {
+			return fmt.Sprintf("%d %s %d", r.KeyID, r.Subtype, r.Aux), false
+		}
+		return fmt.Sprintf("%d %s", r.KeyID, r.Subtype), false
+	case watchqueue.Removal:
+		return fmt.Sprintf("%d gc", r.ID), r.Tag == watchTag
+	case watchqueue.Loss:
+		return "-- LOSS --", false
+	}
+	return "", false
+}
+
+// ensureDaemon makes sure the store's daemon answers, starting it if not.
+func (a *app) ensureDaemon(ctx context.Context) error {
+	socket := a.daemonSocket()
+	if socket == "" {
+		return errors.New("no socket for the store's daemon")
+	}
+	if c, err := daemon.Dial(ctx, socket); err == nil {
+		return c.Close()
+	}
+	if a.getenv(envSocket) != "" {
+		return fmt.Errorf("no daemon at %s", socket)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	db, err := a.dbFile()
+	if err != nil {
+		return err
+	}
+	start := exec.Command(self, "--db", db, "daemon")
+	// Its own session, with no terminal and no inherited streams, so that it
+	// outlives this process and the terminal it ran in.
+	start.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	start.Env = os.Environ()
+	if err := start.Start(); err != nil {
+		return err
+	}
+	go start.Wait() // reaped if it exits while we still run
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := daemon.Dial(ctx, socket)
+		if err == nil {
+			return c.Close()
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("started a daemon for %s, but it does not answer at %s: %w", db, socket, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
