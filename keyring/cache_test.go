@@ -113,3 +113,20 @@ func TestReadCacheNeverGoesBackInTime(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 }
+
+// Read needs Read or possession, not View: a key whose mask grants another
+// user Read alone is readable by them, and stays so when the answer comes
+// from the cache.
+func TestCachedReadNeedsReadNotView(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	a, b := e.store.Process(alice), e.store.Process(bob)
+	id := must[keyring.Serial](t)(a.Add(ctx, "user", "k", []byte("x"), keyring.UserKeyring))
+	must[struct{}](t)(struct{}{}, a.SetPerm(ctx, id, 0x3f010002)) // other: Read only
+	for range 2 { // the second read can come from the cache
+		if got := must[[]byte](t)(b.Read(ctx, id)); string(got) != "x" {
+			t.Fatalf("read %q", got)
+		}
+	}
+	_, err := b.Describe(ctx, id)
+	wantErrno(t, err, unix.EACCES) // no View
+}

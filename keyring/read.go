@@ -111,10 +111,15 @@ func (p *Process) Read(ctx context.Context, id Serial) ([]byte, error) {
 }
 
 // cachedReadable is the read cache's answer for Read: a cached payload of a
-// readable type that the process may read (Read granted, or possessed).
+// readable type that the process may read. As in the kernel, Read needs the
+// Read permission or possession, not View: this check is its own, against
+// one snapshot of the cache.
 func (p *Process) cachedReadable(id Serial) (*cachedKey, bool) {
-	ck, ok := p.cachedKey(id, perms.View)
-	if !ok || !ck.hasPayload || ck.rec.IsKeyring() {
+	if id <= 0 {
+		return nil, false
+	}
+	ck, graphRev := p.s.cache.get(uint32(id))
+	if ck == nil || !ck.hasPayload || ck.rec.IsKeyring() || !ck.usable(p.s) {
 		return nil, false
 	}
 	if kt := keyTypes[ck.rec.Type]; kt == nil || !kt.readable {
@@ -123,8 +128,8 @@ func (p *Process) cachedReadable(id Serial) (*cachedKey, bool) {
 	if perms.Granted(p.cred, ck.subject(), false)&perms.Read != 0 {
 		return ck, true
 	}
-	// Read is also allowed to a possessor, whatever the mask says.
-	possessed, known := p.cache.possession(ck.rec.Serial, p.s.cache.currentGraph())
+	// A possessor may read whatever the mask says.
+	possessed, known := p.cache.possession(ck.rec.Serial, graphRev)
 	return ck, known && possessed
 }
 
