@@ -320,19 +320,7 @@ func TestStaleAndLiveSocket(t *testing.T) {
 
 // Close finishes the calls in flight and ends every connection.
 func TestGracefulClose(t *testing.T) {
-	dir := t.TempDir()
-	store, err := keyring.Open(filepath.Join(dir, "keys.db"), keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	path := filepath.Join(dir, "d.sock")
-	srv, err := daemon.Listen(path, store, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
+	store, srv, path, served := serving(t, daemon.Options{})
 	ctx := context.Background()
 	c, err := daemon.Dial(ctx, path)
 	if err != nil {
@@ -368,19 +356,7 @@ func TestGracefulClose(t *testing.T) {
 // Close lets the calls in flight finish: every Add a client saw succeed
 // is in the store afterwards.
 func TestCloseFinishesCallsInFlight(t *testing.T) {
-	dir := t.TempDir()
-	store, err := keyring.Open(filepath.Join(dir, "keys.db"), keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	path := filepath.Join(dir, "d.sock")
-	srv, err := daemon.Listen(path, store, daemon.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
+	store, srv, path, served := serving(t, daemon.Options{})
 	ctx := context.Background()
 
 	const clients = 4
@@ -441,19 +417,7 @@ func TestCloseFinishesCallsInFlight(t *testing.T) {
 // A client that stopped reading cannot hold up Close for longer than the
 // drain timeout.
 func TestCloseWithStuckClient(t *testing.T) {
-	dir := t.TempDir()
-	store, err := keyring.Open(filepath.Join(dir, "keys.db"), keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	path := filepath.Join(dir, "d.sock")
-	srv, err := daemon.Listen(path, store, daemon.Options{SendBuffer: 4096, QueueSize: 32, DrainTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
+	store, srv, path, served := serving(t, daemon.Options{SendBuffer: 4096, QueueSize: 32, DrainTimeout: 200 * time.Millisecond})
 	ctx := context.Background()
 	watcher, err := daemon.Dial(ctx, path)
 	if err != nil {
@@ -495,19 +459,7 @@ func TestCloseWithStuckClient(t *testing.T) {
 // A client that sends requests and never reads the replies stalls its own
 // connection, and neither the daemon nor Close.
 func TestCloseWithClientIgnoringReplies(t *testing.T) {
-	dir := t.TempDir()
-	store, err := keyring.Open(filepath.Join(dir, "keys.db"), keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-	path := filepath.Join(dir, "d.sock")
-	srv, err := daemon.Listen(path, store, daemon.Options{SendBuffer: 4096, DrainTimeout: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
+	_, srv, path, served := serving(t, daemon.Options{SendBuffer: 4096, DrainTimeout: 200 * time.Millisecond})
 	ctx := context.Background()
 	good, err := daemon.Dial(ctx, path)
 	if err != nil {
@@ -552,4 +504,25 @@ func TestCloseWithClientIgnoringReplies(t *testing.T) {
 	}
 	rude.Close()
 	<-sent
+}
+
+// serving opens a store in a temporary directory and serves it with opts,
+// leaving Close to the test, which is what these tests examine; the store
+// is closed when the test ends.
+func serving(t *testing.T, opts daemon.Options) (*keyring.Store, *daemon.Server, string, <-chan error) {
+	t.Helper()
+	dir := t.TempDir()
+	store, err := keyring.Open(filepath.Join(dir, "keys.db"), keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	path := filepath.Join(dir, "d.sock")
+	srv, err := daemon.Listen(path, store, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	return store, srv, path, served
 }
