@@ -95,8 +95,12 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 			return 0, err
 		}
 	}
+	serial, err := t.tx.NewSerial()
+	if err != nil {
+		return 0, err
+	}
 	r := &keystore.KeyRecord{
-		Serial:      uint32(t.s.newSerial(t)),
+		Serial:      serial,
 		Type:        typ,
 		Description: desc,
 		UID:         t.p.cred.UID,

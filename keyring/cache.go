@@ -14,18 +14,26 @@ import (
 //
 // It holds committed state only. Entries are filled by readers from the
 // snapshot they read; a fill is taken only if no commit has happened since
-// that snapshot (the snapshot's revision is the cache's), so a reader
-// racing a writer never installs something older than what the writer
-// evicted. Each commit evicts the keys it touched (keystore.Changes), and a
-// commit that changed the graph (links, masks, owners, flags, names)
-// advances graphRev, which retires every cached possession and search
-// answer.
+// that snapshot (the snapshot's revision is the cache's) and none is under
+// way, so a reader racing a writer never installs something older than
+// what the writer evicted.
+//
+// A write transaction evicts each key it touches, and advances graphGen
+// for each change to the graph (links, masks, owners, flags, names), which
+// retires every cached possession and search answer, as it makes them,
+// before its commit (keystore.DB.OnChanging). Evicting after the commit
+// would be too late: bbolt shows the commit to new readers first, and a
+// reader who had read the new state could then be served the old one from
+// the cache (TestReadCacheNeverGoesBackInTime caught it). The commit
+// evicts again (keystore.Changes) and ends the window in which no fill is
+// taken (keystore.DB.OnPending).
 
 // readCache is a store's cache of key records and payloads.
 type readCache struct {
 	mu       sync.RWMutex
 	rev      uint64 // revision of the last commit applied
-	graphRev uint64 // revision of the last commit that changed the graph
+	graphGen uint64 // one more for every change to the graph, committed or under way
+	pending  bool   // a write transaction is changing things: take no fills
 	keys     map[uint32]*cachedKey
 }
 
@@ -60,15 +68,46 @@ func (c *readCache) apply(ch *keystore.Changes) {
 	}
 	c.rev = ch.Revision
 	if ch.Graph {
-		c.graphRev = ch.Revision
+		c.graphGen++
 	}
 }
 
-// get returns a cached key and the graph revision it can be trusted with.
+// changing evicts a key a write transaction is changing, or retires the
+// graph's answers, before the commit (keystore.DB.OnChanging).
+func (c *readCache) changing(serial uint32, graph bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ck := c.keys[serial]; ck != nil {
+		ck.evicted.Store(true)
+		delete(c.keys, serial)
+	}
+	if graph {
+		c.graphGen++
+	}
+}
+
+// setPending is told when a write transaction starts and stops changing
+// things (keystore.DB.OnPending).
+func (c *readCache) setPending(pending bool) {
+	c.mu.Lock()
+	c.pending = pending
+	c.mu.Unlock()
+}
+
+// current reports whether a snapshot at revision rev is what the cache
+// holds, with no change under way, and the graph generation to file
+// answers from it under.
+func (c *readCache) current(rev uint64) (bool, uint64) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return rev == c.rev && !c.pending, c.graphGen
+}
+
+// get returns a cached key and the graph generation it can be trusted with.
 func (c *readCache) get(serial uint32) (*cachedKey, uint64) {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.keys[serial], c.graphRev
+	return c.keys[serial], c.graphGen
 }
 
 // fill offers what a reader read at revision rev, and returns it if taken.
@@ -77,8 +116,8 @@ func (c *readCache) get(serial uint32) (*cachedKey, uint64) {
 func (c *readCache) fill(rev uint64, ck *cachedKey) *cachedKey {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if rev != c.rev {
-		return nil // a commit happened since the reader's snapshot
+	if rev != c.rev || c.pending {
+		return nil // a commit happened since the reader's snapshot, or may have
 	}
 	if len(c.keys) >= maxCachedKeys {
 		clear(c.keys)
@@ -87,11 +126,11 @@ func (c *readCache) fill(rev uint64, ck *cachedKey) *cachedKey {
 	return ck
 }
 
-// currentGraph is the graph revision answers are computed against.
+// currentGraph is the graph generation answers are computed against.
 func (c *readCache) currentGraph() uint64 {
 	c.mu.RLock()
 	defer c.mu.RUnlock()
-	return c.graphRev
+	return c.graphGen
 }
 
 // processCache holds a process's answers that depend on the graph:
@@ -99,7 +138,7 @@ func (c *readCache) currentGraph() uint64 {
 // revision.
 type processCache struct {
 	mu        sync.Mutex
-	graphRev  uint64
+	graphRev  uint64 // the readCache graphGen the answers hold for
 	possessed map[uint32]bool
 	searches  map[searchKey]searchHit
 }

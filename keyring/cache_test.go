@@ -122,7 +122,7 @@ func TestCachedReadNeedsReadNotView(t *testing.T) {
 	a, b := e.store.Process(alice), e.store.Process(bob)
 	id := must[keyring.Serial](t)(a.Add(ctx, "user", "k", []byte("x"), keyring.UserKeyring))
 	must[struct{}](t)(struct{}{}, a.SetPerm(ctx, id, 0x3f010002)) // other: Read only
-	for range 2 { // the second read can come from the cache
+	for range 2 {                                                 // the second read can come from the cache
 		if got := must[[]byte](t)(b.Read(ctx, id)); string(got) != "x" {
 			t.Fatalf("read %q", got)
 		}

@@ -82,8 +82,12 @@ func (t *txn) persistentKeyring(uid uint32) (*keystore.KeyRecord, error) {
 			return r, t.put(r)
 		}
 	}
+	serial, err := t.tx.NewSerial()
+	if err != nil {
+		return nil, err
+	}
 	r := &keystore.KeyRecord{
-		Serial:      uint32(t.s.newSerial(t)),
+		Serial:      serial,
 		Type:        "keyring",
 		Description: fmt.Sprintf("_persistent.%d", uid),
 		UID:         uid,

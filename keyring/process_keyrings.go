@@ -43,8 +43,12 @@ func (p *Process) createVolatile(ctx context.Context, id Serial) error {
 	}
 	var made Serial
 	err := p.update(ctx, func(t *txn) error {
+		serial, err := t.tx.NewSerial()
+		if err != nil {
+			return err
+		}
 		r := &keystore.KeyRecord{
-			Serial:      uint32(t.s.newSerial(t)),
+			Serial:      serial,
 			Type:        "keyring",
 			Description: desc,
 			UID:         t.p.cred.UID,

@@ -88,11 +88,8 @@ func (t *txn) remember(k ref, payload []byte, hasPayload bool) *cachedKey {
 	rev := t.tx.Revision()
 	c := t.s.cache
 	ck := c.fill(rev, &cachedKey{rec: *k.KeyRecord, payload: payload, hasPayload: hasPayload})
-	c.mu.RLock()
-	current, graphRev := c.rev == rev, c.graphRev
-	c.mu.RUnlock()
-	if current {
-		t.p.cache.setPossession(k.Serial, k.possessed, graphRev)
+	if current, graphGen := c.current(rev); current {
+		t.p.cache.setPossession(k.Serial, k.possessed, graphGen)
 	}
 	return ck
 }

@@ -226,11 +226,7 @@ func (t *txn) rememberSearch(k searchKey, found Serial) {
 			return
 		}
 	}
-	c := t.s.cache
-	c.mu.RLock()
-	current, graphRev := c.rev == t.tx.Revision(), c.graphRev
-	c.mu.RUnlock()
-	if current {
-		t.p.cache.setSearch(k, searchHit{ring: hit[0], found: hit[1]}, graphRev)
+	if current, graphGen := t.s.cache.current(t.tx.Revision()); current {
+		t.p.cache.setSearch(k, searchHit{ring: hit[0], found: hit[1]}, graphGen)
 	}
 }

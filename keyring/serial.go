@@ -2,7 +2,8 @@ package keyring
 
 import "strconv"
 
-// Serial is a key's id: a positive random 31-bit number, or one of the
+// Serial is a key's id: a positive 31-bit number that looks random (a
+// keyed permutation of the store's allocation order; see keystore), or one of the
 // special ids below that name a caller's keyrings.
 type Serial int32
 

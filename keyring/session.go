@@ -45,8 +45,12 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 				displaced = r
 			}
 		}
+		serial, err := t.tx.NewSerial()
+		if err != nil {
+			return err
+		}
 		r := &keystore.KeyRecord{
-			Serial:      uint32(t.s.newSerial(t)),
+			Serial:      serial,
 			Type:        "keyring",
 			Description: "_ses",
 			UID:         t.p.cred.UID,

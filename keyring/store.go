@@ -2,9 +2,7 @@ package keyring
 
 import (
 	"context"
-	crand "crypto/rand"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
@@ -68,9 +66,6 @@ type Store struct {
 	log    *slog.Logger
 	policy *notify.Policy
 
-	rngMu sync.Mutex
-	rng   *rand.Rand // serials: random, as the kernel's
-
 	cache *readCache // committed keys, for reads that need no transaction (cache.go)
 
 	// mu guards watches and held. Lock order: a caller's commit (keystore's
@@ -93,8 +88,6 @@ func Open(path string, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	var seed [32]byte
-	crand.Read(seed[:])
 	s := &Store{
 		db:      db,
 		quota:   opts.Quota,
@@ -102,7 +95,6 @@ func Open(path string, opts Options) (*Store, error) {
 		now:     opts.Now,
 		log:     opts.Logger,
 		policy:  notify.NewPolicy(notify.PolicyOptions{WatchLimit: opts.WatchLimit}),
-		rng:     rand.New(rand.NewChaCha8(seed)),
 		watches: make(map[Serial]*notify.WatchList),
 		held:    make(map[Serial]int),
 		closing: make(chan struct{}),
@@ -114,6 +106,8 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil
 	})
 	db.OnChange(s.cache.apply)
+	db.OnPending(s.cache.setPending)
+	db.OnChanging(s.cache.changing)
 	if s.quota == (Quota{}) {
 		s.quota = DefaultQuota
 	}
@@ -223,23 +217,4 @@ func (s *Store) isHeld(id Serial) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.held[id] > 0
-}
-
-// newSerial draws a random serial in [3, 2^31-1] as the kernel does,
-// stepping on past serials in use.
-func (s *Store) newSerial(t *txn) Serial {
-	s.rngMu.Lock()
-	v := s.rng.Uint32() >> 1
-	s.rngMu.Unlock()
-	for {
-		if v < keystore.MinSerial {
-			v = keystore.MinSerial
-		}
-		if !t.tx.HasKey(v) {
-			return Serial(v)
-		}
-		if v++; v > keystore.MaxSerial {
-			v = keystore.MinSerial
-		}
-	}
 }

@@ -63,8 +63,12 @@ func (t *txn) userKeyring(kind keystore.NameKind) (Serial, error) {
 
 // newRegisteredKeyring makes a keyring held by a name in the registry.
 func (t *txn) newRegisteredKeyring(kind keystore.NameKind, desc string, uid uint32) (*keystore.KeyRecord, error) {
+	serial, err := t.tx.NewSerial()
+	if err != nil {
+		return nil, err
+	}
 	r := &keystore.KeyRecord{
-		Serial:      uint32(t.s.newSerial(t)),
+		Serial:      serial,
 		Type:        "keyring",
 		Description: desc,
 		UID:         uid,

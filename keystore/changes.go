@@ -18,6 +18,15 @@ type Changes struct {
 // goroutine. Set it once, before the first Update.
 func (db *DB) OnChange(fn func(*Changes)) { db.onChange = fn }
 
+// OnPending sets fn to be told when a write transaction starts changing
+// something (fn(true), inside the transaction, before its commit) and when
+// that transaction is over (fn(false), after OnChange's fn and the
+// transaction's OnCommit handlers if it committed, or after it rolled
+// back). Between the two, the change may be visible to new readers before
+// OnChange has run: a cache above the store must not take fills then.
+// Set it once, before the first Update.
+func (db *DB) OnPending(fn func(pending bool)) { db.onPending = fn }
+
 // changes returns the record of what this write transaction changes, made
 // on first use, and arranges for it to be reported when the transaction
 // commits.
@@ -28,6 +37,9 @@ func (tx *Tx) changes() *Changes {
 		// has closed. NextRevision keeps it current.
 		ch := &Changes{Keys: map[uint32]bool{}, Revision: tx.Revision()}
 		db.changesFor, db.changed = tx.btx, ch
+		if db.onPending != nil {
+			db.onPending(true)
+		}
 		tx.btx.OnCommit(func() {
 			if db.onChange != nil {
 				db.onChange(ch)
@@ -37,5 +49,26 @@ func (tx *Tx) changes() *Changes {
 	return db.changed
 }
 
-func (tx *Tx) touchKey(serial uint32) { tx.changes().Keys[serial] = true }
-func (tx *Tx) touchGraph()            { tx.changes().Graph = true }
+// OnChanging sets fn to be told, inside a write transaction and before it
+// commits, of each key it changes (fn(serial, false)) and of each change
+// to the graph (fn(0, true)). bbolt shows a commit to new readers before
+// OnChange's fn runs, so a cache above the store must forget what a
+// transaction changes before the commit, not after: otherwise a reader
+// who has read the new state in the store could be served the old one
+// from the cache. The transaction may still roll back; forgetting too
+// much is harmless. Set it once, before the first Update.
+func (db *DB) OnChanging(fn func(serial uint32, graph bool)) { db.onChanging = fn }
+
+func (tx *Tx) touchKey(serial uint32) {
+	tx.changes().Keys[serial] = true
+	if tx.db.onChanging != nil {
+		tx.db.onChanging(serial, false)
+	}
+}
+
+func (tx *Tx) touchGraph() {
+	tx.changes().Graph = true
+	if tx.db.onChanging != nil {
+		tx.db.onChanging(0, true)
+	}
+}

@@ -7,12 +7,13 @@ import (
 )
 
 // Check verifies the whole store: bbolt's own page checks, then every
-// invariant between the buckets. Every record decodes, under the serial it
-// names; every link and index entry agree and point at stored keys; each
-// key's link count is the number of stored links to it; the orphans and
-// expiry buckets list exactly the keys they should; every payload opens;
-// each owner's charge is the sum of their keys' charges; every name points
-// at a stored key. It returns all problems found, joined.
+// invariant of the layout. Every record decodes, under the row its serial
+// maps to; every link, index and parent entry agree and point at stored
+// keys; each key's link count is the number of stored links to it, and
+// each keyring's tally counts its links; the orphans and expiry buckets
+// list exactly the keys they should; every payload opens; each owner's
+// charge is the sum of their keys' charges; every name points at a stored
+// key. It returns all problems found, joined.
 func (db *DB) Check() error {
 	var problems []error
 	bad := func(format string, args ...any) {
@@ -22,20 +23,41 @@ func (db *DB) Check() error {
 		for err := range tx.btx.Check() {
 			bad("bbolt: %v", err)
 		}
-		keys := map[uint32]*KeyRecord{}
+		rows := tx.bucket(bucketRows)
+		serialOf := map[uint32]uint32{} // row → serial of its record
+		keys := map[uint32]*KeyRecord{} // serial → record
 		usage := map[uint32]Usage{}
-		tx.bucket(bucketKeys).ForEach(func(k, v []byte) error {
-			var r KeyRecord
-			if err := r.UnmarshalBinary(v); err != nil || len(k) != 4 || r.Serial != binary.BigEndian.Uint32(k) {
-				bad("key entry %x: %v", k, err)
+		// First the records, so that the other entries can be checked
+		// against them.
+		rows.ForEach(func(k, v []byte) error {
+			if len(k) != 5 || k[4] != tagRecord {
 				return nil
 			}
-			keys[r.Serial] = &r
-			if r.Flags&FlagInQuota != 0 {
-				u := usage[r.UID]
+			row := binary.BigEndian.Uint32(k)
+			var r KeyRecord
+			if err := r.UnmarshalBinary(v); err != nil {
+				bad("record at row %d: %v", row, err)
+				return nil
+			}
+			if tx.row(r.Serial) != row {
+				bad("key %d is stored at row %d, its serial's row is %d", r.Serial, row, tx.row(r.Serial))
+				return nil
+			}
+			if r.IsKeyring() && (r.DataLen != 0 || r.NextSeq != 0 || r.QuotaBytes != 0) {
+				bad("keyring %d keeps counts in its record, not its tally", r.Serial)
+			}
+			full, err := tx.Key(r.Serial)
+			if err != nil {
+				bad("%v", err)
+				return nil
+			}
+			serialOf[row] = r.Serial
+			keys[r.Serial] = full
+			if full.Flags&FlagInQuota != 0 {
+				u := usage[full.UID]
 				u.Keys++
-				u.Bytes += r.QuotaBytes
-				usage[r.UID] = u
+				u.Bytes += full.QuotaBytes
+				usage[full.UID] = u
 			}
 			return nil
 		})
@@ -43,53 +65,85 @@ func (db *DB) Check() error {
 		links := map[uint32]uint32{} // key → stored links to it
 		contents := map[uint32]int{} // keyring → links it holds
 		indexed := map[string]bool{} // index keys the links imply
-		tx.bucket(bucketLinks).ForEach(func(k, v []byte) error {
-			if len(k) != 12 || len(v) != 4 {
-				bad("link entry %x → %x", k, v)
+		rows.ForEach(func(k, v []byte) error {
+			if len(k) < 5 {
+				bad("row entry %x", k)
 				return nil
 			}
-			ring, child := binary.BigEndian.Uint32(k), binary.BigEndian.Uint32(v)
-			seq := binary.BigEndian.Uint64(k[4:])
-			rr, cr := keys[ring], keys[child]
+			row, tag, rest := binary.BigEndian.Uint32(k), k[4], k[5:]
+			owner, ok := serialOf[row]
 			switch {
-			case rr == nil || !rr.IsKeyring():
-				bad("link %d/%d from %d, not a stored keyring", ring, seq, ring)
-			case cr == nil:
-				bad("keyring %d links %d, which is not stored", ring, child)
-			default:
-				if seq >= rr.NextSeq {
-					bad("keyring %d has a link at %d, past its next position %d", ring, seq, rr.NextSeq)
+			case tag == tagRecord:
+				return nil
+			case !ok:
+				bad("entry %x at row %d, where no key is stored", k, row)
+				return nil
+			}
+			switch tag {
+			case tagPayload:
+				if len(rest) != 0 {
+					bad("payload entry %x", k)
 				}
-				ik := string(indexKey(ring, cr.Type, cr.Description))
+			case tagLink:
+				if len(rest) != 8 {
+					bad("link entry %x", k)
+					return nil
+				}
+				seq := binary.BigEndian.Uint64(rest)
+				rr := keys[owner]
+				if !rr.IsKeyring() {
+					bad("link %d/%d from %d, not a keyring", owner, seq, owner)
+					return nil
+				}
+				if seq == tallySeq {
+					return nil // Key read it
+				}
+				if len(v) != 4 {
+					bad("link %d/%d → %x", owner, seq, v)
+					return nil
+				}
+				child := binary.BigEndian.Uint32(v)
+				cr := keys[child]
+				if cr == nil {
+					bad("keyring %d links %d, which is not stored", owner, child)
+					return nil
+				}
+				if seq >= rr.NextSeq {
+					bad("keyring %d has a link at %d, past its next position %d", owner, seq, rr.NextSeq)
+				}
+				ik := string(indexKey(row, cr.Type, cr.Description))
 				if indexed[ik] {
-					bad("keyring %d links two keys of type %q description %q", ring, cr.Type, cr.Description)
+					bad("keyring %d links two keys of type %q description %q", owner, cr.Type, cr.Description)
 				}
 				indexed[ik] = true
-				if l, ok := tx.Lookup(ring, cr.Type, cr.Description); !ok || l.Key != child || l.Seq != seq {
-					bad("keyring %d: index disagrees with link %d → %d", ring, seq, child)
+				if l, ok := tx.Lookup(owner, cr.Type, cr.Description); !ok || l.Key != child || l.Seq != seq {
+					bad("keyring %d: index disagrees with link %d → %d", owner, seq, child)
 				}
-				if tx.bucket(bucketParents).Get(parentKey(child, ring, seq)) == nil {
-					bad("link %d/%d → %d has no parent entry", ring, seq, child)
+				if rows.Get(parentKey(tx.row(child), owner, seq)) == nil {
+					bad("link %d/%d → %d has no parent entry", owner, seq, child)
 				}
+				links[child]++
+				contents[owner]++
+			case tagIndex:
+				// Checked once all links are known, below.
+			case tagParent:
+				if len(rest) != 12 {
+					bad("parent entry %x", k)
+					return nil
+				}
+				ring, seq := binary.BigEndian.Uint32(rest), binary.BigEndian.Uint64(rest[4:])
+				child := rows.Get(linkKey(tx.row(ring), seq))
+				if len(child) != 4 || binary.BigEndian.Uint32(child) != owner {
+					bad("parent entry of %d, link %d/%d, matches no link", owner, ring, seq)
+				}
+			default:
+				bad("entry %x has an unknown tag", k)
 			}
-			links[child]++
-			contents[ring]++
 			return nil
 		})
-		tx.bucket(bucketIndex).ForEach(func(k, v []byte) error {
-			if !indexed[string(k)] {
+		rows.ForEach(func(k, v []byte) error {
+			if len(k) >= 5 && k[4] == tagIndex && !indexed[string(k)] {
 				bad("index entry %q has no link", k)
-			}
-			return nil
-		})
-		tx.bucket(bucketParents).ForEach(func(k, v []byte) error {
-			if len(k) != 16 {
-				bad("parent entry %x", k)
-				return nil
-			}
-			child := tx.bucket(bucketLinks).Get(linkKey(binary.BigEndian.Uint32(k[4:]), binary.BigEndian.Uint64(k[8:])))
-			if len(child) != 4 || binary.BigEndian.Uint32(child) != binary.BigEndian.Uint32(k) {
-				bad("parent entry %x matches no link", k)
 			}
 			return nil
 		})
@@ -111,12 +165,6 @@ func (db *DB) Check() error {
 				bad("key %d: %v", serial, err)
 			}
 		}
-		tx.bucket(bucketPayloads).ForEach(func(k, v []byte) error {
-			if len(k) != 4 || keys[binary.BigEndian.Uint32(k)] == nil {
-				bad("payload %x belongs to no key", k)
-			}
-			return nil
-		})
 		tx.bucket(bucketOrphans).ForEach(func(k, v []byte) error {
 			if len(k) != 4 || keys[binary.BigEndian.Uint32(k)] == nil {
 				bad("orphan entry %x is no key", k)

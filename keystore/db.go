@@ -53,6 +53,7 @@ type DB struct {
 	bolt      *bolt.DB
 	path      string
 	sealer    *Sealer
+	perm      *serialPermutation // serials to rows and back (serials.go)
 	commit    *committer
 	closeOnce sync.Once
 	closeErr  error
@@ -65,6 +66,8 @@ type DB struct {
 
 	// What the current write transaction changes (changes.go).
 	onChange   func(*Changes)
+	onPending  func(bool)
+	onChanging func(serial uint32, graph bool)
 	changesFor *bolt.Tx
 	changed    *Changes
 }
@@ -103,7 +106,15 @@ func Open(path string, opts Options) (*DB, error) {
 			return nil
 		}
 		current = true
-		return db.unwrap(meta, opts)
+		if err := db.unwrap(meta, opts); err != nil {
+			return err
+		}
+		perm, err := newSerialPermutation(meta.Get(metaSerialKey))
+		if err != nil {
+			return openError(db.path, err)
+		}
+		db.perm = perm
+		return nil
 	})
 	if err == nil && !current {
 		err = bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) })
@@ -116,6 +127,9 @@ func Open(path string, opts Options) (*DB, error) {
 	// whatever became of it, the next transaction starts from the published
 	// state (and a new *bolt.Tx may reuse a dead one's address).
 	db.commit = newCommitter(bdb, func() {
+		if db.changed != nil && db.onPending != nil {
+			db.onPending(false)
+		}
 		db.stagedFor, db.staged = nil, nil
 		db.changesFor, db.changed = nil, nil
 	})
@@ -139,7 +153,12 @@ func (db *DB) setUp(tx *bolt.Tx, opts Options) error {
 	if err := db.unwrap(meta, opts); err != nil {
 		return err
 	}
-	return upgrade(tx, version)
+	if version >= 3 {
+		if db.perm, err = newSerialPermutation(meta.Get(metaSerialKey)); err != nil {
+			return openError(db.path, err)
+		}
+	}
+	return db.upgrade(tx, version)
 }
 
 // unwrap gets the KEK as the store says and unwraps the data key with it.
@@ -200,6 +219,16 @@ func (db *DB) create(tx *bolt.Tx, opts Options) error {
 	defer kek.Wipe()
 	db.sealer = NewSealer()
 	if err := meta.Put(metaDataKey, kek.WrapDataKey(db.sealer)); err != nil {
+		return err
+	}
+	serialKey := newSerialKey()
+	if db.perm, err = newSerialPermutation(serialKey); err != nil {
+		return err
+	}
+	if err := meta.Put(metaSerialKey, serialKey); err != nil {
+		return err
+	}
+	if err := meta.Put(metaNextRow, u32(MinSerial)); err != nil {
 		return err
 	}
 	return putSchemaVersion(meta, SchemaVersion)

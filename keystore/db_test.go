@@ -188,7 +188,7 @@ func TestFlippedPayloadByteIsCorruptNotGarbage(t *testing.T) {
 
 	sealedLen := len(plain) + keystore.SealOverhead
 	for off := range sealedLen {
-		flipPayloadByte(t, path, 4242, off)
+		flipPayloadByte(t, path, off)
 		db, err := keystore.Open(path, keystore.Options{})
 		if err != nil {
 			t.Fatal(err)
@@ -202,11 +202,13 @@ func TestFlippedPayloadByteIsCorruptNotGarbage(t *testing.T) {
 			return nil
 		})
 		db.Close()
-		flipPayloadByte(t, path, 4242, off) // and back
+		flipPayloadByte(t, path, off) // and back
 	}
 }
 
-func flipPayloadByte(t *testing.T, path string, serial uint32, off int) {
+// flipPayloadByte flips byte off of the store's only sealed payload: the
+// entry of the rows bucket whose key is a row and the tag 'p' (schema 3).
+func flipPayloadByte(t *testing.T, path string, off int) {
 	t.Helper()
 	bdb, err := bolt.Open(path, 0o600, nil)
 	if err != nil {
@@ -214,11 +216,20 @@ func flipPayloadByte(t *testing.T, path string, serial uint32, off int) {
 	}
 	defer bdb.Close()
 	err = bdb.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket([]byte("payloads"))
-		k := binary.BigEndian.AppendUint32(nil, serial)
-		v := bytes.Clone(b.Get(k))
+		b := tx.Bucket([]byte("rows"))
+		var found [][]byte
+		b.ForEach(func(k, v []byte) error {
+			if len(k) == 5 && k[4] == 'p' {
+				found = append(found, bytes.Clone(k))
+			}
+			return nil
+		})
+		if len(found) != 1 {
+			t.Fatalf("%d sealed payloads in the store, want the one", len(found))
+		}
+		v := bytes.Clone(b.Get(found[0]))
 		v[off] ^= 0x01
-		return b.Put(k, v)
+		return b.Put(found[0], v)
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -356,6 +367,51 @@ func bumpSchema(t *testing.T, path string, v uint32) {
 		return tx.Bucket([]byte("meta")).Put([]byte("schema"), binary.BigEndian.AppendUint32(nil, v))
 	})
 	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Writers whose contexts end while they wait, some while the lead is being
+// passed to them, never leave the store without a leader: every other
+// writer is committed, each cancelled one is either committed (it said
+// nil) or absent (it said its context's error), and Close returns.
+func TestCancelledWritersDoNotStallGroupCommit(t *testing.T) {
+	db, _ := openTemp(t, keystore.Options{})
+	const writers, each = 16, 40
+	var wg sync.WaitGroup
+	results := make([][each]error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			for i := range each {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Duration(i%5)*50*time.Microsecond)
+				if i%2 == 0 {
+					ctx, cancel = context.WithCancel(context.Background())
+				}
+				results[w][i] = db.Update(ctx, func(tx *keystore.Tx) error {
+					return tx.PutKey(userKey(uint32(100_000 + w*each + i)))
+				})
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	db.View(func(tx *keystore.Tx) error {
+		for w := range writers {
+			for i, err := range results[w] {
+				has := tx.HasKey(uint32(100_000 + w*each + i))
+				switch {
+				case err == nil && !has:
+					t.Errorf("writer %d call %d acknowledged but not stored", w, i)
+				case err != nil && has:
+					t.Errorf("writer %d call %d failed (%v) but is stored", w, i, err)
+				case err != nil && !errors.Is(err, context.DeadlineExceeded):
+					t.Errorf("writer %d call %d: %v", w, i, err)
+				}
+			}
+		}
+		return nil
+	})
+	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -12,15 +12,23 @@
 // waits up to Options.LockTimeout and then gets ErrLocked naming the file.
 // View runs a read-only transaction. Update runs a read-write one and
 // returns once it is durable; concurrent Updates share one commit and one
-// fsync (group commit), while a lone Update is committed at once. Check
-// verifies every invariant between the buckets, for tests and repairs. The
-// bucket layout is documented on SchemaVersion.
+// fsync (group commit), while a lone Update is committed at once, in its
+// caller's goroutine. Check verifies every invariant of the layout, for
+// tests and repairs. The bucket layout is documented on SchemaVersion.
+//
+// NewSerial hands out serials for new keys. They look as random as the
+// kernel's, but they are a keyed permutation of a counter (serials.go), so
+// a key's entries are stored under its row in allocation order: new keys
+// are appended to the B+tree instead of landing on random leaves, and a
+// commit rewrites a few pages instead of one per key.
 //
 // Keys flagged FlagVolatile, and links with a volatile end, live in memory
 // only: a write transaction stages them and publishes them when it
 // commits. They never reach the file, and the stored counters leave them
 // out, so a store opened after a crash is consistent without them. OnChange
-// tells a cache above the store what each committed transaction changed.
+// tells a cache above the store what each committed transaction changed;
+// OnChanging and OnPending tell it before the commit, which it needs
+// because bbolt shows a commit to new readers before OnChange runs.
 //
 // # Encryption
 //

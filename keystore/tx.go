@@ -40,10 +40,93 @@ func (tx *Tx) NextRevision() (uint64, error) {
 	return rev, tx.bucket(bucketMeta).Put(metaRevision, binary.BigEndian.AppendUint64(nil, rev))
 }
 
+// Row keys: every entry about a key starts with its row and a tag.
+const (
+	tagRecord  = 'k' // the KeyRecord
+	tagLink    = 'l' // a keyring's links, by position, then its tally
+	tagPayload = 'p' // the sealed payload
+	tagParent  = 'u' // links to the key, by keyring and position
+	tagIndex   = 'x' // a keyring's links, by type and description
+)
+
+// tallySeq is the position of a keyring's tally among its links: after
+// any link it will ever hold.
+const tallySeq = ^uint64(0)
+
+func rowKey(row uint32, tag byte) []byte {
+	return append(binary.BigEndian.AppendUint32(make([]byte, 0, 16), row), tag)
+}
+
+func linkKey(ringRow uint32, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(rowKey(ringRow, tagLink), seq)
+}
+
+func tallyKey(ringRow uint32) []byte { return linkKey(ringRow, tallySeq) }
+
+func indexKey(ringRow uint32, typ, desc string) []byte {
+	k := append(rowKey(ringRow, tagIndex), typ...)
+	k = append(k, 0)
+	return append(k, desc...)
+}
+
+func parentKey(keyRow, ring uint32, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(rowKey(keyRow, tagParent), ring), seq)
+}
+
+// row is where serial's entries are kept; 0, where nothing is, for a
+// serial out of range.
+func (tx *Tx) row(serial uint32) uint32 {
+	if !inSerialRange(serial) {
+		return 0
+	}
+	return tx.db.perm.row(serial)
+}
+
+// splitKeyring separates what a keyring's record keeps from what its
+// tally keeps: the record as stored (DataLen, NextSeq and QuotaBytes zero,
+// so that adding a link leaves it alone), and the tally's bytes. Other keys
+// are stored whole and have no tally.
+func splitKeyring(r *KeyRecord) (*KeyRecord, []byte) {
+	if !r.IsKeyring() {
+		return r, nil
+	}
+	stored := *r
+	stored.DataLen, stored.NextSeq, stored.QuotaBytes = 0, 0, 0
+	tally := binary.BigEndian.AppendUint32(u32(r.DataLen), r.QuotaBytes)
+	return &stored, binary.BigEndian.AppendUint64(tally, r.NextSeq)
+}
+
+// tallyLen is the length of a keyring's tally: u32 links, u32 quota
+// bytes, u64 next position.
+const tallyLen = 16
+
+// NewSerial allocates a serial for a new key: the serial of the next free
+// row, which looks as random as the kernel's and is never one in use.
+func (tx *Tx) NewSerial() (uint32, error) {
+	meta := tx.bucket(bucketMeta)
+	row := uint32(MinSerial)
+	if v := meta.Get(metaNextRow); len(v) == 4 {
+		row = binary.BigEndian.Uint32(v)
+	}
+	rows := tx.bucket(bucketRows)
+	for {
+		if !inSerialRange(row) {
+			row = MinSerial
+		}
+		serial := tx.db.perm.serial(row)
+		next := row + 1
+		if rows.Get(rowKey(row, tagRecord)) == nil && !tx.IsVolatile(serial) {
+			return serial, meta.Put(metaNextRow, u32(next))
+		}
+		row = next
+	}
+}
+
 // Key returns the record of serial, or nil if there is none. The record
 // is the caller's to change.
 func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
-	v := tx.bucket(bucketKeys).Get(u32(serial))
+	row := tx.row(serial)
+	v := tx.bucket(bucketRows).Get(rowKey(row, tagRecord))
 	if v == nil {
 		if r, ok := tx.volatile().keys[serial]; ok {
 			c := *r
@@ -58,39 +141,67 @@ func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
 	if r.Serial != serial {
 		return nil, fmt.Errorf("keystore: key %d: record says serial %d: %w", serial, r.Serial, ErrCorrupt)
 	}
+	if r.IsKeyring() {
+		t := tx.bucket(bucketRows).Get(tallyKey(row))
+		if len(t) != tallyLen {
+			return nil, fmt.Errorf("keystore: keyring %d: tally of %d bytes: %w", serial, len(t), ErrCorrupt)
+		}
+		r.DataLen, r.QuotaBytes, r.NextSeq = binary.BigEndian.Uint32(t), binary.BigEndian.Uint32(t[4:]), binary.BigEndian.Uint64(t[8:])
+	}
 	return r, nil
 }
 
 // HasKey reports whether serial is in use.
 func (tx *Tx) HasKey(serial uint32) bool {
-	return tx.bucket(bucketKeys).Get(u32(serial)) != nil || tx.IsVolatile(serial)
+	return tx.bucket(bucketRows).Get(rowKey(tx.row(serial), tagRecord)) != nil || tx.IsVolatile(serial)
 }
 
 // PutKey stores r, replacing what was stored under its serial, and keeps
 // the orphans and expiry buckets in step with it. A record flagged
-// FlagVolatile is kept in memory instead.
+// FlagVolatile is kept in memory instead. What has not changed is not
+// written: every write dirties a page that the commit must sync.
 func (tx *Tx) PutKey(r *KeyRecord) error {
+	tx.touchKey(r.Serial)
 	if r.Flags&FlagVolatile != 0 {
 		c := *r
 		tx.volatile().keys[r.Serial] = &c
-		tx.touchKey(r.Serial)
 		tx.touchGraph()
 		return nil
 	}
-	old, err := tx.Key(r.Serial)
+	row := tx.row(r.Serial)
+	if row == 0 {
+		return corrupt("key serial %d outside %d..%d", r.Serial, MinSerial, MaxSerial)
+	}
+	rows := tx.bucket(bucketRows)
+	stored, tally := splitKeyring(r)
+	if tally != nil {
+		if tk := tallyKey(row); !bytes.Equal(rows.Get(tk), tally) {
+			if err := rows.Put(tk, tally); err != nil {
+				return err
+			}
+		}
+	}
+	b, err := stored.MarshalBinary()
 	if err != nil {
 		return err
 	}
-	tx.touchKey(r.Serial)
+	rk := rowKey(row, tagRecord)
+	oldRaw := rows.Get(rk)
+	if bytes.Equal(oldRaw, b) {
+		return nil // nothing the record, the orphans or the expiry hold changed
+	}
+	var old *KeyRecord
+	if oldRaw != nil {
+		old = new(KeyRecord)
+		if err := old.UnmarshalBinary(oldRaw); err != nil {
+			return fmt.Errorf("keystore: key %d: %w", r.Serial, err)
+		}
+	}
 	if old == nil || old.Type != r.Type || old.UID != r.UID || old.GID != r.GID || old.Perm != r.Perm ||
 		old.Flags != r.Flags || old.Expiry != r.Expiry || old.Description != r.Description {
 		tx.touchGraph()
 	}
-	b, err := r.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	if err := tx.bucket(bucketKeys).Put(u32(r.Serial), b); err != nil {
+	if err := rows.Put(rk, b); err != nil {
 		return err
 	}
 	if old != nil && old.Expiry != 0 && old.Expiry != r.Expiry {
@@ -98,10 +209,13 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 			return err
 		}
 	}
-	if r.Expiry != 0 {
+	if r.Expiry != 0 && (old == nil || old.Expiry != r.Expiry) {
 		if err := tx.bucket(bucketExpiry).Put(expiryKey(r.Expiry, r.Serial), nil); err != nil {
 			return err
 		}
+	}
+	if old != nil && old.Held() == r.Held() {
+		return nil
 	}
 	if r.Held() {
 		return tx.bucket(bucketOrphans).Delete(u32(r.Serial))
@@ -118,11 +232,15 @@ func (tx *Tx) DeleteKey(r *KeyRecord) error {
 		delete(tx.volatile().keys, r.Serial)
 		return nil
 	}
-	k := u32(r.Serial)
-	for _, b := range [][]byte{bucketKeys, bucketPayloads, bucketOrphans} {
-		if err := tx.bucket(b).Delete(k); err != nil {
+	row := tx.row(r.Serial)
+	rows := tx.bucket(bucketRows)
+	for _, k := range [][]byte{rowKey(row, tagRecord), rowKey(row, tagPayload), tallyKey(row)} {
+		if err := rows.Delete(k); err != nil {
 			return err
 		}
+	}
+	if err := tx.bucket(bucketOrphans).Delete(u32(r.Serial)); err != nil {
+		return err
 	}
 	if r.Expiry != 0 {
 		return tx.bucket(bucketExpiry).Delete(expiryKey(r.Expiry, r.Serial))
@@ -177,7 +295,7 @@ func payloadBinding(r *KeyRecord) []byte {
 
 // Payload opens r's payload; nil if it has none.
 func (tx *Tx) Payload(r *KeyRecord) ([]byte, error) {
-	sealed := tx.bucket(bucketPayloads).Get(u32(r.Serial))
+	sealed := tx.bucket(bucketRows).Get(rowKey(tx.row(r.Serial), tagPayload))
 	if sealed == nil {
 		return nil, nil
 	}
@@ -191,10 +309,11 @@ func (tx *Tx) Payload(r *KeyRecord) ([]byte, error) {
 // PutPayload seals p as r's payload; an empty p removes it.
 func (tx *Tx) PutPayload(r *KeyRecord, p []byte) error {
 	tx.touchKey(r.Serial)
+	k := rowKey(tx.row(r.Serial), tagPayload)
 	if len(p) == 0 {
-		return tx.bucket(bucketPayloads).Delete(u32(r.Serial))
+		return tx.bucket(bucketRows).Delete(k)
 	}
-	return tx.bucket(bucketPayloads).Put(u32(r.Serial), tx.db.sealer.Seal(nil, p, payloadBinding(r)))
+	return tx.bucket(bucketRows).Put(k, tx.db.sealer.Seal(nil, p, payloadBinding(r)))
 }
 
 // Link is one entry of a keyring: the key, at its position.
@@ -203,28 +322,18 @@ type Link struct {
 	Key uint32
 }
 
-func linkKey(ring uint32, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(u32(ring), seq)
-}
-
-func indexKey(ring uint32, typ, desc string) []byte {
-	k := append(u32(ring), typ...)
-	k = append(k, 0)
-	return append(k, desc...)
-}
-
 // Links yields a keyring's links in insertion order, stored and volatile
 // together.
 func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
 	return func(yield func(Link) bool) {
 		mem := tx.volatile().sortedLinks(ring)
-		prefix := u32(ring)
-		c := tx.bucket(bucketLinks).Cursor()
+		prefix := rowKey(tx.row(ring), tagLink)
+		c := tx.bucket(bucketRows).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(k) != 12 || len(v) != 4 {
-				continue
+			if len(k) != len(prefix)+8 || len(v) != 4 {
+				continue // the tally
 			}
-			l := Link{Seq: binary.BigEndian.Uint64(k[4:]), Key: binary.BigEndian.Uint32(v)}
+			l := Link{Seq: binary.BigEndian.Uint64(k[len(prefix):]), Key: binary.BigEndian.Uint32(v)}
 			for len(mem) > 0 && mem[0].Seq < l.Seq {
 				if !yield(mem[0]) {
 					return
@@ -245,10 +354,9 @@ func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
 
 // Lookup finds the key of type typ and description desc linked in ring.
 func (tx *Tx) Lookup(ring uint32, typ, desc string) (Link, bool) {
-	ik := indexKey(ring, typ, desc)
-	v := tx.bucket(bucketIndex).Get(ik)
+	v := tx.bucket(bucketRows).Get(indexKey(tx.row(ring), typ, desc))
 	if len(v) != 12 {
-		l, ok := tx.volatile().index[string(ik)]
+		l, ok := tx.volatile().index[volatileIndexKey(ring, typ, desc)]
 		return l, ok
 	}
 	return Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}, true
@@ -259,8 +367,8 @@ func (tx *Tx) Lookup(ring uint32, typ, desc string) (Link, bool) {
 // however many other keys ring holds.
 func (tx *Tx) ChildKeyrings(ring uint32) iter.Seq[Link] {
 	return func(yield func(Link) bool) {
-		prefix := indexKey(ring, "keyring", "")
-		c := tx.bucket(bucketIndex).Cursor()
+		prefix := indexKey(tx.row(ring), "keyring", "")
+		c := tx.bucket(bucketRows).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(v) == 12 && !yield(Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}) {
 				return
@@ -280,17 +388,14 @@ type Parent struct {
 	Seq  uint64
 }
 
-func parentKey(key, ring uint32, seq uint64) []byte {
-	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint32(u32(key), ring), seq)
-}
-
 // Parents yields the links to key, keyring by keyring.
 func (tx *Tx) Parents(key uint32) iter.Seq[Parent] {
 	return func(yield func(Parent) bool) {
-		prefix := u32(key)
-		c := tx.bucket(bucketParents).Cursor()
+		prefix := rowKey(tx.row(key), tagParent)
+		c := tx.bucket(bucketRows).Cursor()
 		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
-			if len(k) == 16 && !yield(Parent{Ring: binary.BigEndian.Uint32(k[4:]), Seq: binary.BigEndian.Uint64(k[8:])}) {
+			n := len(prefix)
+			if len(k) == n+12 && !yield(Parent{Ring: binary.BigEndian.Uint32(k[n:]), Seq: binary.BigEndian.Uint64(k[n+4:])}) {
 				return
 			}
 		}
@@ -312,14 +417,15 @@ func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
 		tx.volatile().putLink(ring, l, typ, desc)
 		return nil
 	}
-	if err := tx.bucket(bucketLinks).Put(linkKey(ring, l.Seq), u32(l.Key)); err != nil {
+	rows, ringRow := tx.bucket(bucketRows), tx.row(ring)
+	if err := rows.Put(linkKey(ringRow, l.Seq), u32(l.Key)); err != nil {
 		return err
 	}
-	if err := tx.bucket(bucketParents).Put(parentKey(l.Key, ring, l.Seq), nil); err != nil {
+	if err := rows.Put(parentKey(tx.row(l.Key), ring, l.Seq), nil); err != nil {
 		return err
 	}
 	v := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, l.Seq), l.Key)
-	return tx.bucket(bucketIndex).Put(indexKey(ring, typ, desc), v)
+	return rows.Put(indexKey(ringRow, typ, desc), v)
 }
 
 // DeleteLink removes the link l from ring; typ and desc are the linked
@@ -331,13 +437,14 @@ func (tx *Tx) DeleteLink(ring uint32, l Link, typ, desc string) error {
 		tx.volatile().deleteLink(ring, l, typ, desc)
 		return nil
 	}
-	if err := tx.bucket(bucketLinks).Delete(linkKey(ring, l.Seq)); err != nil {
+	rows, ringRow := tx.bucket(bucketRows), tx.row(ring)
+	if err := rows.Delete(linkKey(ringRow, l.Seq)); err != nil {
 		return err
 	}
-	if err := tx.bucket(bucketParents).Delete(parentKey(l.Key, ring, l.Seq)); err != nil {
+	if err := rows.Delete(parentKey(tx.row(l.Key), ring, l.Seq)); err != nil {
 		return err
 	}
-	return tx.bucket(bucketIndex).Delete(indexKey(ring, typ, desc))
+	return rows.Delete(indexKey(ringRow, typ, desc))
 }
 
 // NameKind is a namespace of registered keyrings.

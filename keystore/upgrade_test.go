@@ -4,6 +4,9 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/keyctl-go/keyctl-go/keystore"
@@ -84,5 +87,114 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 	bumpSchema(t, path, keystore.SchemaVersion+1)
 	if _, err := keystore.Open(path, keystore.Options{}); err == nil {
 		t.Fatal("a store of a newer schema was opened")
+	}
+}
+
+// testdata/schema-v2 holds a store written through package keyring by the
+// schema-2 code (commit 09f470b): uid 1000's user keyring holding a user
+// key "token", a keyring "child" that links the token too and holds a
+// logon key, a user key with a timeout, and uid 1000's persistent keyring.
+// manifest names their serials. Opening it moves everything into the rows
+// of schema 3 under the same serials.
+func TestUpgradeFromSchemaV2(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"v2.db", "v2.db.key"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "schema-v2", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	manifest, err := os.ReadFile(filepath.Join("testdata", "schema-v2", "manifest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	serial := map[string]uint32{}
+	for _, line := range strings.Split(strings.TrimSpace(string(manifest)), "\n") {
+		name, num, _ := strings.Cut(line, " ")
+		n, err := strconv.ParseUint(num, 10, 32)
+		if err != nil {
+			t.Fatalf("manifest line %q: %v", line, err)
+		}
+		serial[name] = uint32(n)
+	}
+
+	path := filepath.Join(dir, "v2.db")
+	db, err := keystore.Open(path, keystore.Options{})
+	if err != nil {
+		t.Fatalf("opening a schema-2 store: %v", err)
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		t.Fatalf("upgraded store is inconsistent: %v", err)
+	}
+	links := func(tx *keystore.Tx, ring uint32) []uint32 {
+		var keys []uint32
+		for l := range tx.Links(ring) {
+			keys = append(keys, l.Key)
+		}
+		return keys
+	}
+	err = db.View(func(tx *keystore.Tx) error {
+		if got, want := links(tx, serial["user"]), []uint32{serial["token"], serial["child"], serial["timed"], serial["persistent"]}; !slices.Equal(got, want) {
+			t.Errorf("user keyring holds %v, want %v in that order", got, want)
+		}
+		if got, want := links(tx, serial["child"]), []uint32{serial["token"], serial["logon"]}; !slices.Equal(got, want) {
+			t.Errorf("child keyring holds %v, want %v", got, want)
+		}
+		for name, want := range map[string]string{"token": "s3cr3t", "logon": "hunter2", "timed": "tick"} {
+			r, err := tx.Key(serial[name])
+			if err != nil || r == nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if p, err := tx.Payload(r); err != nil || string(p) != want {
+				t.Errorf("%s's payload %q, %v; want %q", name, p, err, want)
+			}
+		}
+		if r, _ := tx.Key(serial["token"]); r.Links != 2 || r.Description != "token" || r.UID != 1000 {
+			t.Errorf("token's record after the upgrade: %+v", r)
+		}
+		if r, _ := tx.Key(serial["user"]); r.DataLen != 4 || r.NextSeq != 4 {
+			t.Errorf("user keyring counts %d links, next position %d; want 4 and 4", r.DataLen, r.NextSeq)
+		}
+		if r, _ := tx.Key(serial["timed"]); r.Expiry == 0 {
+			t.Error("the timed key lost its expiry")
+		}
+		if l, ok := tx.Lookup(serial["child"], "logon", "svc:pw"); !ok || l.Key != serial["logon"] {
+			t.Errorf("lookup of the logon key in child: %+v, %t", l, ok)
+		}
+		if got := tx.Name(keystore.NamePersistent, "1000"); got != serial["persistent"] {
+			t.Errorf("persistent keyring name → %d, want %d", got, serial["persistent"])
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// New keys get serials no old key has.
+	err = db.Update(context.Background(), func(tx *keystore.Tx) error {
+		for range 100 {
+			s, err := tx.NewSerial()
+			if err != nil {
+				return err
+			}
+			for name, old := range serial {
+				if s == old {
+					t.Errorf("new serial %d is %s's", s, name)
+				}
+			}
+			if err := tx.PutKey(&keystore.KeyRecord{Serial: s, Type: "user", Description: "new", UID: 1000, Pins: 1}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Check(); err != nil {
+		t.Fatalf("store inconsistent after new keys: %v", err)
 	}
 }

@@ -20,7 +20,7 @@ const FlagVolatile uint32 = 1 << 6
 type volatileState struct {
 	keys    map[uint32]*KeyRecord
 	links   map[uint32]map[uint64]uint32 // ring → seq → key
-	index   map[string]Link              // indexKey(ring, type, desc) → link
+	index   map[string]Link              // volatileIndexKey(ring, type, desc) → link
 	parents map[uint32]map[Parent]bool   // key → links to it
 }
 
@@ -83,7 +83,7 @@ func (v *volatileState) putLink(ring uint32, l Link, typ, desc string) {
 		v.links[ring] = map[uint64]uint32{}
 	}
 	v.links[ring][l.Seq] = l.Key
-	v.index[string(indexKey(ring, typ, desc))] = l
+	v.index[volatileIndexKey(ring, typ, desc)] = l
 	if v.parents[l.Key] == nil {
 		v.parents[l.Key] = map[Parent]bool{}
 	}
@@ -95,7 +95,7 @@ func (v *volatileState) deleteLink(ring uint32, l Link, typ, desc string) {
 	if len(v.links[ring]) == 0 {
 		delete(v.links, ring)
 	}
-	delete(v.index, string(indexKey(ring, typ, desc)))
+	delete(v.index, volatileIndexKey(ring, typ, desc))
 	delete(v.parents[l.Key], Parent{Ring: ring, Seq: l.Seq})
 	if len(v.parents[l.Key]) == 0 {
 		delete(v.parents, l.Key)
@@ -115,7 +115,7 @@ func (v *volatileState) sortedLinks(ring uint32) []Link {
 // childKeyrings returns the volatile links of ring to keyrings, in
 // description order.
 func (v *volatileState) childKeyrings(ring uint32) []Link {
-	prefix := string(indexKey(ring, "keyring", ""))
+	prefix := volatileIndexKey(ring, "keyring", "")
 	var keys []string
 	for k := range v.index {
 		if strings.HasPrefix(k, prefix) {
@@ -138,4 +138,10 @@ func (tx *Tx) IsVolatileLink(ring, key uint32) bool {
 	_, r := v.keys[ring]
 	_, k := v.keys[key]
 	return r || k
+}
+
+// volatileIndexKey keys the in-memory index: ring serial, type, NUL,
+// description, the order a stored keyring's index has.
+func volatileIndexKey(ring uint32, typ, desc string) string {
+	return string(u32(ring)) + typ + "\x00" + desc
 }

@@ -8,9 +8,7 @@ package bigstore
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
-	"slices"
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/keyring"
@@ -34,9 +32,8 @@ type Store struct {
 // Build makes a store of n user keys in dir/keys.db, all in owner's user
 // keyring, owned by and charged to owner (root's quota holds a million).
 // The user keyrings come from the keyring package, as any program would
-// make them. Serials are random, as Add's are, but written in ascending
-// order with descriptions and link positions ascending with them, so that
-// every bucket is filled by appending.
+// make them. Serials come from the store, as Add's do, so that rows, link
+// positions and descriptions ascend together and every write appends.
 func Build(dir string, n int, owner perms.Cred) (Store, error) {
 	ctx := context.Background()
 	start := time.Now()
@@ -51,23 +48,11 @@ func Build(dir string, n int, owner perms.Cred) (Store, error) {
 		store.Close()
 		return big, err
 	}
-	session, err := p.KeyringID(ctx, keyring.UserSessionKeyring)
+	_, err = p.KeyringID(ctx, keyring.UserSessionKeyring)
 	store.Close()
 	if err != nil {
 		return big, err
 	}
-
-	rng := rand.New(rand.NewPCG(uint64(n), 1))
-	taken := map[uint32]bool{uint32(user): true, uint32(session): true}
-	serials := make([]uint32, 0, n)
-	for len(serials) < n {
-		s := keystore.MinSerial + rng.Uint32N(keystore.MaxSerial-keystore.MinSerial+1)
-		if !taken[s] {
-			taken[s] = true
-			serials = append(serials, s)
-		}
-	}
-	slices.Sort(serials)
 
 	db, err := keystore.Open(big.Path, keystore.Options{})
 	if err != nil {
@@ -75,8 +60,9 @@ func Build(dir string, n int, owner perms.Cred) (Store, error) {
 	}
 	defer db.Close()
 	now := time.Now().UnixNano()
+	var sample keyring.Serial
 	for first := 0; first < n; first += batch {
-		part := serials[first:min(first+batch, n)]
+		count := min(batch, n-first)
 		// Update may run fn again if it fails, so it reads everything it
 		// changes from the transaction rather than carrying it over.
 		err := db.Update(ctx, func(tx *keystore.Tx) error {
@@ -85,7 +71,14 @@ func Build(dir string, n int, owner perms.Cred) (Store, error) {
 				return fmt.Errorf("user keyring %d: %v", user, err)
 			}
 			usage := tx.Quota(owner.UID)
-			for i, serial := range part {
+			for i := range count {
+				serial, err := tx.NewSerial()
+				if err != nil {
+					return err
+				}
+				if first+i == n/2 {
+					sample = keyring.Serial(serial)
+				}
 				desc, payload := Key(first + i)
 				r := &keystore.KeyRecord{
 					Serial:      serial,
@@ -132,7 +125,7 @@ func Build(dir string, n int, owner perms.Cred) (Store, error) {
 		}
 	}
 	mid := n / 2
-	big.Sample = keyring.Serial(serials[mid])
+	big.Sample = sample
 	_, big.Payload = Key(mid)
 	big.Built = time.Since(start)
 	return big, nil
