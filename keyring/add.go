@@ -134,7 +134,11 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 			return 0, err
 		}
 	}
-	if err := t.addLink(ring.KeyRecord, r); err != nil {
+	link := t.addLink
+	if !linked {
+		link = t.linkNew // no Lookup again: ring holds nothing by this name
+	}
+	if err := link(ring.KeyRecord, r); err != nil {
 		return 0, err
 	}
 	t.post(Serial(r.Serial), watchqueue.KeyInstantiated, 0)

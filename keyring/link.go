@@ -39,6 +39,12 @@ func (t *txn) addLink(ring, child *keystore.KeyRecord) error {
 		}
 		return t.tx.PutLink(ring.Serial, keystore.Link{Seq: old.Seq, Key: child.Serial}, child.Type, child.Description)
 	}
+	return t.linkNew(ring, child)
+}
+
+// linkNew links child into ring at its next position; ring holds no key of
+// child's type and description.
+func (t *txn) linkNew(ring, child *keystore.KeyRecord) error {
 	seq := ring.NextSeq
 	ring.NextSeq++
 	if !t.tx.IsVolatileLink(ring.Serial, child.Serial) {

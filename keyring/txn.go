@@ -28,7 +28,8 @@ type txn struct {
 	destroyed []Serial // destroyed keys, whose watchers get removal records
 	dropped   []Serial // keys that lost a holder: sweep destroys them if nothing holds them now
 	write     bool
-	expiring  bool // an expiry or revocation was set: wake the collector after the commit
+	expiring  bool         // an expiry or revocation was set: wake the collector after the commit
+	charged   []ownerUsage // quota charges applied, written by flushQuota
 }
 
 // post queues a notification for after the commit.
@@ -47,6 +48,9 @@ func (p *Process) update(ctx context.Context, fn func(t *txn) error) error {
 			return err
 		}
 		if err := t.sweep(); err != nil {
+			return err
+		}
+		if err := t.flushQuota(); err != nil {
 			return err
 		}
 		rev, err := tx.NextRevision()

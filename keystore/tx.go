@@ -214,8 +214,8 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 			return err
 		}
 	}
-	if old != nil && old.Held() == r.Held() {
-		return nil
+	if old != nil && old.Held() == r.Held() || old == nil && r.Held() {
+		return nil // orphans lists stored keys only: a new key is in it only if unheld
 	}
 	if r.Held() {
 		return tx.bucket(bucketOrphans).Delete(u32(r.Serial))
