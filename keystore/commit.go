@@ -3,7 +3,9 @@ package keystore
 import (
 	"context"
 	"errors"
+	"runtime"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -45,6 +47,8 @@ type committer struct {
 	queue   []*call
 	leading bool // a goroutine is committing; the next leader is promoted from queue
 	closed  bool
+
+	lastBatch atomic.Int32 // how many calls the last batch held
 }
 
 func newCommitter(db *bolt.DB, afterTx func()) *committer {
@@ -107,12 +111,20 @@ func (c *committer) do(ctx context.Context, fn func(*bolt.Tx) error) error {
 // lead commits one batch, what is queued now (up to maxBatch), then
 // passes the lead to the first call still queued, or gives it up.
 func (c *committer) lead() {
+	if c.lastBatch.Load() > 1 {
+		// The last batch had company: its writers were just woken and are
+		// on their way back with their next calls. Let them queue before
+		// taking the batch, so that they share this fsync instead of the
+		// next. A yield, not a timed wait: a lone writer never pays it.
+		runtime.Gosched()
+	}
 	c.mu.Lock()
 	n := min(len(c.queue), maxBatch)
 	batch := append([]*call(nil), c.queue[:n]...)
 	c.queue = append(c.queue[:0], c.queue[n:]...)
 	c.mu.Unlock()
 
+	c.lastBatch.Store(int32(len(batch)))
 	c.run(batch)
 
 	c.mu.Lock()
