@@ -16,6 +16,23 @@ import (
 type Tx struct {
 	btx *bolt.Tx
 	db  *DB
+	// rowsCursor serves every point read of the rows bucket (getRow).
+	// bbolt's Bucket.Get makes a cursor per call, and growing its stack
+	// was over half of all allocations on the write path.
+	rowsCursor *bolt.Cursor
+}
+
+// getRow is rows.Get(k) through the transaction's one cursor. The value
+// is valid until the transaction ends or next writes, as Get's is.
+func (tx *Tx) getRow(k []byte) []byte {
+	if tx.rowsCursor == nil {
+		tx.rowsCursor = tx.bucket(bucketRows).Cursor()
+	}
+	key, v := tx.rowsCursor.Seek(k)
+	if !bytes.Equal(key, k) {
+		return nil
+	}
+	return v
 }
 
 // OnCommit runs fn after the transaction commits, in the order registered.
@@ -108,14 +125,13 @@ func (tx *Tx) NewSerial() (uint32, error) {
 	if v := meta.Get(metaNextRow); len(v) == 4 {
 		row = binary.BigEndian.Uint32(v)
 	}
-	rows := tx.bucket(bucketRows)
 	for {
 		if !inSerialRange(row) {
 			row = MinSerial
 		}
 		serial := tx.db.perm.serial(row)
 		next := row + 1
-		if rows.Get(rowKey(row, tagRecord)) == nil && !tx.IsVolatile(serial) {
+		if tx.getRow(rowKey(row, tagRecord)) == nil && !tx.IsVolatile(serial) {
 			return serial, meta.Put(metaNextRow, u32(next))
 		}
 		row = next
@@ -126,7 +142,7 @@ func (tx *Tx) NewSerial() (uint32, error) {
 // is the caller's to change.
 func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
 	row := tx.row(serial)
-	v := tx.bucket(bucketRows).Get(rowKey(row, tagRecord))
+	v := tx.getRow(rowKey(row, tagRecord))
 	if v == nil {
 		if r, ok := tx.volatile().keys[serial]; ok {
 			c := *r
@@ -142,7 +158,7 @@ func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
 		return nil, fmt.Errorf("keystore: key %d: record says serial %d: %w", serial, r.Serial, ErrCorrupt)
 	}
 	if r.IsKeyring() {
-		t := tx.bucket(bucketRows).Get(tallyKey(row))
+		t := tx.getRow(tallyKey(row))
 		if len(t) != tallyLen {
 			return nil, fmt.Errorf("keystore: keyring %d: tally of %d bytes: %w", serial, len(t), ErrCorrupt)
 		}
@@ -153,7 +169,7 @@ func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
 
 // HasKey reports whether serial is in use.
 func (tx *Tx) HasKey(serial uint32) bool {
-	return tx.bucket(bucketRows).Get(rowKey(tx.row(serial), tagRecord)) != nil || tx.IsVolatile(serial)
+	return tx.getRow(rowKey(tx.row(serial), tagRecord)) != nil || tx.IsVolatile(serial)
 }
 
 // PutKey stores r, replacing what was stored under its serial, and keeps
@@ -175,7 +191,7 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 	rows := tx.bucket(bucketRows)
 	stored, tally := splitKeyring(r)
 	if tally != nil {
-		if tk := tallyKey(row); !bytes.Equal(rows.Get(tk), tally) {
+		if tk := tallyKey(row); !bytes.Equal(tx.getRow(tk), tally) {
 			if err := rows.Put(tk, tally); err != nil {
 				return err
 			}
@@ -186,7 +202,7 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 		return err
 	}
 	rk := rowKey(row, tagRecord)
-	oldRaw := rows.Get(rk)
+	oldRaw := tx.getRow(rk)
 	if bytes.Equal(oldRaw, b) {
 		return nil // nothing the record, the orphans or the expiry hold changed
 	}
@@ -295,7 +311,7 @@ func payloadBinding(r *KeyRecord) []byte {
 
 // Payload opens r's payload; nil if it has none.
 func (tx *Tx) Payload(r *KeyRecord) ([]byte, error) {
-	sealed := tx.bucket(bucketRows).Get(rowKey(tx.row(r.Serial), tagPayload))
+	sealed := tx.getRow(rowKey(tx.row(r.Serial), tagPayload))
 	if sealed == nil {
 		return nil, nil
 	}
@@ -354,7 +370,7 @@ func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
 
 // Lookup finds the key of type typ and description desc linked in ring.
 func (tx *Tx) Lookup(ring uint32, typ, desc string) (Link, bool) {
-	v := tx.bucket(bucketRows).Get(indexKey(tx.row(ring), typ, desc))
+	v := tx.getRow(indexKey(tx.row(ring), typ, desc))
 	if len(v) != 12 {
 		l, ok := tx.volatile().index[volatileIndexKey(ring, typ, desc)]
 		return l, ok
