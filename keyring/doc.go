@@ -45,6 +45,11 @@
 //     until the keyring is cleared or destroyed (measured: a session charged
 //     5 bytes, 12 with a key in it, stays at 9 once the key is invalidated).
 //   - Uid 0 stands in for CAP_SYS_ADMIN where the kernel asks for it.
+//   - Serials look random and are unique within a store, as the kernel's,
+//     but they are a keyed permutation of the store's allocation order
+//     (keystore.Tx.NewSerial), never reused while the store lives: the
+//     kernel draws each at random and may reuse a dead key's. The order
+//     lets the store append new keys to its B+tree.
 //
 // # Caveats
 //
