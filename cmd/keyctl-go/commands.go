@@ -16,7 +16,9 @@ type command struct {
 }
 
 // commands is keyctl 1.6.3's table, in its order, which is also the order of
-// the Format listing. Names match exactly; keyctl does no prefix matching.
+// the Format listing, followed by keyctl-go's own commands (after
+// lastKeyctlCommand), which the listing leaves out. Names match exactly;
+// keyctl does no prefix matching.
 var commands []command
 
 func init() {
@@ -82,8 +84,14 @@ func init() {
 		{"watch_session", "[-f<filters>] [-n <name>] <notifylog> <gclog> <fd> <prog> [<arg1> <arg2> ...]", unsupported("keyctl_watch_key", 4, -1)},
 		{"watch_sync", "<fd>", unsupported("keyctl_watch_key", 1, 1)},
 		{"--test", "...", unsupported("keyctl_test", 0, -1)},
+		{"krb5", "<import|export|list|switch|destroy|watch> ...", cmdKrb5},
 	}
 }
+
+// lastKeyctlCommand is the last row of keyctl's own table. Rows after it
+// are keyctl-go's own commands: they run, but the Format listing, which
+// scripts may compare with keyctl's, stops here.
+const lastKeyctlCommand = "--test"
 
 // lookupCommand finds the row that runs name, or nil.
 func lookupCommand(name string) *command {
@@ -118,6 +126,9 @@ func (a *app) printUsage() {
 	b.WriteString("Format:\n")
 	for _, c := range commands {
 		fmt.Fprintf(&b, "  keyctl %s %s\n", c.name, c.usage)
+		if c.name == lastKeyctlCommand {
+			break // the rows after it are keyctl-go's own
+		}
 	}
 	b.WriteString(usageTail)
 	a.stdout.Flush()
