@@ -9,10 +9,12 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/keyspec"
 	"github.com/keyctl-go/keyctl-go/keyring"
+	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
 
@@ -36,7 +38,12 @@ type app struct {
 	getenv    func(string) string
 	cred      func() perms.Cred
 
-	dbPath string         // from --db; "" means the environment decides
+	dbPath string // from --db; "" means the environment decides
+	// newWithPassphrase is --passphrase: a store created now is protected
+	// by a passphrase rather than a key file.
+	newWithPassphrase bool
+	passphrase        []byte // once read, for every open in this process
+
 	store  *keyring.Store // nil when a daemon serves the store
 	proc   keyring.Caller // the caller's Process, or a daemon connection
 	closer func(context.Context) error
@@ -99,11 +106,18 @@ func run(ctx context.Context, a *app, args []string) int {
 }
 
 func (a *app) dispatch(ctx context.Context, args []string) int {
-	// The one global option: it comes before the command, so a command's
-	// own arguments are never mistaken for it.
-	if len(args) >= 2 && args[0] == "--db" {
-		a.dbPath = args[1]
-		args = args[2:]
+	// The global options come before the command, so that a command's own
+	// arguments are never mistaken for them.
+	for len(args) > 0 {
+		if len(args) >= 2 && args[0] == "--db" {
+			a.dbPath = args[1]
+			args = args[2:]
+		} else if args[0] == passphraseOption {
+			a.newWithPassphrase = true
+			args = args[1:]
+		} else {
+			break
+		}
 	}
 	if len(args) == 0 {
 		a.printUsage()
@@ -169,26 +183,9 @@ func (a *app) process(ctx context.Context) (keyring.Caller, error) {
 	if a.proc != nil {
 		return a.proc, nil
 	}
-	var p keyring.Caller
-	if socket := a.daemonSocket(); socket != "" {
-		if c, err := daemon.Dial(ctx, socket); err == nil {
-			p, a.closer = c, func(context.Context) error { return c.Close() }
-		} else if a.getenv(envSocket) != "" {
-			return nil, err // asked for this daemon by name: do not quietly go around it
-		}
-	}
-	if p == nil {
-		path, err := a.dbFile()
-		if err != nil {
-			return nil, err
-		}
-		s, err := keyring.Open(path, keyring.Options{})
-		if err != nil {
-			return nil, err
-		}
-		proc := s.Process(a.cred())
-		a.store, p = s, proc
-		a.closer = func(ctx context.Context) error { return errors.Join(proc.Release(ctx), s.Close()) }
+	p, err := a.connect(ctx)
+	if err != nil {
+		return nil, err
 	}
 	if v := a.getenv(envSession); v != "" {
 		n, err := strconv.ParseInt(v, 10, 32)
@@ -201,6 +198,54 @@ func (a *app) process(ctx context.Context) (keyring.Caller, error) {
 	}
 	a.proc = p
 	return p, nil
+}
+
+// lockRetry is how long each try to open the store waits for whoever holds
+// it before connect looks for a daemon again: a daemon that is starting
+// opens the store a moment before it listens.
+var lockRetry = 200 * time.Millisecond
+
+// connect reaches the store: through its daemon if one answers, else by
+// opening the file. While the file is held by another process and the
+// store has a socket, it alternates between the two for as long as an
+// opener would wait for the file (keystore.DefaultLockTimeout), so that a
+// command run while a daemon starts goes through that daemon.
+func (a *app) connect(ctx context.Context) (keyring.Caller, error) {
+	socket := a.daemonSocket()
+	deadline := time.Now().Add(keystore.DefaultLockTimeout)
+	for {
+		if socket != "" {
+			c, err := daemon.Dial(ctx, socket)
+			if err == nil {
+				a.closer = func(context.Context) error { return c.Close() }
+				return c, nil
+			}
+			if a.getenv(envSocket) != "" {
+				return nil, err // asked for this daemon by name: do not quietly go around it
+			}
+		}
+		path, err := a.dbFile()
+		if err != nil {
+			return nil, err
+		}
+		wait := time.Duration(0) // the store's default
+		if socket != "" {
+			wait = lockRetry
+		}
+		s, err := a.openStore(path, wait)
+		if err == nil {
+			proc := s.Process(a.cred())
+			a.store = s
+			a.closer = func(ctx context.Context) error { return errors.Join(proc.Release(ctx), s.Close()) }
+			return proc, nil
+		}
+		if socket == "" || !errors.Is(err, keystore.ErrLocked) || time.Now().After(deadline) {
+			return nil, err
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
 }
 
 // daemonSocket is the daemon to use, if any: $KEYCTL_GO_SOCKET, else the

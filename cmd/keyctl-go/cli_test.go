@@ -183,7 +183,7 @@ func TestWorksUnderTheNameKeyctl(t *testing.T) {
 		t.Fatal(err)
 	}
 	db := filepath.Join(t.TempDir(), "keys.db")
-	script := `id=$(keyctl add user k hello @u) && keyctl print "$id" && keyctl describe %user:k | cut -d' ' -f2 && keyctl lis; echo "exit $?"`
+	script := `id=$(keyctl add user k hello @u) && keyctl print "$id" && keyctl describe %user:k | awk '{print $2}' && keyctl lis; echo "exit $?"`
 	cmd := exec.Command("sh", "-c", script)
 	cmd.Env = append(os.Environ(), "PATH="+dir+":"+os.Getenv("PATH"), "KEYCTL_GO_DB="+db)
 	out, err := cmd.CombinedOutput()

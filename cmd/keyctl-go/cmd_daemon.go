@@ -9,7 +9,6 @@ import (
 	"strconv"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
-	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
 // daemonCommand is keyctl-go's own command, not keyctl's: it is dispatched
@@ -63,7 +62,7 @@ func (a *app) serve(ctx context.Context, socket string) error {
 	if err != nil {
 		return err
 	}
-	store, err := keyring.Open(path, keyring.Options{})
+	store, err := a.openStore(path, 0)
 	if err != nil {
 		return err
 	}

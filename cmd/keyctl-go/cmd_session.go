@@ -38,6 +38,13 @@ func cmdSession(ctx context.Context, a *app, args []string) error {
 		return err
 	}
 	fmt.Fprintf(a.stderr, "Joined session keyring: %d\n", joined)
+	// The keyctl-go commands below cannot all be handed the passphrase of
+	// a passphrase store; a daemon that holds the store open serves them.
+	if a.passphrase != nil {
+		if err := a.ensureDaemon(ctx); err != nil {
+			return err
+		}
+	}
 
 	prog := args
 	if len(prog) == 0 {
@@ -114,27 +121,47 @@ func (a *app) joinAndPin(ctx context.Context, name string) (joined, pinned keyri
 // returns its exit status. A program that cannot be started is reported as
 // keyctl reports a failed exec: "<prog>: <strerror>", exit 1.
 func (a *app) runChild(prog []string, session keyring.Serial) (int, error) {
-	if err := a.stdout.Flush(); err != nil {
-		return 0, err
-	}
-	db, err := a.dbFile()
+	cmd, err := a.startChild(prog, session, nil)
 	if err != nil {
 		return 0, err
 	}
+	return exitStatus(cmd.Wait()), nil
+}
+
+// startChild starts prog with the session handed down in $KEYCTL_GO_SESSION
+// and the store named in $KEYCTL_GO_DB, plus extra files from fd 3 and
+// extra environment.
+func (a *app) startChild(prog []string, session keyring.Serial, extra []*os.File, env ...string) (*exec.Cmd, error) {
+	if err := a.stdout.Flush(); err != nil {
+		return nil, err
+	}
+	db, err := a.dbFile()
+	if err != nil {
+		return nil, err
+	}
 	cmd := exec.Command(prog[0], prog[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.rawStdout, a.stderr
-	cmd.Env = append(os.Environ(), envDB+"="+db, envSession+"="+strconv.Itoa(int(session)))
-	err = cmd.Run()
+	cmd.Env = append(withoutPassphraseFD(os.Environ()), envDB+"="+db, envSession+"="+strconv.Itoa(int(session)))
+	cmd.Env = append(cmd.Env, env...)
+	cmd.ExtraFiles = extra
+	if err := cmd.Start(); err != nil {
+		return nil, &exitError{code: 1, msg: prog[0] + ": " + strerror(err)}
+	}
+	return cmd, nil
+}
+
+// exitStatus is a finished child's status as a shell reports it.
+func exitStatus(err error) int {
 	var exit *exec.ExitError
 	switch {
 	case err == nil:
-		return 0, nil
+		return 0
 	case errors.As(err, &exit):
 		if ws, ok := exit.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			return 128 + int(ws.Signal()), nil
+			return 128 + int(ws.Signal())
 		}
-		return exit.ExitCode(), nil
+		return exit.ExitCode()
 	default:
-		return 0, &exitError{code: 1, msg: prog[0] + ": " + strerror(err)}
+		return 1
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strings"
 	"syscall"
 	"time"
 
@@ -28,20 +27,22 @@ const watchTag = 1
 // goes through the store's daemon, starting it (detached, as gpg starts
 // gpg-agent) if none answers: every other keyctl-go invocation then goes
 // through the same daemon, and the watcher hears their changes as they
-// commit. The daemon stays up after the watcher ends.
+// commit. The daemon stays up after the watcher ends. SIGTERM ends it with
+// keyctl's "Monitoring terminated"; so does SIGINT, which kills keyctl's
+// outright. -f is parsed as keyctl's getopt("f:") does, after the key
+// too.
 func cmdWatch(ctx context.Context, a *app, args []string) error {
-	var only [8]bool
-	filtered := false
-	if len(args) > 0 && strings.HasPrefix(args[0], "-f") {
-		for _, c := range []byte(args[0][2:]) {
-			i := strings.IndexByte(watchFilterLetters, c)
-			if i < 0 {
-				return &exitError{code: 2, msg: fmt.Sprintf("Unknown filter character '%c'", c)}
-			}
-			only[i], filtered = true, true
-		}
-		args = args[1:]
+	opts, args, err := getopt(a, "watch", args, "f:")
+	if err != nil {
+		return err
 	}
+	var filter keyFilter
+	for _, o := range opts {
+		if err := filter.parse(o.arg); err != nil {
+			return err
+		}
+	}
+	only, filtered := filter.only, filter.filtered
 	if err := nargs(args, 1, 1); err != nil {
 		return err
 	}
@@ -66,7 +67,10 @@ func cmdWatch(ctx context.Context, a *app, args []string) error {
 	for rec, err := range c.Records(ctx) {
 		if err != nil {
 			if ctx.Err() != nil {
-				return nil // SIGTERM or SIGINT ends the watch
+				// SIGTERM ends keyctl's watch with this line; SIGINT,
+				// which keyctl leaves to kill it, does here too.
+				fmt.Fprintln(a.stdout, "Monitoring terminated")
+				return nil
 			}
 			return opError("read", err)
 		}
@@ -129,7 +133,26 @@ func (a *app) ensureDaemon(ctx context.Context) error {
 	// Its own session, with no terminal and no inherited streams, so that it
 	// outlives this process and the terminal it ran in.
 	start.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
-	start.Env = os.Environ()
+	start.Env = withoutPassphraseFD(os.Environ())
+	// It cannot ask for a passphrase, having no terminal: it is asked
+	// here, and handed down through a pipe.
+	need, err := a.storeNeedsPassphrase(db)
+	if err != nil {
+		return err
+	}
+	if need {
+		pass, err := a.getPassphrase(db, !fileExists(db))
+		if err != nil {
+			return err
+		}
+		r, env, err := passphrasePipe(pass, 3)
+		if err != nil {
+			return err
+		}
+		defer r.Close()
+		start.ExtraFiles = []*os.File{r}
+		start.Env = append(start.Env, env)
+	}
 	if err := start.Start(); err != nil {
 		return err
 	}

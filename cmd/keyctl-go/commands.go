@@ -55,12 +55,12 @@ func init() {
 		{"prequest2", "<type> <desc> [<dest_keyring>]", cmdPrequest2},
 		{"print", "<key>", cmdPrint},
 		{"pupdate", "[-x] <key>", cmdPupdate},
-		{"purge", "<type>", unsupported("keyctl_purge", 1, 4)},
+		{"purge", "<type>", cmdPurge},
 		{"purge", "[-p] [-i] <type> <desc>", nil},
 		{"purge", "-s <type> <desc>", nil},
 		{"rdescribe", "<keyring> [sep]", cmdRdescribe},
 		{"read", "<key>", cmdRead},
-		{"reap", "[-v]", unsupported("keyctl_reap", 0, 1)},
+		{"reap", "[-v]", cmdReap},
 		{"reject", "<key> <timeout> <error> <keyring>", cmdReject},
 		{"request", "<type> <desc> [<dest_keyring>]", cmdRequest},
 		{"request2", "<type> <desc> <info> [<dest_keyring>]", cmdRequest2},
@@ -79,11 +79,11 @@ func init() {
 		{"unlink", "<key> [<keyring>]", cmdUnlink},
 		{"update", "[-x] <key> <data>", cmdUpdate},
 		{"watch", "[-f<filters>] <key>", cmdWatch},
-		{"watch_add", "<fd> <key>", unsupported("keyctl_watch_key", 2, 2)},
-		{"watch_rm", "<fd> <key>", unsupported("keyctl_watch_key", 2, 2)},
-		{"watch_session", "[-f<filters>] [-n <name>] <notifylog> <gclog> <fd> <prog> [<arg1> <arg2> ...]", unsupported("keyctl_watch_key", 4, -1)},
-		{"watch_sync", "<fd>", unsupported("keyctl_watch_key", 1, 1)},
-		{"--test", "...", unsupported("keyctl_test", 0, -1)},
+		{"watch_add", "<fd> <key>", cmdWatchAdd},
+		{"watch_rm", "<fd> <key>", cmdWatchRm},
+		{"watch_session", "[-f<filters>] [-n <name>] <notifylog> <gclog> <fd> <prog> [<arg1> <arg2> ...]", cmdWatchSession},
+		{"watch_sync", "<fd>", cmdWatchSync},
+		{"--test", "...", cmdTest},
 		{"krb5", "<import|export|list|switch|destroy|watch> ...", cmdKrb5},
 	}
 }
@@ -155,9 +155,9 @@ func nargs(args []string, min, max int) error {
 	return nil
 }
 
-// unsupported is a command that needs what keyctl-go does not offer (kernel
-// crypto, upcalls, watch queues on a pipe): it checks its arguments like
-// keyctl, then fails as the kernel does for an unknown operation.
+// unsupported is a command that needs what keyctl-go does not offer (the
+// kernel's Diffie-Hellman and public-key crypto): it checks its arguments
+// like keyctl, then fails as the kernel does for an unknown operation.
 func unsupported(name string, min, max int) func(context.Context, *app, []string) error {
 	return func(_ context.Context, _ *app, args []string) error {
 		if err := nargs(args, min, max); err != nil {

@@ -14,6 +14,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rogpeppe/go-internal/testscript"
+
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
@@ -26,7 +28,18 @@ const goldenDir = "../../testdata/golden/keyctl"
 var keyctlGo string
 
 func TestMain(m *testing.M) {
+	// testscript runs this very binary, under the name keyctl-go, for the
+	// scripts' keyctl-go commands (see script_test.go); only the top-level
+	// run builds anything.
+	commands := map[string]func(){"keyctl-go": main}
+	if _, ok := commands[filepath.Base(os.Args[0])]; ok {
+		testscript.Main(m, commands)
+	}
 	flag.Parse()
+	if f := flag.Lookup("test.fuzzworker"); f != nil && f.Value.String() == "true" {
+		// A fuzzing worker runs only the fuzz target: no binary needed.
+		testscript.Main(m, commands)
+	}
 	dir, err := os.MkdirTemp("", "keyctl-go-test")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
@@ -38,9 +51,19 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building keyctl-go: %v\n%s", err, out)
 		os.Exit(1)
 	}
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	testscript.Main(runThenRemove{m, dir}, commands)
+}
+
+// runThenRemove runs the tests, then removes the built binary's
+// directory: testscript.Main exits as soon as they have run.
+type runThenRemove struct {
+	m   *testing.M
+	dir string
+}
+
+func (r runThenRemove) Run() int {
+	defer os.RemoveAll(r.dir)
+	return r.m.Run()
 }
 
 func scenarios(t *testing.T) []string {
@@ -74,6 +97,9 @@ func script(name string) string {
 func TestGolden(t *testing.T) {
 	for _, name := range scenarios(t) {
 		t.Run(name, func(t *testing.T) {
+			if slowScenarios[name] && testing.Short() && !*update {
+				t.Skip("slow on the store; run without -short")
+			}
 			golden := filepath.Join(goldenDir, name+".txt")
 			if *update {
 				writeGolden(t, name, golden)
@@ -88,6 +114,10 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// slowScenarios take seconds on the store (thousands of committed
+// changes) and are skipped with -short.
+var slowScenarios = map[string]bool{"testlimits": true}
 
 func writeGolden(t *testing.T, name, golden string) {
 	keyctl, err := exec.LookPath("keyctl")
@@ -190,8 +220,7 @@ func normalize(text string) string {
 // keyctl does, by scenario and command line, with the reason. They are
 // logged, not failed, so the list stays visible and short.
 var knownDifferences = map[string]string{
-	"errors/$ keyctl print %5":  "the kernel answers EACCES for reading a just-invalidated key, the store ENOKEY (package keyring)",
-	"usage/$ keyctl purge user": "purge is not implemented yet",
+	"errors/$ keyctl print %5": "the kernel answers EACCES for reading a just-invalidated key, the store ENOKEY (package keyring)",
 }
 
 // record is one command in a golden file: its "$ keyctl ..." line and the
@@ -244,7 +273,8 @@ func compareRecords(t *testing.T, scenario, want, got string) {
 			if len(fields) <= 4 {
 				continue
 			}
-		case "list", "show":
+		case "list", "show", "purge", "reap":
+			// purge and reap walk keyrings in their order too.
 			wb, gb = sorted(wb), sorted(gb)
 		case "rlist":
 			wb, gb = sortedWords(wb), sortedWords(gb)

@@ -14,6 +14,19 @@
 // exits; `new_session` cannot change its parent's session from userspace,
 // so it prints a session serial to adopt: export KEYCTL_GO_SESSION=$(keyctl-go new_session).
 //
+// A store made with the global option --passphrase (or while
+// $KEYCTL_GO_PASSPHRASE_FILE or $KEYCTL_GO_PASSPHRASE_FD is set) is
+// protected by a passphrase instead of a key file. Opening it takes the
+// passphrase from the file, else the descriptor, else asks once on the
+// terminal with echo off; with none of these and stdin not a terminal it
+// fails, exit 1, rather than wait for an answer nobody can give.
+//
+// `watch` and `watch_session` go through the store's daemon, starting it
+// if need be (handing it the passphrase through a pipe); watch_session's
+// fd is a socket to its watcher, through which watch_add, watch_rm and
+// watch_sync below it reach the queue (see cmdWatchSession). `purge` and
+// `reap` walk the session keyring's tree as keyctl does.
+//
 // Exit codes are keyctl's: 0 success, 1 a failed operation, 2 a usage error,
 // and 3 where keyctl uses it (supports with an unknown capability).
 package main

@@ -2,18 +2,15 @@ package main
 
 import (
 	"bufio"
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
@@ -88,29 +85,12 @@ func TestWatchHearsAnotherProcess(t *testing.T) {
 	}
 }
 
-// stopDaemonOf ends the daemon a watcher started for db: SIGTERM, as its
-// service manager would, then waits for its socket to stop answering.
+// stopDaemonOf ends the daemon a watcher started for db (stopDaemon).
 func stopDaemonOf(t *testing.T, db string) {
 	t.Helper()
-	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
-	for _, f := range procs {
-		b, err := os.ReadFile(f)
-		if err != nil || !strings.Contains(string(b), db+"\x00daemon") {
-			continue
-		}
-		pid, _ := strconv.Atoi(filepath.Base(filepath.Dir(f)))
-		syscall.Kill(pid, syscall.SIGTERM)
+	if err := stopDaemon(db); err != nil {
+		t.Error(err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		c, err := daemon.Dial(context.Background(), db+".sock")
-		if err != nil {
-			return
-		}
-		c.Close()
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Errorf("the daemon for %s did not stop", db)
 }
 
 func TestWatchLinesAndFilters(t *testing.T) {
