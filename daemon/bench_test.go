@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -49,8 +50,11 @@ const benchClients = 16
 
 // BenchmarkDaemonRead is reads of one key through the daemon by 16 clients
 // at once, each on its own connection; beside it BenchmarkEmbeddedRead
-// does the same reads in-process. Reported: ops/s and the p99 latency of
-// one read.
+// does the same reads in-process. Reported: ops/s, the p99 latency of one
+// read, and cpu-ns/op, the CPU time the whole process (clients and daemon)
+// spent per read: on a machine shared with other work ops/s falls with
+// the CPU left to us, while cpu-ns/op says what a read costs, so that
+// 2e9/cpu-ns is the rate two free cores would sustain.
 func BenchmarkDaemonRead(b *testing.B) {
 	b.Run(fmt.Sprintf("clients=%d", benchClients), func(b *testing.B) {
 		_, socket, id := benchServer(b)
@@ -94,6 +98,10 @@ func runClients(b *testing.B, n int, call func(i int) error) []time.Duration {
 	var wg sync.WaitGroup
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu0 := cpuTime(b)
+	defer func() {
+		b.ReportMetric(float64((cpuTime(b)-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+	}()
 	for g := range n {
 		wg.Go(func() {
 			for i := g; i < b.N; i += n {
@@ -111,6 +119,15 @@ func runClients(b *testing.B, n int, call func(i int) error) []time.Duration {
 	return lat
 }
 
+// cpuTime is the CPU time, user and system, the process has used.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
 func report(b *testing.B, lat []time.Duration) {
 	slices.Sort(lat)
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "ops/s")
@@ -118,16 +135,22 @@ func report(b *testing.B, lat []time.Duration) {
 }
 
 // BenchmarkDaemonWatchLatency is an update made by one client and heard by
-// another that watches the key. The commit happens inside the daemon, out
-// of a client's sight; what a client can measure is reported: an op is one
-// durable update's round trip (ns/op), sent-to-heard-ns is from sending
-// the update to the watcher holding its record (the update's way in, its
-// commit and fsync, and the record's way out), and heard-after-ack-ns is
-// how long after the writer's acknowledgement the watcher has the record
-// (negative: before it, as the record is posted at the commit, before the
-// reply is written). Medians.
+// another that watches the key through the daemon. Reported, as medians:
+//
+//   - commit-to-delivery-ns, the figure to watch (target: 100 µs or
+//     less): from the update's commit to the watching client holding its
+//     record. The commit happens inside the daemon, out of a client's
+//     sight, so it is marked by a watch on the same key inside the
+//     daemon's process: the store posts to every watch right after the
+//     commit, and a goroutine blocked on that in-process queue notes when
+//     it wakes. That wake-up comes a little after the post, so the figure
+//     errs low by one goroutine wake-up (a few µs).
+//   - sent-to-heard-ns, from the writer sending the update to the watcher
+//     holding its record: the update's way in, its commit and fsync, and
+//     the record's way out; an upper bound on commit-to-delivery.
+//   - ns/op, one durable update's round trip, paced by the fsync.
 func BenchmarkDaemonWatchLatency(b *testing.B) {
-	_, socket, id := benchServer(b)
+	store, socket, id := benchServer(b)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	writer, err := daemon.Dial(ctx, socket)
@@ -154,25 +177,81 @@ func BenchmarkDaemonWatchLatency(b *testing.B) {
 			}
 		}
 	}()
+	posted := commitMarks(b, store, id)
+
+	commitToHeard := make([]time.Duration, 0, b.N)
 	sentToHeard := make([]time.Duration, 0, b.N)
-	afterAck := make([]time.Duration, 0, b.N)
 	payload := []byte("updated token for the benchmark.")
 	for b.Loop() {
 		sent := time.Now()
 		if err := writer.Update(ctx, id, payload); err != nil {
 			b.Fatal(err)
 		}
-		acked := time.Now()
-		select {
-		case at := <-heard:
-			sentToHeard = append(sentToHeard, at.Sub(sent))
-			afterAck = append(afterAck, at.Sub(acked))
-		case <-time.After(5 * time.Second):
-			b.Fatal("the watcher did not hear an update")
+		var at, commit time.Time
+		for _, ch := range []chan time.Time{heard, posted} {
+			select {
+			case t := <-ch:
+				if ch == heard {
+					at = t
+				} else {
+					commit = t
+				}
+			case <-time.After(5 * time.Second):
+				b.Fatal("an update was not heard")
+			}
 		}
+		commitToHeard = append(commitToHeard, at.Sub(commit))
+		sentToHeard = append(sentToHeard, at.Sub(sent))
 	}
-	slices.Sort(sentToHeard)
-	slices.Sort(afterAck)
-	b.ReportMetric(float64(sentToHeard[len(sentToHeard)/2].Nanoseconds()), "sent-to-heard-ns")
-	b.ReportMetric(float64(afterAck[len(afterAck)/2].Nanoseconds()), "heard-after-ack-ns")
+	b.ReportMetric(median(commitToHeard), "commit-to-delivery-ns")
+	b.ReportMetric(median(sentToHeard), "sent-to-heard-ns")
+}
+
+// commitMarks watches id from inside the daemon's process and returns a
+// channel of the times its updates were posted, which is right after
+// their commits.
+func commitMarks(b *testing.B, store *keyring.Store, id keyring.Serial) chan time.Time {
+	b.Helper()
+	q := watchqueue.New(watchqueue.Options{})
+	if err := q.SetSize(256); err != nil {
+		b.Fatal(err)
+	}
+	p := store.Process(perms.Cred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())})
+	if err := p.Watch(context.Background(), id, q, 2); err != nil {
+		b.Fatal(err)
+	}
+	marks := make(chan time.Time, 1024)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, watchqueue.ReadBufferSize)
+		for {
+			n, err := q.Read(buf)
+			if err != nil {
+				return // closed
+			}
+			now := time.Now()
+			for rec := buf[:n]; len(rec) > 0; {
+				r, m, err := watchqueue.Decode(rec, false)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				rec = rec[m:]
+				if k, ok := r.(watchqueue.KeyNotification); ok && k.Subtype == watchqueue.KeyUpdated {
+					marks <- now
+				}
+			}
+		}
+	}()
+	b.Cleanup(func() {
+		q.Close()
+		<-done
+	})
+	return marks
+}
+
+func median(d []time.Duration) float64 {
+	slices.Sort(d)
+	return float64(d[len(d)/2].Nanoseconds())
 }

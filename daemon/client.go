@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +24,10 @@ import (
 // that does not drain its records should make the daemon's queue, which
 // is bounded and reports loss, fill, not its own memory.
 const recordBacklog = 16
+
+// clientReadBuffer is a Client's read buffer (bytes): a typical reply, or
+// a batch of them, in one read(2).
+const clientReadBuffer = 8 << 10
 
 // A Client is the daemon's keyring.Caller; the compiler keeps it in step
 // with the embedded one, keyring.Process.
@@ -114,43 +119,78 @@ func (c *Client) read() {
 		c.mu.Unlock()
 		close(c.done)
 	}()
-	for {
-		var f wire.Frame
-		f, _, err = wire.ReadFrame(c.c, nil)
-		if err != nil {
-			err = fmt.Errorf("daemon: connection lost: %w", err)
-			return
-		}
-		switch f.Kind {
-		case wire.KindReply:
-			c.mu.Lock()
-			ch := c.pending[f.ID]
-			delete(c.pending, f.ID)
-			c.mu.Unlock()
-			if ch != nil { // nil: the caller gave up
-				ch <- f.Body
+	rc, err := c.c.SyscallConn()
+	if err != nil {
+		err = fmt.Errorf("daemon: connection lost: %w", err)
+		return
+	}
+	var bad error // a frame the daemon should not have sent
+	err = newFrameReader(clientReadBuffer).run(rc, frameHandler{
+		frame: func(f wire.Frame, err error) bool {
+			if err != nil {
+				bad = err
+				return false
 			}
-		case wire.KindRecord:
-			select {
-			case c.records <- f.Body:
-			case <-c.closing:
-				return
+			switch f.Kind {
+			case wire.KindReply:
+				c.mu.Lock()
+				ch := c.pending[f.ID]
+				delete(c.pending, f.ID)
+				c.mu.Unlock()
+				if ch != nil { // nil: the caller gave up
+					// A copy: the caller keeps the body, and the
+					// reader's buffer is reused.
+					ch <- bytes.Clone(f.Body)
+				}
+			case wire.KindRecord:
+				select {
+				case c.records <- bytes.Clone(f.Body):
+				case <-c.closing:
+					return false
+				}
+			default:
+				bad = fmt.Errorf("daemon: daemon sent a %v frame: %w", f.Kind, unix.EPROTO)
+				return false
 			}
-		default:
-			err = fmt.Errorf("daemon: daemon sent a %v frame: %w", f.Kind, unix.EPROTO)
-			c.c.Close()
-			return
-		}
+			return true
+		},
+		// The reader writes nothing, so it has no proof that the daemon
+		// is still there, and reads until EAGAIN (see frameReader).
+		idle: func() (ok, wrote bool) { return true, false },
+	})
+	switch {
+	case bad != nil:
+		// The stream can no longer be trusted to be at a frame
+		// boundary; the calls waiting learn why.
+		err = bad
+		c.c.Close()
+	case err == nil:
+		err = ErrClosed // stopped by Close while handing a record over
+	default:
+		err = fmt.Errorf("daemon: connection lost: %w", err)
 	}
 }
 
+// replyChans recycles the channels calls wait on for their reply, so a
+// call allocates none. A channel goes back only once its reply has been
+// received: one a call gave up on may still get a late send.
+var replyChans = sync.Pool{New: func() any { return make(chan []byte, 1) }}
+
+// requestBufs recycles the buffers requests are encoded into.
+var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// keepRequestBuffer is the largest request buffer put back in requestBufs
+// (bytes): an Add of a big payload should not leave a megabyte pooled.
+const keepRequestBuffer = 16 << 10
+
 // call sends req as op and decodes the reply into res.
 func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) error {
-	ch := make(chan []byte, 1)
+	ch := replyChans.Get().(chan []byte)
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
+		replyChans.Put(ch)
 		return err
 	}
 	c.next++
@@ -163,29 +203,18 @@ func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) er
 		c.mu.Unlock()
 	}
 
-	b, err := wire.Frame{Kind: wire.KindRequest, ID: id, Op: op, Body: wire.Encode(nil, req)}.Append(nil)
+	bp := requestBufs.Get().(*[]byte)
+	b, err := wire.AppendRequest((*bp)[:0], id, op, req)
 	if err != nil {
+		requestBufs.Put(bp)
 		forget()
 		return err
 	}
-	// A write that ctx cuts short may leave half a frame on the socket,
-	// after which the stream cannot be trusted: the connection is closed.
-	c.wmu.Lock()
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		c.c.SetWriteDeadline(time.Unix(1, 0))
-		close(fired)
-	})
-	_, err = c.c.Write(b)
-	if !stop() {
-		// ctx ended around the write; if the write still made it whole,
-		// lift the deadline once it is surely set, for the next caller.
-		<-fired
-		if err == nil {
-			c.c.SetWriteDeadline(time.Time{})
-		}
+	err = c.write(ctx, b)
+	if cap(b) <= keepRequestBuffer {
+		*bp = b
+		requestBufs.Put(bp)
 	}
-	c.wmu.Unlock()
 	if err != nil {
 		forget()
 		c.c.Close()
@@ -200,8 +229,11 @@ func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) er
 		return fmt.Errorf("daemon: %v: %w", op, err)
 	}
 
+	// ctx.Done() is nil for a context that cannot end; a nil channel in
+	// the select never fires.
 	select {
 	case body := <-ch:
+		replyChans.Put(ch)
 		errno, msg, err := wire.DecodeReply(body, res)
 		if err != nil {
 			return fmt.Errorf("daemon: %v reply: %w", op, err)
@@ -216,6 +248,34 @@ func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) er
 	case <-c.done:
 		return c.doneErr()
 	}
+}
+
+// write writes one request frame whole. A write that ctx cuts short may
+// leave half a frame on the socket, after which the stream cannot be
+// trusted: the caller closes the connection on an error.
+func (c *Client) write(ctx context.Context, b []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if ctx.Done() == nil {
+		// Nothing can cut the write short: no deadline to arm.
+		_, err := c.c.Write(b)
+		return err
+	}
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		c.c.SetWriteDeadline(time.Unix(1, 0))
+		close(fired)
+	})
+	_, err := c.c.Write(b)
+	if !stop() {
+		// ctx ended around the write; if the write still made it whole,
+		// lift the deadline once it is surely set, for the next caller.
+		<-fired
+		if err == nil {
+			c.c.SetWriteDeadline(time.Time{})
+		}
+	}
+	return err
 }
 
 func (c *Client) doneErr() error {

@@ -1,13 +1,13 @@
 package daemon
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -18,36 +18,45 @@ import (
 	"github.com/keyctl-go/keyctl-go/wire"
 )
 
-// keepReadBuffer is the largest request buffer a connection keeps between
-// calls (bytes): one big_key payload may need 1 MiB, but an idle
-// connection should not go on holding it.
-const keepReadBuffer = 64 << 10
+// keepReplyBuffer bounds the replies a connection holds back to write
+// together, and the reply buffer it keeps between calls (bytes): one
+// read of a big_key may need 1 MiB, but an idle connection should not go
+// on holding it.
+const keepReplyBuffer = 64 << 10
 
-// conn is one client connection: a reader goroutine that decodes requests
-// and calls the store (serve), and a writer goroutine that is the only one
-// to write to the socket (write), so that neither the store nor the reader
-// ever waits on a slow client.
+// socketReadBuffer is each connection's read buffer (bytes): room for a
+// few dozen pipelined small requests, taken with one read(2).
+const socketReadBuffer = 8 << 10
+
+// conn is one client connection. Its reader goroutine (serve) decodes
+// requests, calls the store and writes the replies itself: a call costs
+// no goroutine hand-off, and replies to requests that arrived together
+// are written together, with one write(2). A second goroutine (records),
+// started by the first Watch, streams the watch queue. Both write whole
+// frames under wmu. The store posts into the queue without ever waiting,
+// so only this connection's goroutines wait on a slow client.
 type conn struct {
 	s    *Server
 	c    *net.UnixConn
 	peer peerCred
 	proc *keyring.Process
 
-	out        chan []byte            // encoded reply frames, reader to writer
-	queues     chan *watchqueue.Queue // the watch queue, handed to the writer once
-	writerDone chan struct{}          // closed when the writer returns
-	q          *watchqueue.Queue      // the reader's view of the watch queue
+	// wmu is held for each write to the socket, so that a reply and a
+	// batch of records never interleave.
+	wmu sync.Mutex
+
+	// Owned by the reader goroutine.
+	out         []byte            // replies encoded and not yet written
+	q           *watchqueue.Queue // the watch queue, once made
+	recordsDone chan struct{}     // closed when records returns; nil until q
 }
 
 func newConn(s *Server, c *net.UnixConn, p peerCred) *conn {
 	return &conn{
-		s:          s,
-		c:          c,
-		peer:       p,
-		proc:       s.store.Process(p.Cred),
-		out:        make(chan []byte, 1),
-		queues:     make(chan *watchqueue.Queue, 1),
-		writerDone: make(chan struct{}),
+		s:    s,
+		c:    c,
+		peer: p,
+		proc: s.store.Process(p.Cred),
 	}
 }
 
@@ -59,63 +68,78 @@ func (c *conn) serve() {
 	// finish, and they do not wait on the client.
 	ctx := context.Background()
 	defer c.teardown(ctx)
-	r := bufio.NewReader(c.c)
-	var buf []byte
-	for {
-		f, b, err := wire.ReadFrame(r, buf)
-		buf = b
-		if err != nil {
-			var ioErr *net.OpError
+	rc, err := c.c.SyscallConn()
+	if err != nil {
+		c.s.log.Warn("daemon: raw connection", "pid", c.peer.PID, "err", err)
+		return
+	}
+	err = newFrameReader(socketReadBuffer).run(rc, frameHandler{
+		frame: func(f wire.Frame, err error) bool {
 			switch {
-			case errors.As(err, &ioErr) || errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
-				// The connection failed or the client went, perhaps in
-				// the middle of a frame: nobody to answer.
-				if !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
-					c.s.log.Info("daemon: read", "pid", c.peer.PID, "err", err)
-				}
-			default:
+			case err != nil:
 				// A frame this side cannot make sense of: say why, then
 				// hang up, since the stream can no longer be trusted to
 				// be at a frame boundary.
 				c.s.log.Info("daemon: bad frame", "pid", c.peer.PID, "err", err)
-				c.send(c.reply(f.ID, f.Op, err, nil))
+				c.reply(f.ID, f.Op, err, nil)
+				return false
+			case f.Kind != wire.KindRequest:
+				c.reply(f.ID, f.Op, fmt.Errorf("daemon: client sent a %v frame: %w", f.Kind, unix.EPROTO), nil)
+				return false
 			}
-			return
-		}
-		if f.Kind != wire.KindRequest {
-			c.send(c.reply(f.ID, f.Op, fmt.Errorf("daemon: client sent a %v frame: %w", f.Kind, unix.EPROTO), nil))
-			return
-		}
-		if !c.send(c.handle(ctx, f)) {
-			return
-		}
-		if cap(buf) > keepReadBuffer {
-			buf = nil
-		}
+			c.handle(ctx, f)
+			// Replies wait for the requests that arrived with this one,
+			// to go out together, but not without bound.
+			return len(c.out) < keepReplyBuffer || c.flush()
+		},
+		// Every request that arrived is answered: the client is waiting.
+		idle: func() (ok, wrote bool) {
+			wrote = len(c.out) > 0
+			ok = c.flush()
+			return ok, wrote && ok
+		},
+		// Once the server closes, requests already read are answered,
+		// and no more are read.
+		more: func() bool { return !c.s.closing.Load() },
+	})
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
+		// The connection failed or the client went in the middle of a
+		// frame: nobody to answer.
+		c.s.log.Info("daemon: read", "pid", c.peer.PID, "err", err)
 	}
 }
 
-// send hands a reply to the writer; false once the writer has gone.
-func (c *conn) send(b []byte) bool {
-	select {
-	case c.out <- b:
+// flush writes the replies owed; false if the socket failed. It does not
+// close the socket: it runs inside the frameReader's read, which Close
+// would wait for.
+func (c *conn) flush() bool {
+	if len(c.out) == 0 {
 		return true
-	case <-c.writerDone:
-		return false
 	}
+	c.wmu.Lock()
+	_, err := c.c.Write(c.out)
+	c.wmu.Unlock()
+	if cap(c.out) > keepReplyBuffer {
+		c.out = nil
+	} else {
+		c.out = c.out[:0]
+	}
+	return err == nil
 }
 
-// teardown ends the connection: the queue first, so that its watches
-// and their quota are gone by the time the client sees the socket close;
-// then the owed replies, within the drain timeout; then the socket and
-// the process.
+// teardown ends the connection: first what is owed goes out, within the
+// drain timeout: the error reply to a bad frame, and the replies to
+// requests read before the connection ended; then the queue, so that its
+// watches and their quota are gone by the time the client sees the
+// socket close, and the records goroutine ends; then the socket and the
+// process.
 func (c *conn) teardown(ctx context.Context) {
+	c.c.SetWriteDeadline(time.Now().Add(c.s.opts.DrainTimeout))
+	c.flush()
 	if c.q != nil {
 		c.q.Close()
+		<-c.recordsDone
 	}
-	c.c.SetWriteDeadline(time.Now().Add(c.s.opts.DrainTimeout))
-	close(c.out)
-	<-c.writerDone
 	c.c.Close()
 	if err := c.proc.Release(ctx); err != nil {
 		c.s.log.Warn("daemon: release", "pid", c.peer.PID, "err", err)
@@ -123,54 +147,34 @@ func (c *conn) teardown(ctx context.Context) {
 	c.s.remove(c)
 }
 
-// write is the connection's only writer: replies from the reader, and
-// records from the watch queue as they come. It returns when the reader
-// closes out, or when a write fails, after which it closes the socket so
-// that the reader stops too.
-func (c *conn) write() {
-	defer close(c.writerDone)
-	var (
-		q     *watchqueue.Queue
-		ready <-chan struct{}
-		rec   []byte
-	)
+// records streams what the watch queue holds to the client as record
+// frames, each read of the queue (as many whole records as fit) one
+// frame, until the queue is closed or a write fails; then it closes the
+// socket, so that the reader stops too (the close waits for the reader to
+// leave its read).
+func (c *conn) records(q *watchqueue.Queue) {
+	defer close(c.recordsDone)
+	rec := make([]byte, watchqueue.ReadBufferSize)
+	frame := make([]byte, 0, wire.LengthSize+wire.HeaderSize+len(rec))
 	for {
-		select {
-		case b, ok := <-c.out:
-			if !ok {
-				return
-			}
-			if _, err := c.c.Write(b); err != nil {
-				c.c.Close()
-				return
-			}
-			continue
-		case q = <-c.queues:
-			ready = q.Ready()
-			rec = make([]byte, watchqueue.ReadBufferSize)
-		case <-ready:
+		n, err := q.Read(rec)
+		if err != nil {
+			return // closed: the connection is going
 		}
-		// Drain the queue: Ready is edge-triggered.
-		for {
-			n, err := q.TryRead(rec)
-			if err != nil {
-				if !errors.Is(err, unix.EAGAIN) {
-					ready = nil // closed: the connection is going
-				}
-				break
-			}
-			b, _ := wire.Frame{Kind: wire.KindRecord, Op: wire.OpWatch, Body: rec[:n]}.Append(nil)
-			if _, err := c.c.Write(b); err != nil {
-				c.c.Close()
-				return
-			}
+		frame, _ = wire.Frame{Kind: wire.KindRecord, Op: wire.OpWatch, Body: rec[:n]}.Append(frame[:0])
+		c.wmu.Lock()
+		_, err = c.c.Write(frame)
+		c.wmu.Unlock()
+		if err != nil {
+			c.c.Close()
+			return
 		}
 	}
 }
 
-// reply encodes a reply frame for request id. err's errno goes on the
-// wire with its message; an error without one is EIO.
-func (c *conn) reply(id uint32, op wire.Op, err error, res wire.Message) []byte {
+// reply appends a reply frame for request id to the replies owed. err's
+// errno goes on the wire with its message; an error without one is EIO.
+func (c *conn) reply(id uint32, op wire.Op, err error, res wire.Message) {
 	var errno unix.Errno
 	msg := ""
 	if err != nil {
@@ -179,24 +183,26 @@ func (c *conn) reply(id uint32, op wire.Op, err error, res wire.Message) []byte 
 		}
 		msg = err.Error()
 	}
-	b, ferr := wire.Frame{Kind: wire.KindReply, ID: id, Op: op, Body: wire.EncodeReply(nil, errno, msg, res)}.Append(nil)
+	var ferr error
+	c.out, ferr = wire.AppendReply(c.out, id, op, errno, msg, res)
 	if ferr != nil {
-		b, _ = wire.Frame{Kind: wire.KindReply, ID: id, Op: op, Body: wire.EncodeReply(nil, unix.EMSGSIZE, ferr.Error(), nil)}.Append(nil)
+		c.out, _ = wire.AppendReply(c.out, id, op, unix.EMSGSIZE, ferr.Error(), nil)
 	}
-	return b
 }
 
 // handle decodes one request, calls the store, and encodes the reply.
-func (c *conn) handle(ctx context.Context, f wire.Frame) []byte {
+func (c *conn) handle(ctx context.Context, f wire.Frame) {
 	req, err := wire.NewRequest(f.Op)
 	if err != nil {
-		return c.reply(f.ID, f.Op, err, nil)
+		c.reply(f.ID, f.Op, err, nil)
+		return
 	}
 	if err := wire.Decode(f.Body, req); err != nil {
-		return c.reply(f.ID, f.Op, fmt.Errorf("daemon: %v request: %w", f.Op, err), nil)
+		c.reply(f.ID, f.Op, fmt.Errorf("daemon: %v request: %w", f.Op, err), nil)
+		return
 	}
 	res, err := c.call(ctx, f.Op, req)
-	return c.reply(f.ID, f.Op, err, res)
+	c.reply(f.ID, f.Op, err, res)
 }
 
 // call runs one operation as the connection's process.
@@ -284,7 +290,7 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 }
 
 // queue returns the connection's watch queue, making it on first use and
-// handing it to the writer, which streams what it holds.
+// starting the goroutine that streams what it holds.
 func (c *conn) queue() (*watchqueue.Queue, error) {
 	if c.q != nil {
 		return c.q, nil
@@ -294,6 +300,7 @@ func (c *conn) queue() (*watchqueue.Queue, error) {
 		return nil, fmt.Errorf("daemon: sizing the watch queue: %w", err)
 	}
 	c.q = q
-	c.queues <- q // buffered for this one send
+	c.recordsDone = make(chan struct{})
+	go c.records(q)
 	return q, nil
 }

@@ -19,8 +19,8 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	if os.Getenv(childEnv) != "" {
-		os.Exit(runChild())
+	if code, ok := childMain(); ok {
+		os.Exit(code)
 	}
 	goleak.VerifyTestMain(m)
 }

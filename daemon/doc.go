@@ -11,12 +11,21 @@
 // client sends, and acts for it through one keyring.Process that lives as
 // long as the connection. Calls on a connection are answered in order.
 //
-// Watches go to one watchqueue.Queue per connection, made by the first
-// Watch, sized QueueSize. A writer goroutine per connection streams what
-// the queue holds to the client as record frames. The store posts into the
-// queue without ever blocking, and only the writer waits on the socket, so
-// a client that does not read slows nobody but itself: its queue fills and
-// drops, and it meets a loss record when it reads again.
+// Each connection's goroutine reads requests, calls the store and writes
+// the replies itself; replies to requests that arrived together go out in
+// one write. Watches go to one watchqueue.Queue per connection, made by
+// the first Watch, sized QueueSize, and a second goroutine, started then,
+// streams what the queue holds to the client as record frames. The store
+// posts into the queue without ever blocking, and only the connection's
+// own goroutines wait on its socket, so a client that does not read slows
+// nobody but itself: its queue fills and drops, and it meets a loss
+// record when it reads again.
+//
+// Run serves until its context ends (SIGTERM, for a daemon) and then
+// closes gracefully. A daemon for every user (system mode) keeps its
+// socket and store at SystemSocket and SystemStore, in directories
+// PrepareSystemDirs makes safe to share; one started by systemd serves
+// the socket ActivationListener finds in fd 3.
 //
 // Dial connects a Client, whose methods mirror keyring.Process and whose
 // errors unwrap to the daemon's errno. Both are a keyring.Caller, so a
@@ -37,4 +46,7 @@
 //   - Watches, and the session keyrings the connection joined, end with the
 //     connection, as a process's do when it exits.
 //   - Close stops serving; the caller closes the store afterwards.
+//   - Both ends read their socket inside one syscall.RawConn.Read for the
+//     connection's life (see frameReader), which saves the daemon a read(2)
+//     per call; a connection's socket must not be read any other way.
 package daemon

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/keyring"
@@ -54,8 +55,10 @@ type Server struct {
 	// connections never take it while holding anything else.
 	mu     sync.Mutex
 	closed bool
-	conns  map[*conn]struct{}
-	done   chan struct{} // closed by Close, wakes Serve's backoff
+	// closing is closed, for connections to read without taking mu.
+	closing atomic.Bool
+	conns   map[*conn]struct{}
+	done    chan struct{} // closed by Close, wakes Serve's backoff
 
 	wg sync.WaitGroup // Serve and every connection's reader
 }
@@ -66,6 +69,22 @@ type Server struct {
 // connect, and is known by the credentials the kernel gives, not by what
 // they claim. Who can reach it is the directory's business, the caller's.
 func Listen(path string, store *keyring.Store, opts Options) (*Server, error) {
+	ln, err := listen(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return NewServer(ln, store, opts), nil
+}
+
+// NewServer serves store on a listening socket made elsewhere: by systemd
+// (see ActivationListener), or by a caller that set it up itself. Close
+// closes ln; whether that removes the socket file is ln's business
+// (net.UnixListener.SetUnlinkOnClose): one systemd made stays.
+func NewServer(ln *net.UnixListener, store *keyring.Store, opts Options) *Server {
 	if opts.QueueSize == 0 {
 		opts.QueueSize = DefaultQueueSize
 	}
@@ -76,27 +95,37 @@ func Listen(path string, store *keyring.Store, opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	ln, err := listen(path)
-	if err != nil {
-		return nil, err
-	}
-	if err := os.Chmod(path, 0o666); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("daemon: %w", err)
-	}
 	return &Server{
 		store: store,
 		ln:    ln,
-		path:  path,
+		path:  ln.Addr().String(),
 		opts:  opts,
 		log:   log,
 		conns: make(map[*conn]struct{}),
 		done:  make(chan struct{}),
-	}, nil
+	}
 }
 
 // Path is the socket's path.
 func (s *Server) Path() string { return s.path }
+
+// Run serves until ctx is done, as a daemon does until SIGTERM, and then
+// closes the server gracefully (see Close): the calls in flight finish
+// and their replies go out, so that when Run returns every change a
+// client saw acknowledged is committed, and the caller can close the
+// store. It returns Serve's error, or Close's.
+func (s *Server) Run(ctx context.Context) error {
+	served := make(chan error, 1)
+	go func() { served <- s.Serve() }()
+	select {
+	case err := <-served:
+		s.Close()
+		return err
+	case <-ctx.Done():
+	}
+	err := s.Close()
+	return errors.Join(err, <-served)
+}
 
 // Serve accepts connections until Close, and then returns nil.
 func (s *Server) Serve() error {
@@ -157,7 +186,6 @@ func (s *Server) start(uc *net.UnixConn) {
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	go c.write()
 	go c.serve()
 }
 
@@ -180,12 +208,13 @@ func (s *Server) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.closing.Store(true)
 	close(s.done)
 	err := s.ln.Close()
-	// A read deadline in the past wakes a reader waiting for the next
-	// request, and stops one that is in a call from reading another. The
-	// write deadline frees a writer stuck on a client that reads nothing,
-	// and with it a reader waiting to hand that writer a reply.
+	// A read deadline in the past wakes a connection waiting for the next
+	// request; closing stops one that is in a call from reading another.
+	// The write deadline frees a connection stuck writing to a client that
+	// reads nothing, replies or records.
 	now := time.Now()
 	for c := range s.conns {
 		c.c.SetReadDeadline(now)

@@ -71,6 +71,57 @@ func (f Frame) Append(dst []byte) ([]byte, error) {
 	return append(dst, f.Body...), nil
 }
 
+// AppendRequest appends a request frame carrying m to dst, encoding m's
+// fields in place: the same bytes as a Frame with Body Encode(nil, m),
+// without the body's own buffer, so that a caller reusing dst sends a
+// request without allocating.
+func AppendRequest(dst []byte, id uint32, op Op, m Message) ([]byte, error) {
+	start := len(dst)
+	e := Encoder{B: appendHeader(dst, KindRequest, id, op)}
+	m.EncodeFields(&e)
+	return endFrame(e.B, start, op)
+}
+
+// AppendReply appends a reply frame to dst, encoding it in place: the same
+// bytes as a Frame with Body EncodeReply(nil, errno, msg, res).
+func AppendReply(dst []byte, id uint32, op Op, errno unix.Errno, msg string, res Message) ([]byte, error) {
+	start := len(dst)
+	return endFrame(EncodeReply(appendHeader(dst, KindReply, id, op), errno, msg, res), start, op)
+}
+
+// appendHeader appends a frame's header with a length prefix of 0, for
+// endFrame to fill in once the body is there.
+func appendHeader(dst []byte, kind Kind, id uint32, op Op) []byte {
+	dst = append(dst, 0, 0, 0, 0, Version, byte(kind))
+	dst = binary.BigEndian.AppendUint32(dst, id)
+	return binary.BigEndian.AppendUint16(dst, uint16(op))
+}
+
+// endFrame fills in the length prefix of the frame that starts at
+// b[start]. A frame over MaxFrameSize is cut off again, leaving b as it
+// was before the frame, and is EMSGSIZE.
+func endFrame(b []byte, start int, op Op) ([]byte, error) {
+	n := len(b) - start - LengthSize
+	if n > MaxFrameSize {
+		return b[:start], fmt.Errorf("wire: %v frame of %d bytes over the %d-byte limit: %w", op, n, MaxFrameSize, unix.EMSGSIZE)
+	}
+	binary.BigEndian.PutUint32(b[start:], uint32(n))
+	return b, nil
+}
+
+// FrameBuffered reports whether b holds at least one whole frame, length
+// prefix included, or a length prefix that is already known to be bad (so
+// that decoding it will not wait for more bytes). A server uses it to tell
+// whether the next request is already here, and it may hold its replies
+// back to write them together.
+func FrameBuffered(b []byte) bool {
+	if len(b) < LengthSize {
+		return false
+	}
+	n := binary.BigEndian.Uint32(b)
+	return n > MaxFrameSize || n < HeaderSize || uint64(len(b)-LengthSize) >= uint64(n)
+}
+
 // DecodeFrame decodes the frame at the start of b, length prefix
 // included, and returns it with the number of bytes it took. It checks
 // the frame's shape only (length, version, kind); the op and body are

@@ -21,6 +21,18 @@ func FuzzDecodeFrame(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		fr, n, err := wire.DecodeFrame(b)
+		// FrameBuffered is what a reader asks before DecodeFrame: bytes it
+		// calls incomplete must not decode, and bytes it calls enough must
+		// decode the same however many more follow, or a reader would
+		// misparse or wait forever.
+		if wire.FrameBuffered(b) {
+			_, n2, err2 := wire.DecodeFrame(append(bytes.Clone(b), 0))
+			if n2 != n || (err2 == nil) != (err == nil) {
+				t.Fatalf("FrameBuffered(%x), but one more byte decodes %d, %v instead of %d, %v", b, n2, err2, n, err)
+			}
+		} else if err == nil {
+			t.Fatalf("DecodeFrame took %d bytes of %x that FrameBuffered calls incomplete", n, b)
+		}
 		if err != nil {
 			return
 		}

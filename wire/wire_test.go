@@ -293,3 +293,62 @@ func header(length uint32, version, kind byte, id uint32, op uint16) []byte {
 	b = binary.BigEndian.AppendUint32(b, id)
 	return binary.BigEndian.AppendUint16(b, op)
 }
+
+// AppendRequest and AppendReply write the bytes Frame.Append writes, after
+// whatever dst already holds, so that frames can be batched in one buffer.
+func TestAppendInPlace(t *testing.T) {
+	prefix := []byte("earlier frames")
+	for op, req := range requests {
+		want, _ := wire.Frame{Kind: wire.KindRequest, ID: 7, Op: op, Body: wire.Encode(nil, req)}.Append(bytes.Clone(prefix))
+		got, err := wire.AppendRequest(bytes.Clone(prefix), 7, op, req)
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("%v: AppendRequest = %x, %v; want %x", op, got, err, want)
+		}
+	}
+	for op, res := range replies {
+		for _, errno := range []unix.Errno{0, unix.EACCES} {
+			want, _ := wire.Frame{Kind: wire.KindReply, ID: 8, Op: op, Body: wire.EncodeReply(nil, errno, "why", res)}.Append(bytes.Clone(prefix))
+			got, err := wire.AppendReply(bytes.Clone(prefix), 8, op, errno, "why", res)
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%v errno %v: AppendReply = %x, %v; want %x", op, errno, got, err, want)
+			}
+		}
+	}
+}
+
+// A frame over the limit is refused, and dst is left as it was, so a
+// batch of frames already in it can still be sent.
+func TestAppendOversizedLeavesDst(t *testing.T) {
+	prefix := []byte("earlier frames")
+	big := &wire.DataReply{Data: make([]byte, wire.MaxFrameSize)}
+	got, err := wire.AppendReply(bytes.Clone(prefix), 1, wire.OpRead, 0, "", big)
+	if !errors.Is(err, unix.EMSGSIZE) || !bytes.Equal(got, prefix) {
+		t.Fatalf("AppendReply of an oversized reply = %q…, %v; want the prefix, EMSGSIZE", got[:min(len(got), 20)], err)
+	}
+	got, err = wire.AppendRequest(bytes.Clone(prefix), 1, wire.OpUpdate, &wire.UpdateRequest{Payload: big.Data})
+	if !errors.Is(err, unix.EMSGSIZE) || !bytes.Equal(got, prefix) {
+		t.Fatalf("AppendRequest of an oversized request = %q…, %v; want the prefix, EMSGSIZE", got[:min(len(got), 20)], err)
+	}
+}
+
+func TestFrameBuffered(t *testing.T) {
+	whole, _ := wire.AppendRequest(nil, 1, wire.OpRead, &wire.KeyRequest{ID: 5})
+	tests := []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"nothing", nil, false},
+		{"part of the prefix", whole[:3], false},
+		{"prefix and part of the frame", whole[:len(whole)-1], false},
+		{"a whole frame", whole, true},
+		{"a frame and part of the next", append(bytes.Clone(whole), whole[:5]...), true},
+		{"a prefix over the limit", frame(wire.MaxFrameSize + 1), true},
+		{"a prefix under the header", frame(3), true},
+	}
+	for _, tt := range tests {
+		if got := wire.FrameBuffered(tt.b); got != tt.want {
+			t.Errorf("%s: FrameBuffered = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}

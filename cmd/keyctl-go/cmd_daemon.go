@@ -15,30 +15,41 @@ import (
 // before keyctl's table so that the Format listing stays keyctl's.
 const daemonCommand = "daemon"
 
-// runDaemon is `keyctl-go daemon [--socket PATH]`: serve the store on a
-// Unix socket until SIGTERM or SIGINT, then finish calls in flight and
-// close the store cleanly. The store is chosen as for every command
-// (--db, $KEYCTL_GO_DB, XDG); the socket defaults to the store's socket
-// (app.storeSocket), where every other invocation naming the store looks
-// for it, and its directory is made 0700. While it runs it owns the store
+// runDaemon is `keyctl-go daemon [--system] [--socket PATH]`: serve the
+// store on a Unix socket until SIGTERM or SIGINT, then finish calls in
+// flight and close the store cleanly. While it runs it owns the store
 // file, and other invocations go through it.
+//
+// Per-user (the default), the store is chosen as for every command (--db,
+// $KEYCTL_GO_DB, XDG), and the socket defaults to the store's socket
+// (app.storeSocket), where every other invocation naming the store looks
+// for it, in a directory made 0700.
+//
+// With --system it is the one daemon for every user of the machine: the
+// store defaults to daemon.SystemStore and the socket to
+// daemon.SystemSocket, in a directory every user may enter, and each
+// client is known by the uid the kernel gives (see daemon.PrepareSystemDirs).
+// --db and --socket name others, for tests and packagers.
+//
+// Started by systemd for a .socket unit (LISTEN_FDS), it serves the
+// socket it is given, and --socket is not used.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
-	socket := ""
-	switch {
-	case len(args) == 2 && args[0] == "--socket":
-		socket = args[1]
-	case len(args) != 0:
-		fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--socket <path>]")
-		return 2
-	}
-	if socket == "" {
-		var err error
-		if socket, err = a.defaultSocket(); err != nil {
-			fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
-			return 1
+	var socket string
+	system := false
+	for len(args) > 0 {
+		switch {
+		case args[0] == "--system":
+			system = true
+			args = args[1:]
+		case args[0] == "--socket" && len(args) >= 2:
+			socket = args[1]
+			args = args[2:]
+		default:
+			fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--socket <path>]")
+			return 2
 		}
 	}
-	if err := a.serve(ctx, socket); err != nil {
+	if err := a.serve(ctx, socket, system); err != nil {
 		fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
 		return 1
 	}
@@ -57,32 +68,65 @@ func (a *app) defaultSocket() (string, error) {
 	return socket, nil
 }
 
-func (a *app) serve(ctx context.Context, socket string) error {
-	path, err := a.dbFile()
+// daemonStore is the store the daemon serves: as every command's, or in
+// system mode the system's unless named.
+func (a *app) daemonStore(system bool) (string, error) {
+	if system && a.dbPath == "" && a.getenv(envDB) == "" {
+		return daemon.SystemStore, nil
+	}
+	return a.dbFile()
+}
+
+func (a *app) serve(ctx context.Context, socket string, system bool) error {
+	// A socket from the service manager comes first: it chose where
+	// clients connect, and may have started this daemon because one did.
+	ln, err := daemon.ActivationListener()
 	if err != nil {
+		return err
+	}
+	if ln != nil {
+		socket = ""
+	}
+	path, err := a.daemonStore(system)
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return err
+	}
+	switch {
+	case system:
+		if ln == nil && socket == "" {
+			socket = daemon.SystemSocket
+		}
+		err = daemon.PrepareSystemDirs(socket, path)
+	case ln == nil && socket == "":
+		socket, err = a.defaultSocket()
+	}
+	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return err
 	}
 	store, err := a.openStore(path, 0)
 	if err != nil {
+		if ln != nil {
+			ln.Close()
+		}
 		return err
 	}
-	srv, err := daemon.Listen(socket, store, daemon.Options{})
-	if err != nil {
+	var srv *daemon.Server
+	if ln != nil {
+		srv = daemon.NewServer(ln, store, daemon.Options{})
+	} else if srv, err = daemon.Listen(socket, store, daemon.Options{}); err != nil {
 		store.Close()
 		return err
 	}
 	fmt.Fprintf(a.stderr, "keyctl-go daemon: serving %s on %s (pid %s)\n", path, srv.Path(), strconv.Itoa(os.Getpid()))
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	select {
-	case <-ctx.Done():
-	case err := <-served:
-		store.Close()
-		return err
-	}
-	// SIGTERM or SIGINT: finish calls in flight, then close the store so
-	// that everything acknowledged is on disk and the file is let go.
-	err = srv.Close()
-	<-served
+	// Until SIGTERM or SIGINT; then the calls in flight finish, and the
+	// store is closed so that everything acknowledged is on disk and the
+	// file is let go.
+	err = srv.Run(ctx)
 	return errors.Join(err, store.Close())
 }

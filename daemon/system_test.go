@@ -1,0 +1,222 @@
+package daemon_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyring"
+	"github.com/keyctl-go/keyctl-go/perms"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+)
+
+// The two users of the system-mode test, as on a machine's first two
+// accounts.
+const (
+	alice = 1000
+	bob   = 1001
+)
+
+// systemPaths are the system daemon's socket and store under a fresh
+// directory standing for /, which every user may enter, as / is.
+func systemPaths(t *testing.T) (socket, store string) {
+	t.Helper()
+	root, err := os.MkdirTemp("", "keyctl-go-system-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, daemon.SystemSocket), filepath.Join(root, daemon.SystemStore)
+}
+
+// The directories PrepareSystemDirs makes let every user reach the socket
+// and nobody but the daemon read the store, and it refuses directories
+// somebody else could swap the socket in.
+func TestPrepareSystemDirs(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the system daemon's directories are root's")
+	}
+	socket, store := systemPaths(t)
+	if err := daemon.PrepareSystemDirs(socket, store); err != nil {
+		t.Fatal(err)
+	}
+	for dir, want := range map[string]os.FileMode{filepath.Dir(socket): 0o755, filepath.Dir(store): 0o700} {
+		fi, err := os.Stat(dir)
+		if err != nil || fi.Mode() != os.ModeDir|want {
+			t.Errorf("%s: %v, %v; want a directory of mode %v", dir, fi.Mode(), err, want)
+		}
+	}
+
+	// Loosened since: put back.
+	if err := os.Chmod(filepath.Dir(store), 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.PrepareSystemDirs(socket, store); err != nil {
+		t.Fatal(err)
+	}
+	if fi, _ := os.Stat(filepath.Dir(store)); fi.Mode().Perm() != 0o700 {
+		t.Errorf("store directory left at %v", fi.Mode().Perm())
+	}
+
+	// Somebody else's directory, or a link to one: refused.
+	if err := os.Chown(filepath.Dir(socket), alice, alice); err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.PrepareSystemDirs(socket, store); !errors.Is(err, unix.EPERM) {
+		t.Errorf("socket directory owned by uid %d: %v, want EPERM", alice, err)
+	}
+	os.Remove(filepath.Dir(socket))
+	if err := os.Symlink(t.TempDir(), filepath.Dir(socket)); err != nil {
+		t.Fatal(err)
+	}
+	if err := daemon.PrepareSystemDirs(socket, store); !errors.Is(err, unix.ENOTDIR) {
+		t.Errorf("socket directory a symbolic link: %v, want ENOTDIR", err)
+	}
+}
+
+// One system daemon, two users, each in processes of their own. The
+// daemon knows each by the kernel's word alone and applies the kernel's
+// rules between them: alice cannot read or watch bob's private key, can
+// read, watch and update the one he opened to others, and bob hears her
+// update; neither can reach into the other's keyrings; each has a quota
+// of their own.
+func TestSystemModeTwoUsers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the system daemon runs as root and its clients as other uids")
+	}
+	socket, storePath := systemPaths(t)
+	if err := daemon.PrepareSystemDirs(socket, storePath); err != nil {
+		t.Fatal(err)
+	}
+	const quota = 8 // keys per user, so that filling it is quick
+	q := keyring.DefaultQuota
+	q.MaxKeys = quota
+	store, err := keyring.Open(storePath, keyring.Options{Quota: q})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := daemon.Listen(socket, store, daemon.Options{})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		if err := store.Check(); err != nil {
+			t.Errorf("store inconsistent: %v", err)
+		}
+		store.Close()
+	})
+	if fi, err := os.Stat(socket); err != nil || fi.Mode().Perm() != 0o666 {
+		t.Fatalf("socket %v, %v: every user must be able to connect", fi.Mode(), err)
+	}
+	bin := childBinary(t)
+
+	// Bob's keys: one private (the default mask: nobody but him), one
+	// that others may view, read and write. He watches both.
+	open := perms.DefaultUserKey | perms.Mask(perms.View|perms.Read|perms.Write)<<perms.OtherShift
+	bobs := startScript(t, bin, socket, bob, bob,
+		step{Op: "keyringid", Key: int32(keyring.UserKeyring)},
+		step{Op: "add", Name: "private", Type: "user", Desc: "private", Payload: "bob's secret", Ring: int32(keyring.UserKeyring)},
+		step{Op: "add", Name: "open", Type: "user", Desc: "open", Payload: "bob's note", Ring: int32(keyring.UserKeyring)},
+		step{Op: "setperm", Ref: "open", Perm: uint32(open)},
+		step{Op: "watch", Ref: "private", Tag: 1},
+		step{Op: "watch", Ref: "open", Tag: 2},
+		step{Op: "records", N: 1},
+	)
+	bobRing := bobs.next("keyringid").Serial
+	private := bobs.next("add").Serial
+	openKey := bobs.next("add").Serial
+	for _, op := range []string{"setperm", "watch", "watch"} {
+		if o := bobs.next(op); o.Errno != 0 {
+			t.Fatalf("bob's %s: %v", op, unix.Errno(o.Errno))
+		}
+	}
+
+	alices := startScript(t, bin, socket, alice, alice,
+		step{Op: "read", Key: private},
+		step{Op: "describe", Key: private},
+		step{Op: "watch", Key: private, Tag: 1},
+		step{Op: "read", Key: openKey},
+		step{Op: "watch", Key: openKey, Tag: 2},
+		step{Op: "update", Key: openKey, Payload: "alice was here"},
+		step{Op: "keyringid", Key: int32(keyring.UserKeyring)},
+		step{Op: "add", Type: "user", Desc: "planted", Payload: "x", Ring: bobRing},
+		step{Op: "add", Name: "mine", Type: "user", Desc: "mine", Payload: "alice's", Ring: int32(keyring.UserKeyring)},
+		step{Op: "describe", Ref: "mine"},
+		step{Op: "chown", Ref: "mine", UID: bob},
+		step{Op: "fill"},
+	)
+	wantErrno := func(what string, o outcome, want unix.Errno) {
+		t.Helper()
+		if unix.Errno(o.Errno) != want {
+			t.Errorf("%s: errno %v, want %v", what, unix.Errno(o.Errno), want)
+		}
+	}
+	wantErrno("alice reading bob's private key", alices.next("read"), unix.EACCES)
+	wantErrno("alice describing bob's private key", alices.next("describe"), unix.EACCES)
+	wantErrno("alice watching bob's private key", alices.next("watch"), unix.EACCES)
+	if o := alices.next("read"); o.Errno != 0 || o.Data != "bob's note" {
+		t.Errorf("alice reading the key bob opened: %q, errno %v", o.Data, unix.Errno(o.Errno))
+	}
+	wantErrno("alice watching the key bob opened", alices.next("watch"), 0)
+	wantErrno("alice updating the key bob opened", alices.next("update"), 0)
+	if o := alices.next("keyringid"); o.Errno != 0 || o.Serial == bobRing {
+		t.Errorf("alice's @u = %d (errno %v); bob's is %d: each user has their own", o.Serial, unix.Errno(o.Errno), bobRing)
+	}
+	wantErrno("alice adding a key to bob's user keyring", alices.next("add"), unix.EACCES)
+	mine := alices.next("add")
+	if o := alices.next("describe"); o.Errno != 0 || o.UID != alice {
+		t.Errorf("alice's new key: owner %d (errno %v), want %d", o.UID, unix.Errno(o.Errno), alice)
+	}
+	wantErrno("alice giving her key to bob", alices.next("chown"), unix.EACCES)
+	filled := alices.next("fill")
+	wantErrno("alice past her quota", filled, unix.EDQUOT)
+
+	// Bob hears alice's update of his key, and nothing of her attempts
+	// on the private one.
+	rec := bobs.next("records")
+	if want := []string{watchqueue.KeyUpdated.String() + " " + strconv.Itoa(int(openKey))}; !slices.Equal(rec.Records, want) {
+		t.Errorf("bob heard %q, want %q", rec.Records, want)
+	}
+
+	// Alice's quota is spent; bob's is not, and another process of
+	// alice's does not get a fresh one.
+	again := startScript(t, bin, socket, alice, alice, step{Op: "add", Type: "user", Desc: "one more", Payload: "x", Ring: int32(keyring.UserKeyring)})
+	wantErrno("alice's next process past her quota", again.next("add"), unix.EDQUOT)
+	bobMore := startScript(t, bin, socket, bob, bob, step{Op: "fill"})
+	bobFilled := bobMore.next("fill")
+	wantErrno("bob past his quota", bobFilled, unix.EDQUOT)
+	if bobFilled.Count == 0 {
+		t.Errorf("bob could add nothing after alice filled her quota")
+	}
+	t.Logf("quota %d: alice added %d more after her first; bob %d more after his two", quota, filled.Count, bobFilled.Count)
+
+	// The store agrees on who owns what, and alice's update is there.
+	for id, owner := range map[int32]uint32{private: bob, openKey: bob, mine.Serial: alice} {
+		p := store.Process(perms.Cred{UID: owner, GID: owner})
+		d, err := p.Describe(context.Background(), keyring.Serial(id))
+		if err != nil || d.UID != owner {
+			t.Errorf("key %d: owner %d, %v; want %d", id, d.UID, err, owner)
+		}
+	}
+	data, err := store.Process(perms.Cred{UID: bob, GID: bob}).Read(context.Background(), keyring.Serial(openKey))
+	if err != nil || string(data) != "alice was here" {
+		t.Errorf("bob's open key holds %q, %v", data, err)
+	}
+}
