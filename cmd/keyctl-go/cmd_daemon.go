@@ -45,7 +45,7 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			socket = args[1]
 			args = args[2:]
 		default:
-			fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--socket <path>]")
+			fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--system] [--socket <path>]")
 			return 2
 		}
 	}
