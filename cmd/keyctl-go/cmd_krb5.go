@@ -158,12 +158,9 @@ func cmdKrb5Export(ctx context.Context, a *app, args []string) error {
 // cache name lists that cache alone, as MIT's cursor does for one. As
 // klist, it exits 1 when no cache has a principal to list.
 func cmdKrb5List(ctx context.Context, a *app, args []string) error {
-	if len(args) > 1 {
-		return errKrb5Usage
-	}
-	var nameArg string
-	if len(args) == 1 {
-		nameArg = args[0]
+	nameArg, err := optionalCacheName(args)
+	if err != nil {
+		return err
 	}
 	col, name, err := a.krb5Open(ctx, nameArg)
 	if err != nil {
@@ -252,12 +249,9 @@ func cmdKrb5Switch(ctx context.Context, a *app, args []string) error {
 // collection.
 func cmdKrb5Destroy(ctx context.Context, a *app, args []string) error {
 	all, args := leadingFlag(args, "-A")
-	if len(args) > 1 {
-		return errKrb5Usage
-	}
-	var nameArg string
-	if len(args) == 1 {
-		nameArg = args[0]
+	nameArg, err := optionalCacheName(args)
+	if err != nil {
+		return err
 	}
 	col, name, err := a.krb5Open(ctx, nameArg)
 	if err != nil {
@@ -290,12 +284,9 @@ func cmdKrb5Destroy(ctx context.Context, a *app, args []string) error {
 // it hears every other invocation's changes. Its first line, "watching
 // NAME", says the watches are set.
 func cmdKrb5Watch(ctx context.Context, a *app, args []string) error {
-	if len(args) > 1 {
-		return errKrb5Usage
-	}
-	var nameArg string
-	if len(args) == 1 {
-		nameArg = args[0]
+	nameArg, err := optionalCacheName(args)
+	if err != nil {
+		return err
 	}
 	name, err := a.krb5Name(nameArg)
 	if err != nil {
@@ -346,4 +337,16 @@ func cmdKrb5Watch(ctx context.Context, a *app, args []string) error {
 func (a *app) krb5Line(s string) error {
 	fmt.Fprintln(a.stdout, s)
 	return a.stdout.Flush()
+}
+
+// optionalCacheName is the one optional <KEYRING name> argument of list,
+// destroy and watch: "" when absent, the default collection's.
+func optionalCacheName(args []string) (string, error) {
+	switch len(args) {
+	case 0:
+		return "", nil
+	case 1:
+		return args[0], nil
+	}
+	return "", errKrb5Usage
 }
