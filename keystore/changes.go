@@ -13,16 +13,15 @@ type Changes struct {
 }
 
 // OnChange sets fn to be told of every committed write transaction that
-// changed something, after the commit and before any OnCommit handler of
-// the transaction's callers, in commit order, in the committer's
-// goroutine. Set it once, before the first Update.
+// changed something, as bbolt commits it (when new readers see it; its
+// OnCommit handlers run later, once it is durable), in commit order, in
+// the committer's goroutine. Set it once, before the first Update.
 func (db *DB) OnChange(fn func(*Changes)) { db.onChange = fn }
 
 // OnPending sets fn to be told when a write transaction starts changing
 // something (fn(true), inside the transaction, before its commit) and when
-// that transaction is over (fn(false), after OnChange's fn and the
-// transaction's OnCommit handlers if it committed, or after it rolled
-// back). Between the two, the change may be visible to new readers before
+// that transaction is over (fn(false), after OnChange's fn if it
+// committed, or after it rolled back). Between the two, the change may be visible to new readers before
 // OnChange has run: a cache above the store must not take fills then.
 // Set it once, before the first Update.
 func (db *DB) OnPending(fn func(pending bool)) { db.onPending = fn }

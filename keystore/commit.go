@@ -38,6 +38,7 @@ type call struct {
 // rest of the commit's CPU on a loaded machine.
 type committer struct {
 	db *bolt.DB
+	j  *journal
 	// afterTx runs after every write transaction, committed or rolled back,
 	// in the leader's goroutine.
 	afterTx func()
@@ -51,8 +52,8 @@ type committer struct {
 	lastBatch atomic.Int32 // how many calls the last batch held
 }
 
-func newCommitter(db *bolt.DB, afterTx func()) *committer {
-	c := &committer{db: db, afterTx: afterTx}
+func newCommitter(db *bolt.DB, j *journal, afterTx func()) *committer {
+	c := &committer{db: db, j: j, afterTx: afterTx}
 	c.idle.L = &c.mu
 	return c
 }
@@ -125,33 +126,50 @@ func (c *committer) lead() {
 	c.mu.Unlock()
 
 	c.lastBatch.Store(int32(len(batch)))
-	c.run(batch)
+	results := make([]error, len(batch))
+	c.commit(batch, results)
+	t := c.j.write()
 
+	// The lead passes on before this batch's fsync, so that the next
+	// batch is committed while it runs.
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	if len(c.queue) > 0 {
 		c.queue[0].done <- errPromoted // it leads now; its own call stays queued
-		return
+	} else {
+		c.leading = false
+		c.idle.Broadcast()
 	}
-	c.leading = false
-	c.idle.Broadcast()
+	c.mu.Unlock()
+
+	if err := c.j.finish(t); err != nil {
+		for i := range results {
+			if results[i] == nil {
+				results[i] = err
+			}
+		}
+	}
+	for i, cl := range batch {
+		cl.done <- results[i]
+	}
 }
 
 // close lets queued calls finish, then stops the committer. Later calls
 // get ErrClosed.
 func (c *committer) close() {
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.closed = true
 	for c.leading {
 		c.idle.Wait()
 	}
+	c.mu.Unlock()
+	c.j.idle()
 }
 
-// run commits batch, taking out calls that fail: each failed call gets its
-// own error from a transaction of its own, and the calls before it are
+// commit commits batch, taking out calls that fail: each failed call gets
+// its own error from a transaction of its own, and the calls before it are
 // committed without it, so that no call's failure undoes another's work.
-func (c *committer) run(batch []*call) {
+// Each call's outcome goes to results.
+func (c *committer) commit(batch []*call, results []error) {
 	for len(batch) > 0 {
 		failed := -1
 		err := c.update(func(tx *bolt.Tx) error {
@@ -165,27 +183,46 @@ func (c *committer) run(batch []*call) {
 		})
 		switch {
 		case failed < 0:
-			finish(batch, err)
+			for i := range batch {
+				results[i] = err
+			}
 			return
 		case failed > 0:
 			// Commit the ones that went through, alone this time.
-			c.run(batch[:failed])
+			c.commit(batch[:failed], results[:failed])
 		}
 		// The failed call, by itself: it may succeed without its
 		// predecessors' uncommitted writes, or fail again with its own error.
-		cl := batch[failed]
-		cl.done <- c.update(cl.fn)
-		batch = batch[failed+1:]
+		results[failed] = c.update(batch[failed].fn)
+		batch, results = batch[failed+1:], results[failed+1:]
 	}
 }
 
-func finish(batch []*call, err error) {
-	for _, cl := range batch {
-		cl.done <- err
-	}
-}
-
+// update runs fn in one write transaction and commits it into the
+// journal's batch.
 func (c *committer) update(fn func(*bolt.Tx) error) error {
 	defer c.afterTx()
-	return c.db.Update(fn)
+	if err := c.j.begin(); err != nil {
+		return err
+	}
+	btx, err := c.db.Begin(true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if btx.DB() != nil { // not committed: fn failed or panicked
+			btx.Rollback()
+		}
+	}()
+	if err := fn(btx); err != nil {
+		return err
+	}
+	if err := c.j.beforeCommit(btx); err != nil {
+		return err
+	}
+	if err := btx.Commit(); err != nil {
+		return err
+	}
+	c.j.committed()
+	return nil
 }

@@ -47,14 +47,16 @@ type Options struct {
 	LockTimeout time.Duration
 }
 
-// DB is an open store: the bbolt file, its unwrapped data key, and the
-// committer that shares fsyncs among concurrent writers.
+// DB is an open store: the bbolt file and its write-ahead log, its
+// unwrapped data key, and the committer that shares fsyncs among
+// concurrent writers.
 type DB struct {
 	bolt      *bolt.DB
 	path      string
 	sealer    *Sealer
 	perm      *serialPermutation // serials to rows and back (serials.go)
 	commit    *committer
+	journal   *journal // durability through the write-ahead log (journal.go)
 	closeOnce sync.Once
 	closeErr  error
 
@@ -85,11 +87,60 @@ func Open(path string, opts Options) (*DB, error) {
 	if timeout <= 0 {
 		timeout = DefaultLockTimeout
 	}
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType})
+	// The log is locked before the database is touched: recovery writes
+	// the database file before bbolt opens (and locks) it.
+	wal, err := openWAL(path+".wal", timeout)
+	if errors.Is(err, errWALLocked) {
+		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, timeout)
+	}
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	db, err := open(path, wal, timeout, opts)
+	if err != nil {
+		wal.close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// open opens the store under its locked log: recovery from the log, then
+// bbolt, then the schema and the data key, then the journal.
+func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, error) {
+	var bodies [][]byte
+	haveLog, err := wal.readHeader()
+	if err != nil {
+		return nil, openError(path, err)
+	}
+	if haveLog && wal.header.Txid != 0 {
+		exists, err := restoreCheckpoint(path, wal.header)
+		if err != nil {
+			return nil, openError(path, fmt.Errorf("recovering from %s: %w", wal.path, err))
+		}
+		if exists {
+			if bodies, err = wal.records(); err != nil {
+				return nil, openError(path, err)
+			}
+		}
+	}
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
+	mapSize := mapSizeFor(size)
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         timeout,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: int(mapSize),
+	})
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, timeout)
 	}
 	if err != nil {
+		return nil, openError(path, err)
+	}
+	if err := replay(bdb, bodies); err != nil {
+		bdb.Close()
 		return nil, openError(path, err)
 	}
 	db := &DB{bolt: bdb, path: path}
@@ -119,6 +170,9 @@ func Open(path string, opts Options) (*DB, error) {
 	if err == nil && !current {
 		err = bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) })
 	}
+	if err == nil {
+		db.journal, err = newJournal(bdb, path, wal, mapSize)
+	}
 	if err != nil {
 		bdb.Close()
 		return nil, err
@@ -126,7 +180,7 @@ func Open(path string, opts Options) (*DB, error) {
 	// A transaction's staged volatile state is published by its OnCommit;
 	// whatever became of it, the next transaction starts from the published
 	// state (and a new *bolt.Tx may reuse a dead one's address).
-	db.commit = newCommitter(bdb, func() {
+	db.commit = newCommitter(bdb, db.journal, func() {
 		if db.changed != nil && db.onPending != nil {
 			db.onPending(false)
 		}
@@ -276,7 +330,10 @@ func (db *DB) Path() string { return db.path }
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.commit.close()
-		db.closeErr = db.bolt.Close()
+		db.closeErr = db.journal.close()
+		if err := db.bolt.Close(); db.closeErr == nil {
+			db.closeErr = err
+		}
 		db.sealer.Wipe()
 	})
 	return db.closeErr
@@ -288,15 +345,15 @@ func (db *DB) View(fn func(*Tx) error) error {
 }
 
 // Update runs fn in a read-write transaction and returns once its changes
-// are durable (fsynced) or have failed. Concurrent Updates share one
-// transaction and one fsync (group commit); a lone Update is committed at
-// once, never held back to wait for company.
+// are durable (in the fsynced write-ahead log) or have failed. Concurrent
+// Updates share one transaction and one fsync (group commit); a lone
+// Update is committed at once, never held back to wait for company.
 //
 // fn must check everything before it writes: if it returns an error, the
 // shared transaction is rolled back and the other calls in it are run
 // again without it, so fn may run more than once and must not have side
 // effects outside the transaction. Put side effects in Tx.OnCommit, which
-// runs after the commit, in commit order. ctx bounds only the wait to be
+// runs after the commit is durable, in commit order. ctx bounds only the wait to be
 // taken up; once fn has run, Update waits for the outcome so that a change
 // is never acknowledged or abandoned by mistake.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {

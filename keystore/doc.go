@@ -16,6 +16,20 @@
 // caller's goroutine. Check verifies every invariant of the layout, for
 // tests and repairs. The bucket layout is documented on SchemaVersion.
 //
+// # Durability
+//
+// A commit is durable when its redo record is in the write-ahead log
+// (wal.go), a file beside the database named after it with ".wal"
+// appended: one append and one fdatasync per batch, where a bbolt commit
+// of its own costs two fdatasyncs and a dozen scattered pages. bbolt
+// writes its pages without syncing them, and a checkpoint now and then
+// (when the log is full, or the file has grown by walGrowth) syncs them
+// and starts the log afresh. Between checkpoints a read transaction pins
+// the checkpoint's pages, so that whatever a power failure keeps or loses
+// of later writes, the checkpoint is whole on disk; Open puts it back and
+// replays the log onto it (journal.go). The batch's fsync runs outside the
+// committer's lead, so the next batch commits while it waits.
+//
 // NewSerial hands out serials for new keys. They look as random as the
 // kernel's, but they are a keyed permutation of a counter (serials.go), so
 // a key's entries are stored under its row in allocation order: new keys
@@ -72,6 +86,21 @@
 // that need repeatable bytes use testing/cryptotest.SetGlobalRandom.
 //
 // # Caveats
+//
+// The log belongs with its database: move, copy or back them up together,
+// and only while the store is closed (Close leaves nothing in the log). A
+// log found beside a file it was not written for is refused, naming the
+// log to remove.
+//
+// A change is visible to readers when bbolt commits it, one fsync before
+// it is durable: a crash in between loses a change that a reader may have
+// seen but whose writer was never told it succeeded. If the log cannot be
+// written or synced, the store refuses writes until it is reopened, which
+// recovers it as the log has it.
+//
+// The journal needs bbolt's file mapped with room to spare; a store that
+// grows past half its mapping (at least 512 MiB) in one open goes back to
+// bbolt's own synced commits until it is reopened.
 //
 // The metadata in clear is readable by whoever can read the file:
 // descriptions often name what a key is for, and a record's length is its

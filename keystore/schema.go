@@ -10,7 +10,7 @@ import (
 // SchemaVersion is the version of the bucket layout below. A store of an
 // older version is upgraded when opened; a newer one is refused.
 //
-// The layout, version 3. Integers are big-endian, so that byte order is
+// The layout, version 4. Integers are big-endian, so that byte order is
 // numeric order and cursors walk keys in order.
 //
 //	meta      "schema"    → u32 version
@@ -53,8 +53,12 @@ import (
 // links. Version 2 kept keys, payloads, links, index and parents in
 // buckets of their own, keyed by serial, so one new key dirtied a leaf in
 // each of five trees at random places; upgrading to 3 moves every entry
-// into rows, under the row the new permutation gives its serial.
-const SchemaVersion = 3
+// into rows, under the row the new permutation gives its serial. Version 4
+// has version 3's buckets, and a write-ahead log beside the file
+// (journal.go, wal.go) that may hold commits the file does not: a program
+// that knows only version 3 would ignore the log and lose them, so the
+// version says not to open the store.
+const SchemaVersion = 4
 
 var (
 	bucketMeta    = []byte("meta")

@@ -35,11 +35,36 @@ func (tx *Tx) getRow(k []byte) []byte {
 	return v
 }
 
-// OnCommit runs fn after the transaction commits, in the order registered.
-// It never runs for a transaction that rolls back.
-func (tx *Tx) OnCommit(fn func()) { tx.btx.OnCommit(fn) }
+// OnCommit runs fn after the transaction commits and is durable, in the
+// order registered, before Update returns. It never runs for a
+// transaction that rolls back, or whose commit could not be made durable.
+func (tx *Tx) OnCommit(fn func()) {
+	j := tx.db.journal
+	j.hooks = append(j.hooks, fn)
+}
 
 func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.btx.Bucket(name) }
+
+// put and del are the only writes a Tx makes to the file. Each is also
+// kept in the transaction's redo record (redo.go), which the journal
+// logs when the transaction commits.
+func (tx *Tx) put(b bucketID, k, v []byte) error {
+	if err := tx.btx.Bucket(allBuckets[b]).Put(k, v); err != nil {
+		return err
+	}
+	j := tx.db.journal
+	j.redo = appendRedoPut(j.redo, b, k, v)
+	return nil
+}
+
+func (tx *Tx) del(b bucketID, k []byte) error {
+	if err := tx.btx.Bucket(allBuckets[b]).Delete(k); err != nil {
+		return err
+	}
+	j := tx.db.journal
+	j.redo = appendRedoDelete(j.redo, b, k)
+	return nil
+}
 
 // Revision is the store's revision: how many changes it has committed.
 func (tx *Tx) Revision() uint64 {
@@ -54,7 +79,7 @@ func (tx *Tx) Revision() uint64 {
 func (tx *Tx) NextRevision() (uint64, error) {
 	rev := tx.Revision() + 1
 	tx.changes().Revision = rev
-	return rev, tx.bucket(bucketMeta).Put(metaRevision, binary.BigEndian.AppendUint64(nil, rev))
+	return rev, tx.put(idMeta, metaRevision, binary.BigEndian.AppendUint64(nil, rev))
 }
 
 // Row keys: every entry about a key starts with its row and a tag.
@@ -132,7 +157,7 @@ func (tx *Tx) NewSerial() (uint32, error) {
 		serial := tx.db.perm.serial(row)
 		next := row + 1
 		if tx.getRow(rowKey(row, tagRecord)) == nil && !tx.IsVolatile(serial) {
-			return serial, meta.Put(metaNextRow, u32(next))
+			return serial, tx.put(idMeta, metaNextRow, u32(next))
 		}
 		row = next
 	}
@@ -188,11 +213,10 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 	if row == 0 {
 		return corrupt("key serial %d outside %d..%d", r.Serial, MinSerial, MaxSerial)
 	}
-	rows := tx.bucket(bucketRows)
 	stored, tally := splitKeyring(r)
 	if tally != nil {
 		if tk := tallyKey(row); !bytes.Equal(tx.getRow(tk), tally) {
-			if err := rows.Put(tk, tally); err != nil {
+			if err := tx.put(idRows, tk, tally); err != nil {
 				return err
 			}
 		}
@@ -217,16 +241,16 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 		old.Flags != r.Flags || old.Expiry != r.Expiry || old.Description != r.Description {
 		tx.touchGraph()
 	}
-	if err := rows.Put(rk, b); err != nil {
+	if err := tx.put(idRows, rk, b); err != nil {
 		return err
 	}
 	if old != nil && old.Expiry != 0 && old.Expiry != r.Expiry {
-		if err := tx.bucket(bucketExpiry).Delete(expiryKey(old.Expiry, r.Serial)); err != nil {
+		if err := tx.del(idExpiry, expiryKey(old.Expiry, r.Serial)); err != nil {
 			return err
 		}
 	}
 	if r.Expiry != 0 && (old == nil || old.Expiry != r.Expiry) {
-		if err := tx.bucket(bucketExpiry).Put(expiryKey(r.Expiry, r.Serial), nil); err != nil {
+		if err := tx.put(idExpiry, expiryKey(r.Expiry, r.Serial), nil); err != nil {
 			return err
 		}
 	}
@@ -234,9 +258,9 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 		return nil // orphans lists stored keys only: a new key is in it only if unheld
 	}
 	if r.Held() {
-		return tx.bucket(bucketOrphans).Delete(u32(r.Serial))
+		return tx.del(idOrphans, u32(r.Serial))
 	}
-	return tx.bucket(bucketOrphans).Put(u32(r.Serial), nil)
+	return tx.put(idOrphans, u32(r.Serial), nil)
 }
 
 // DeleteKey removes r with its payload and its derived entries. The caller
@@ -249,17 +273,16 @@ func (tx *Tx) DeleteKey(r *KeyRecord) error {
 		return nil
 	}
 	row := tx.row(r.Serial)
-	rows := tx.bucket(bucketRows)
 	for _, k := range [][]byte{rowKey(row, tagRecord), rowKey(row, tagPayload), tallyKey(row)} {
-		if err := rows.Delete(k); err != nil {
+		if err := tx.del(idRows, k); err != nil {
 			return err
 		}
 	}
-	if err := tx.bucket(bucketOrphans).Delete(u32(r.Serial)); err != nil {
+	if err := tx.del(idOrphans, u32(r.Serial)); err != nil {
 		return err
 	}
 	if r.Expiry != 0 {
-		return tx.bucket(bucketExpiry).Delete(expiryKey(r.Expiry, r.Serial))
+		return tx.del(idExpiry, expiryKey(r.Expiry, r.Serial))
 	}
 	return nil
 }
@@ -327,9 +350,9 @@ func (tx *Tx) PutPayload(r *KeyRecord, p []byte) error {
 	tx.touchKey(r.Serial)
 	k := rowKey(tx.row(r.Serial), tagPayload)
 	if len(p) == 0 {
-		return tx.bucket(bucketRows).Delete(k)
+		return tx.del(idRows, k)
 	}
-	return tx.bucket(bucketRows).Put(k, tx.db.sealer.Seal(nil, p, payloadBinding(r)))
+	return tx.put(idRows, k, tx.db.sealer.Seal(nil, p, payloadBinding(r)))
 }
 
 // Link is one entry of a keyring: the key, at its position.
@@ -433,15 +456,15 @@ func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
 		tx.volatile().putLink(ring, l, typ, desc)
 		return nil
 	}
-	rows, ringRow := tx.bucket(bucketRows), tx.row(ring)
-	if err := rows.Put(linkKey(ringRow, l.Seq), u32(l.Key)); err != nil {
+	ringRow := tx.row(ring)
+	if err := tx.put(idRows, linkKey(ringRow, l.Seq), u32(l.Key)); err != nil {
 		return err
 	}
-	if err := rows.Put(parentKey(tx.row(l.Key), ring, l.Seq), nil); err != nil {
+	if err := tx.put(idRows, parentKey(tx.row(l.Key), ring, l.Seq), nil); err != nil {
 		return err
 	}
 	v := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, l.Seq), l.Key)
-	return rows.Put(indexKey(ringRow, typ, desc), v)
+	return tx.put(idRows, indexKey(ringRow, typ, desc), v)
 }
 
 // DeleteLink removes the link l from ring; typ and desc are the linked
@@ -453,14 +476,14 @@ func (tx *Tx) DeleteLink(ring uint32, l Link, typ, desc string) error {
 		tx.volatile().deleteLink(ring, l, typ, desc)
 		return nil
 	}
-	rows, ringRow := tx.bucket(bucketRows), tx.row(ring)
-	if err := rows.Delete(linkKey(ringRow, l.Seq)); err != nil {
+	ringRow := tx.row(ring)
+	if err := tx.del(idRows, linkKey(ringRow, l.Seq)); err != nil {
 		return err
 	}
-	if err := rows.Delete(parentKey(tx.row(l.Key), ring, l.Seq)); err != nil {
+	if err := tx.del(idRows, parentKey(tx.row(l.Key), ring, l.Seq)); err != nil {
 		return err
 	}
-	return rows.Delete(indexKey(ringRow, typ, desc))
+	return tx.del(idRows, indexKey(ringRow, typ, desc))
 }
 
 // NameKind is a namespace of registered keyrings.
@@ -488,13 +511,13 @@ func (tx *Tx) Name(kind NameKind, name string) uint32 {
 // PutName registers serial under name.
 func (tx *Tx) PutName(kind NameKind, name string, serial uint32) error {
 	tx.touchGraph()
-	return tx.bucket(bucketNames).Put(nameKey(kind, name), u32(serial))
+	return tx.put(idNames, nameKey(kind, name), u32(serial))
 }
 
 // DeleteName removes a registration.
 func (tx *Tx) DeleteName(kind NameKind, name string) error {
 	tx.touchGraph()
-	return tx.bucket(bucketNames).Delete(nameKey(kind, name))
+	return tx.del(idNames, nameKey(kind, name))
 }
 
 // Usage is what an owner is charged: keys and bytes.
@@ -515,7 +538,7 @@ func (tx *Tx) Quota(uid uint32) Usage {
 // PutQuota records what uid is charged.
 func (tx *Tx) PutQuota(uid uint32, u Usage) error {
 	if u == (Usage{}) {
-		return tx.bucket(bucketQuota).Delete(u32(uid))
+		return tx.del(idQuota, u32(uid))
 	}
-	return tx.bucket(bucketQuota).Put(u32(uid), binary.BigEndian.AppendUint32(u32(u.Keys), u.Bytes))
+	return tx.put(idQuota, u32(uid), binary.BigEndian.AppendUint32(u32(u.Keys), u.Bytes))
 }

@@ -31,6 +31,7 @@ func (db *DB) upgrade(tx *bolt.Tx, from uint32) error {
 var upgrades = map[uint32]func(*DB, *bolt.Tx) error{
 	1: addParents,
 	2: foldIntoRows,
+	3: func(*DB, *bolt.Tx) error { return nil }, // the log beside the file; no bucket changes
 }
 
 // addParents (1 → 2) builds the parents bucket from the links bucket.
