@@ -57,6 +57,7 @@ type journal struct {
 
 	// Owned by the committer's leader.
 	on      bool     // commits go through the log
+	off     bool     // the store outgrew the journal (beforeCommit): never on again
 	pin     *bolt.Tx // the read transaction holding the checkpoint's pages
 	size    int64    // the file's size in use at the last commit (bbolt's high water)
 	redo    []byte   // the write transaction's redo record body
@@ -238,8 +239,12 @@ func mapSizeFor(size int64) int64 {
 }
 
 // newJournal takes over the log w for the open bbolt database, which must
-// be fully synced (bbolt committed everything so far itself), and turns
-// the journal on with a checkpoint.
+// be fully synced (bbolt committed everything so far itself). A log that
+// held a checkpoint is marked clean first: recovery has replayed it, and
+// the replay's commit may have reused the checkpoint's pages, so it must
+// never be restored again. The journal itself starts with the first
+// commit (beforeCommit), so that a process that only reads, such as most
+// CLI invocations, pays no fsync to open and close the store.
 func newJournal(bdb *bolt.DB, path string, w *walFile, mapSize int64) (*journal, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -247,13 +252,22 @@ func newJournal(bdb *bolt.DB, path string, w *walFile, mapSize int64) (*journal,
 	}
 	j := &journal{bolt: bdb, path: path, file: f, wal: w, pageSize: bdb.Info().PageSize, mapSize: mapSize}
 	j.seqCond.L = &j.seqMu
-	if err := j.checkpoint(); err != nil {
-		f.Close()
-		return nil, err
+	if w.header.Txid != 0 || w.header.Generation == 0 {
+		if err := j.markClean(); err != nil {
+			f.Close()
+			return nil, err
+		}
 	}
-	j.on = true
-	bdb.NoSync = true
 	return j, nil
+}
+
+// markClean syncs bbolt's file and writes a log header that says there is
+// nothing to recover: the file holds everything.
+func (j *journal) markClean() error {
+	if err := j.bolt.Sync(); err != nil {
+		return fmt.Errorf("keystore: syncing %s: %w", j.path, err)
+	}
+	return j.wal.writeHeader(walHeader{Generation: j.wal.header.Generation + 1, PageSize: j.pageSize, Meta: make([]byte, metaHeadLen)})
 }
 
 // metaHead reads the head of transaction txid's meta page from the file.
@@ -307,10 +321,7 @@ func (j *journal) checkpoint() error {
 // bbolt's file, tells the log there is nothing to recover, and lets bbolt
 // sync its own commits from now on.
 func (j *journal) turnOff() error {
-	if err := j.bolt.Sync(); err != nil {
-		return fmt.Errorf("keystore: syncing %s: %w", j.path, err)
-	}
-	if err := j.wal.writeHeader(walHeader{Generation: j.wal.header.Generation + 1, PageSize: j.pageSize, Meta: make([]byte, metaHeadLen)}); err != nil {
+	if err := j.markClean(); err != nil {
 		return err
 	}
 	if j.pin != nil {
@@ -331,15 +342,28 @@ func (j *journal) begin() error {
 	return j.broken
 }
 
-// beforeCommit runs in the write transaction just before it commits. A
-// file near the end of its mapping leaves the journal first, so that
-// bbolt can remap it (no reader may be open then).
+// beforeCommit runs in the write transaction just before it commits. The
+// first commit starts the journal with a checkpoint of the state before
+// it. A file near the end of its mapping leaves the journal first, so
+// that bbolt can remap it (no reader may be open then).
 func (j *journal) beforeCommit(btx *bolt.Tx) error {
 	j.size = btx.Size()
-	if !j.on || j.size < j.mapSize/2 {
-		return nil
+	if j.size >= j.mapSize/2 {
+		if !j.on {
+			j.off = true
+			return nil
+		}
+		j.off = true
+		return j.turnOff()
 	}
-	return j.turnOff()
+	if !j.on && !j.off {
+		if err := j.checkpoint(); err != nil {
+			return err
+		}
+		j.on = true
+		j.bolt.NoSync = true
+	}
+	return nil
 }
 
 // walGrowth is how far the file may grow past its size at the last
