@@ -95,11 +95,17 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 // key "token", a keyring "child" that links the token too and holds a
 // logon key, a user key with a timeout, and uid 1000's persistent keyring.
 // manifest names their serials. Opening it moves everything into the rows
-// of schema 3 under the same serials.
-func TestUpgradeFromSchemaV2(t *testing.T) {
+// of schema 3 under the same serials, then to schema 4.
+func TestUpgradeFromSchemaV2(t *testing.T) { testUpgradeFrom(t, "v2") }
+
+// testdata/schema-v3 holds the same keys written by the schema-3 code
+// (commit 4cd957e), which had no write-ahead log.
+func TestUpgradeFromSchemaV3(t *testing.T) { testUpgradeFrom(t, "v3") }
+
+func testUpgradeFrom(t *testing.T, version string) {
 	dir := t.TempDir()
-	for _, name := range []string{"v2.db", "v2.db.key"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "schema-v2", name))
+	for _, name := range []string{version + ".db", version + ".db.key"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "schema-"+version, name))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -107,7 +113,7 @@ func TestUpgradeFromSchemaV2(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	manifest, err := os.ReadFile(filepath.Join("testdata", "schema-v2", "manifest"))
+	manifest, err := os.ReadFile(filepath.Join("testdata", "schema-"+version, "manifest"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,10 +127,10 @@ func TestUpgradeFromSchemaV2(t *testing.T) {
 		serial[name] = uint32(n)
 	}
 
-	path := filepath.Join(dir, "v2.db")
+	path := filepath.Join(dir, version+".db")
 	db, err := keystore.Open(path, keystore.Options{})
 	if err != nil {
-		t.Fatalf("opening a schema-2 store: %v", err)
+		t.Fatalf("opening a schema-%s store: %v", version, err)
 	}
 	defer db.Close()
 	if err := db.Check(); err != nil {
