@@ -8,7 +8,9 @@ import (
 	"iter"
 	"math"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -58,20 +60,40 @@ func (e *Error) Unwrap() error { return e.Errno }
 // daemon: it is a keyring.Caller, so a program written against that
 // interface runs on the daemon or on a store of its own alike. It is safe
 // for concurrent use; the daemon answers one call at a time, in order.
+//
+// A call reads its own reply: it takes the read turn, writes its request
+// and reads on its own goroutine, so that a call costs the caller's write
+// and read and no hand-off to a reader goroutine. Calls made meanwhile
+// wait for their reply from the turn's holder, or for the turn. A reader
+// goroutine, which takes the turn for good, is started by the first Watch,
+// since records come unasked, and by the first write that finds the
+// socket full, since the daemon may then be waiting to write replies
+// that no call is reading.
 type Client struct {
 	c       *net.UnixConn
+	rc      syscall.RawConn
 	records chan []byte
-	done    chan struct{} // closed when the reader has returned
+	done    chan struct{} // closed once the connection has ended (see end)
 	closing chan struct{} // closed by Close
 	once    sync.Once
 
+	// turn holds the right to read the socket, one token: a call takes it
+	// to read its reply, the reader goroutine for good, Close at the end.
+	// rr is the holder's.
+	turn chan struct{}
+	rr   *replyReader
+
+	streamer sync.WaitGroup // the reader goroutine, once started (stream)
+
 	wmu sync.Mutex // serialises frame writes
 
-	// mu guards pending, next and err.
-	mu      sync.Mutex
-	pending map[uint32]chan []byte
-	next    uint32
-	err     error // why the reader stopped
+	// mu guards pending, next, err, ended and streaming.
+	mu        sync.Mutex
+	pending   map[uint32]chan []byte
+	next      uint32
+	err       error // why the connection ended
+	ended     bool  // done is closed
+	streaming bool  // the reader goroutine was started
 }
 
 // Dial connects to the daemon at path.
@@ -81,14 +103,23 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("daemon: dial %s: %w", path, err)
 	}
+	uc := nc.(*net.UnixConn)
+	rc, err := uc.SyscallConn()
+	if err != nil {
+		uc.Close()
+		return nil, fmt.Errorf("daemon: dial %s: %w", path, err)
+	}
 	c := &Client{
-		c:       nc.(*net.UnixConn),
+		c:       uc,
+		rc:      rc,
 		records: make(chan []byte, recordBacklog),
 		done:    make(chan struct{}),
 		closing: make(chan struct{}),
+		turn:    make(chan struct{}, 1),
 		pending: make(map[uint32]chan []byte),
 	}
-	go c.read()
+	c.rr = newReplyReader(c)
+	c.turn <- struct{}{}
 	return c, nil
 }
 
@@ -100,56 +131,71 @@ func (c *Client) Close() error {
 		close(c.closing)
 		err = c.c.Close()
 	})
-	<-c.done
+	// The turn's holder sees the socket close and ends the client; with
+	// nobody reading, Close ends it, and keeps the turn.
+	select {
+	case <-c.turn:
+		c.end(ErrClosed)
+	case <-c.done:
+	}
+	c.streamer.Wait()
 	return err
 }
 
-// read demultiplexes the daemon's frames: replies to their callers,
-// records to Records.
+// end records why the connection ended, unless that is known already, and
+// wakes the calls waiting. After Close the reason is ErrClosed.
+func (c *Client) end(err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.ended {
+		return
+	}
+	select {
+	case <-c.closing:
+		err = ErrClosed
+	default:
+	}
+	c.err = err
+	c.ended = true
+	close(c.done)
+}
+
+// stream starts the reader goroutine, once: from now on the socket is
+// read whether or not a call is waiting for a reply, as it must be once
+// records may come at any time, or a write is waiting for room.
+func (c *Client) stream() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.streaming || c.ended {
+		return
+	}
+	select {
+	case <-c.closing:
+		return // Close may be waiting on streamer already
+	default:
+	}
+	c.streaming = true
+	c.streamer.Add(1)
+	go c.read()
+}
+
+// read takes the read turn for good and demultiplexes the daemon's frames:
+// replies to their callers, records to Records.
 func (c *Client) read() {
-	var err error
-	defer func() {
-		c.mu.Lock()
-		select {
-		case <-c.closing:
-			err = ErrClosed
-		default:
-		}
-		c.err = err
-		c.mu.Unlock()
-		close(c.done)
-	}()
-	rc, err := c.c.SyscallConn()
-	if err != nil {
-		err = fmt.Errorf("daemon: connection lost: %w", err)
+	defer c.streamer.Done()
+	select {
+	case <-c.turn:
+	case <-c.done:
 		return
 	}
 	var bad error // a frame the daemon should not have sent
-	err = newFrameReader(clientReadBuffer).run(rc, frameHandler{
+	err := c.rr.fr.run(c.rc, frameHandler{
 		frame: func(f wire.Frame, err error) bool {
+			if err == nil {
+				err = c.dispatch(f)
+			}
 			if err != nil {
 				bad = err
-				return false
-			}
-			switch f.Kind {
-			case wire.KindReply:
-				c.mu.Lock()
-				ch := c.pending[f.ID]
-				delete(c.pending, f.ID)
-				c.mu.Unlock()
-				if ch != nil { // nil: the caller gave up
-					// A copy: the caller keeps the body, and the
-					// reader's buffer is reused.
-					ch <- bytes.Clone(f.Body)
-				}
-			case wire.KindRecord:
-				select {
-				case c.records <- bytes.Clone(f.Body):
-				case <-c.closing:
-					return false
-				}
-			default:
-				bad = fmt.Errorf("daemon: daemon sent a %v frame: %w", f.Kind, unix.EPROTO)
 				return false
 			}
 			return true
@@ -159,16 +205,45 @@ func (c *Client) read() {
 		idle: func() (ok, wrote bool) { return true, false },
 	})
 	switch {
+	case errors.Is(bad, ErrClosed):
+		err = ErrClosed // stopped by Close while handing a record over
 	case bad != nil:
 		// The stream can no longer be trusted to be at a frame
 		// boundary; the calls waiting learn why.
 		err = bad
 		c.c.Close()
-	case err == nil:
-		err = ErrClosed // stopped by Close while handing a record over
 	default:
 		err = fmt.Errorf("daemon: connection lost: %w", err)
 	}
+	c.end(err)
+}
+
+// dispatch hands a frame that is not the holder's own reply on: a reply
+// to the call waiting for it, a record to Records. A record waits for
+// room, which is what stops the reading when Records is not drained;
+// Close ends the wait, with ErrClosed. Any other frame is EPROTO.
+func (c *Client) dispatch(f wire.Frame) error {
+	switch f.Kind {
+	case wire.KindReply:
+		c.mu.Lock()
+		ch := c.pending[f.ID]
+		delete(c.pending, f.ID)
+		c.mu.Unlock()
+		if ch != nil { // nil: the caller gave up
+			// A copy: the caller keeps the body, and the reader's buffer
+			// is reused.
+			ch <- bytes.Clone(f.Body)
+		}
+	case wire.KindRecord:
+		select {
+		case c.records <- bytes.Clone(f.Body):
+		case <-c.closing:
+			return ErrClosed
+		}
+	default:
+		return fmt.Errorf("daemon: daemon sent a %v frame: %w", f.Kind, unix.EPROTO)
+	}
+	return nil
 }
 
 // replyChans recycles the channels calls wait on for their reply, so a
@@ -185,89 +260,192 @@ const keepRequestBuffer = 16 << 10
 
 // call sends req as op and decodes the reply into res.
 func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) error {
-	ch := replyChans.Get().(chan []byte)
 	c.mu.Lock()
 	if c.err != nil {
 		err := c.err
 		c.mu.Unlock()
-		replyChans.Put(ch)
 		return err
 	}
 	c.next++
 	id := c.next
-	c.pending[id] = ch
 	c.mu.Unlock()
-	forget := func() {
-		c.mu.Lock()
-		delete(c.pending, id)
-		c.mu.Unlock()
-	}
 
 	bp := requestBufs.Get().(*[]byte)
 	b, err := wire.AppendRequest((*bp)[:0], id, op, req)
 	if err != nil {
 		requestBufs.Put(bp)
-		forget()
 		return err
 	}
-	err = c.write(ctx, b)
+	body, err := c.roundTrip(ctx, op, id, b)
 	if cap(b) <= keepRequestBuffer {
 		*bp = b
 		requestBufs.Put(bp)
 	}
 	if err != nil {
-		forget()
-		c.c.Close()
-		select {
-		case <-c.closing:
-			return ErrClosed
-		default:
+		return err
+	}
+	errno, msg, err := wire.DecodeReply(body, res)
+	if err != nil {
+		return fmt.Errorf("daemon: %v reply: %w", op, err)
+	}
+	if errno != 0 {
+		return &Error{Op: op, Errno: errno, Message: msg}
+	}
+	return nil
+}
+
+// roundTrip writes request b of call id and returns the reply's body.
+// With the read turn free, it writes and reads itself; otherwise it
+// writes, and waits for the reply to be handed over, or for the turn.
+func (c *Client) roundTrip(ctx context.Context, op wire.Op, id uint32, b []byte) ([]byte, error) {
+	var u unsent
+	select {
+	case <-c.turn:
+		var body []byte
+		var err error
+		body, u, err = c.rr.readReply(ctx, op, id, b)
+		if u.rest == nil {
+			c.turn <- struct{}{}
+			return body, err
 		}
-		if ctx.Err() != nil {
-			return ctx.Err()
+		if u.full {
+			// The write is going to wait for room, and the daemon may be
+			// waiting for this side to read first.
+			c.stream()
 		}
-		return fmt.Errorf("daemon: %v: %w", op, err)
+	default:
 	}
 
+	// Not the holder, or a holder whose request could not all go out at
+	// once: that call lets the turn go before it waits to write, so that
+	// the daemon's replies are read meanwhile, and waits for its reply
+	// like any other. The reply can come only once the request is out.
+	ch := replyChans.Get().(chan []byte)
+	c.mu.Lock()
+	c.pending[id] = ch
+	c.mu.Unlock()
+	var err error
+	switch {
+	case u.partial:
+		c.turn <- struct{}{}
+		err = c.writeLocked(ctx, u.rest)
+		c.wmu.Unlock()
+	case u.rest != nil:
+		c.turn <- struct{}{}
+		err = c.write(ctx, b)
+	default:
+		err = c.write(ctx, b)
+	}
+	if err != nil {
+		c.forget(id)
+		return nil, c.writeFailed(ctx, op, err)
+	}
+	return c.await(ctx, op, id, ch)
+}
+
+// forget drops call id's entry, so that a reply that comes after all is
+// dropped.
+func (c *Client) forget(id uint32) {
+	c.mu.Lock()
+	delete(c.pending, id)
+	c.mu.Unlock()
+}
+
+// await waits for the reply to call id, whose request is out, in ch; if
+// the read turn comes free first, it reads the reply itself.
+func (c *Client) await(ctx context.Context, op wire.Op, id uint32, ch chan []byte) ([]byte, error) {
 	// ctx.Done() is nil for a context that cannot end; a nil channel in
 	// the select never fires.
 	select {
 	case body := <-ch:
 		replyChans.Put(ch)
-		errno, msg, err := wire.DecodeReply(body, res)
-		if err != nil {
-			return fmt.Errorf("daemon: %v reply: %w", op, err)
+		return body, nil
+	case <-c.turn:
+		defer func() { c.turn <- struct{}{} }()
+		// The holder before may have handed the reply over before it let
+		// the turn go.
+		select {
+		case body := <-ch:
+			replyChans.Put(ch)
+			return body, nil
+		default:
 		}
-		if errno != 0 {
-			return &Error{Op: op, Errno: errno, Message: msg}
-		}
-		return nil
+		// Nobody else hands replies over while this call holds the turn,
+		// so ch stays empty and can go back.
+		body, _, err := c.rr.readReply(ctx, op, id, nil)
+		c.forget(id)
+		replyChans.Put(ch)
+		return body, err
 	case <-ctx.Done():
-		forget()
-		return ctx.Err()
+		c.forget(id)
+		return nil, ctx.Err()
 	case <-c.done:
-		return c.doneErr()
+		return nil, c.doneErr()
 	}
 }
 
-// write writes one request frame whole. A write that ctx cuts short may
-// leave half a frame on the socket, after which the stream cannot be
-// trusted: the caller closes the connection on an error.
+// readFailed is what the call holding the read turn returns when its read
+// stops short of the reply: ctx's error if ctx woke it, else why the
+// connection ended, which it ends. bad is a frame the daemon should not
+// have sent (the stream is lost), or ErrClosed from dispatch; rerr is the
+// read's error.
+func (c *Client) readFailed(ctx context.Context, bad, rerr error) error {
+	switch {
+	case errors.Is(rerr, os.ErrDeadlineExceeded) && ctx.Err() != nil:
+		return ctx.Err() // the connection is fine; a late reply is dropped
+	case errors.Is(bad, ErrClosed):
+		c.end(ErrClosed)
+	case bad != nil:
+		c.c.Close()
+		c.end(bad)
+	default:
+		c.end(fmt.Errorf("daemon: connection lost: %w", rerr))
+	}
+	return c.doneErr()
+}
+
+// write writes one request frame whole.
 func (c *Client) write(ctx context.Context, b []byte) error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if ctx.Done() == nil {
-		// Nothing can cut the write short: no deadline to arm.
-		_, err := c.c.Write(b)
-		return err
+	return c.writeLocked(ctx, b)
+}
+
+// writeLocked is write with wmu held. A write that ctx cuts short may
+// leave half a frame on the socket, after which the stream cannot be
+// trusted: the caller closes the connection on an error (writeFailed).
+//
+// A write that has to wait for room first starts the reader goroutine:
+// the daemon may be waiting to write replies before it reads on, and a
+// call reading its own reply reads only until it has it.
+func (c *Client) writeLocked(ctx context.Context, b []byte) error {
+	var stop func() bool
+	var fired chan struct{}
+	if ctx.Done() != nil {
+		fired = make(chan struct{})
+		stop = context.AfterFunc(ctx, func() {
+			c.c.SetWriteDeadline(time.Unix(1, 0))
+			close(fired)
+		})
 	}
-	fired := make(chan struct{})
-	stop := context.AfterFunc(ctx, func() {
-		c.c.SetWriteDeadline(time.Unix(1, 0))
-		close(fired)
+	var werr error
+	err := c.rc.Write(func(fd uintptr) bool {
+		n, err := writeSome(int(fd), b)
+		b = b[n:]
+		switch {
+		case err != nil:
+			werr = err
+			return true
+		case len(b) == 0:
+			return true
+		}
+		c.stream()
+		return false // wait for room
 	})
-	_, err := c.c.Write(b)
-	if !stop() {
+	if werr != nil {
+		err = werr
+	}
+	if stop != nil && !stop() {
 		// ctx ended around the write; if the write still made it whole,
 		// lift the deadline once it is surely set, for the next caller.
 		<-fired
@@ -276,6 +454,22 @@ func (c *Client) write(ctx context.Context, b []byte) error {
 		}
 	}
 	return err
+}
+
+// writeFailed closes the connection after a request's write failed, since
+// part of the frame may be out, and returns the call's error.
+func (c *Client) writeFailed(ctx context.Context, op wire.Op, err error) error {
+	c.c.Close()
+	c.end(fmt.Errorf("daemon: connection lost: %w", err))
+	select {
+	case <-c.closing:
+		return ErrClosed
+	default:
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("daemon: %v: %w", op, err)
 }
 
 func (c *Client) doneErr() error {
@@ -455,6 +649,9 @@ func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
 	if tag < -1 || tag > 255 {
 		return fmt.Errorf("daemon: watch %v: tag %d outside -1..255: %w", id, tag, unix.EINVAL)
 	}
+	// Records may come from now on, asked for or not: a goroutine must
+	// read them.
+	c.stream()
 	return c.call(ctx, wire.OpWatch, &wire.WatchRequest{ID: int32(id), Tag: int32(tag)}, &wire.Empty{})
 }
 
@@ -466,6 +663,9 @@ func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
 // rest of the batch, so break only when done with the watches.
 func (c *Client) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
 	return func(yield func(watchqueue.Record, error) bool) {
+		// Someone reads the socket from now on, so that a connection that
+		// breaks ends the iteration even while no call is made.
+		c.stream()
 		for {
 			var b []byte
 			select {

@@ -33,6 +33,13 @@
 // the line that makes one. Watch is the exception: over the daemon the
 // queue is the connection's, and records come back through Records.
 //
+// A client call writes its request and reads its reply on the caller's
+// goroutine; calls made at the same time wait for their turn to read, or
+// for the reply, which whoever is reading hands over. Once a connection
+// watches, or a request finds the socket full, a reader goroutine reads
+// for all: records come unasked, and the daemon may be waiting to write
+// replies before it reads on.
+//
 // # Caveats
 //
 //   - Supplementary groups are read from /proc/<pid>/status after accept,
@@ -46,7 +53,9 @@
 //   - Watches, and the session keyrings the connection joined, end with the
 //     connection, as a process's do when it exits.
 //   - Close stops serving; the caller closes the store afterwards.
-//   - Both ends read their socket inside one syscall.RawConn.Read for the
-//     connection's life (see frameReader), which saves the daemon a read(2)
-//     per call; a connection's socket must not be read any other way.
+//   - The daemon reads a connection's socket inside one
+//     syscall.RawConn.Read for the connection's life (see frameReader), and
+//     a client call writes its request inside the RawConn.Read that reads
+//     the reply (see replyReader): each saves a read(2) per call. A
+//     connection's socket must not be read any other way.
 package daemon

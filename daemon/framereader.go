@@ -37,7 +37,9 @@ const growStep = 64 << 10
 // read: it wrote to the peer since, and the write went through, which it
 // does not once the peer has closed (EPIPE). Otherwise it reads until
 // EAGAIN, as Read does. A daemon answers every request, so it saves the
-// read on every call; a client has no such proof and does not.
+// read on every call; a client's reader goroutine has no such proof and
+// does not (a call reading its own reply saves it another way: see
+// replyReader).
 //
 // Deadlines and Close wake the wait as they wake Read. The frames handed
 // out alias the reader's buffer until the handler returns.
@@ -71,6 +73,10 @@ type frameHandler struct {
 // or the error reading or waiting met (a *net.OpError from rc for
 // deadlines and Close).
 func (fr *frameReader) run(rc syscall.RawConn, h frameHandler) error {
+	// Frames a previous reader of the socket left buffered go first.
+	if stop := fr.handleBuffered(h); stop {
+		return nil
+	}
 	var rerr error
 	err := rc.Read(func(fd uintptr) bool {
 		for {
@@ -78,38 +84,19 @@ func (fr *frameReader) run(rc syscall.RawConn, h frameHandler) error {
 				rerr = os.ErrDeadlineExceeded
 				return true
 			}
-			fr.makeRoom()
-			n, err := unix.Read(int(fd), fr.buf[fr.w:])
+			drained, err := fr.fill(int(fd))
 			switch {
-			case err == unix.EINTR:
-				continue
 			case err == unix.EAGAIN:
 				if ok, _ := h.idle(); !ok {
 					return true
 				}
 				return false // wait for the poller
 			case err != nil:
-				rerr = os.NewSyscallError("read", err)
-				return true
-			case n == 0:
-				rerr = io.EOF
-				if fr.r != fr.w {
-					rerr = io.ErrUnexpectedEOF
-				}
+				rerr = err
 				return true
 			}
-			drained := fr.w+n < len(fr.buf)
-			fr.w += n
-			for wire.FrameBuffered(fr.buf[fr.r:fr.w]) {
-				f, m, err := wire.DecodeFrame(fr.buf[fr.r:fr.w])
-				if err != nil {
-					h.frame(f, err)
-					return true
-				}
-				fr.r += m
-				if !h.frame(f, nil) {
-					return true
-				}
+			if stop := fr.handleBuffered(h); stop {
+				return true
 			}
 			if drained {
 				// The socket held less than there was room for: it is
@@ -130,6 +117,65 @@ func (fr *frameReader) run(rc syscall.RawConn, h frameHandler) error {
 		return rerr
 	}
 	return err
+}
+
+// handleBuffered hands out the whole frames buffered; true if the
+// handler stopped the reader or a frame did not decode.
+func (fr *frameReader) handleBuffered(h frameHandler) (stop bool) {
+	for {
+		f, ok, err := fr.next()
+		switch {
+		case !ok:
+			return false
+		case err != nil:
+			h.frame(f, err)
+			return true
+		case !h.frame(f, nil):
+			return true
+		}
+	}
+}
+
+// next decodes the next frame if it is buffered whole (ok), and consumes
+// it. A frame that does not decode is returned with the error and left
+// in place: the stream is lost.
+func (fr *frameReader) next() (f wire.Frame, ok bool, err error) {
+	if !wire.FrameBuffered(fr.buf[fr.r:fr.w]) {
+		return wire.Frame{}, false, nil
+	}
+	f, m, err := wire.DecodeFrame(fr.buf[fr.r:fr.w])
+	if err != nil {
+		return f, true, err
+	}
+	fr.r += m
+	return f, true, nil
+}
+
+// fill makes room and reads once from fd into the buffer. drained says
+// the read took less than there was room for, so the socket is empty of
+// data. Errors are unix.EAGAIN as it is, io.EOF at a frame boundary,
+// io.ErrUnexpectedEOF inside a frame, or read(2)'s error.
+func (fr *frameReader) fill(fd int) (drained bool, err error) {
+	fr.makeRoom()
+	for {
+		n, err := unix.Read(fd, fr.buf[fr.w:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			return false, err
+		case err != nil:
+			return false, os.NewSyscallError("read", err)
+		case n == 0:
+			if fr.r != fr.w {
+				return false, io.ErrUnexpectedEOF
+			}
+			return false, io.EOF
+		}
+		drained = fr.w+n < len(fr.buf)
+		fr.w += n
+		return drained, nil
+	}
 }
 
 // makeRoom makes room at buf[w:] for the next read: the rest of the frame
