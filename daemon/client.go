@@ -325,19 +325,25 @@ func (c *Client) roundTrip(ctx context.Context, op wire.Op, id uint32, b []byte)
 	c.pending[id] = ch
 	c.mu.Unlock()
 	var err error
+	sent := 0 // bytes of this request written here
 	switch {
 	case u.partial:
 		c.turn <- struct{}{}
-		err = c.writeLocked(ctx, u.rest)
+		_, err = c.writeLocked(ctx, u.rest)
 		c.wmu.Unlock()
 	case u.rest != nil:
 		c.turn <- struct{}{}
-		err = c.write(ctx, b)
+		sent, err = c.write(ctx, b)
 	default:
-		err = c.write(ctx, b)
+		sent, err = c.write(ctx, b)
 	}
 	if err != nil {
 		c.forget(id)
+		if sent == 0 && !u.partial && ctx.Err() != nil {
+			// Given up on before a byte of it went out: the stream is
+			// still at a frame boundary, and the connection serves on.
+			return nil, ctx.Err()
+		}
 		return nil, c.writeFailed(ctx, op, err)
 	}
 	return c.await(ctx, op, id, ch)
@@ -404,8 +410,8 @@ func (c *Client) readFailed(ctx context.Context, bad, rerr error) error {
 	return c.doneErr()
 }
 
-// write writes one request frame whole.
-func (c *Client) write(ctx context.Context, b []byte) error {
+// write writes one request frame whole, and says how much of it went out.
+func (c *Client) write(ctx context.Context, b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	return c.writeLocked(ctx, b)
@@ -413,12 +419,13 @@ func (c *Client) write(ctx context.Context, b []byte) error {
 
 // writeLocked is write with wmu held. A write that ctx cuts short may
 // leave half a frame on the socket, after which the stream cannot be
-// trusted: the caller closes the connection on an error (writeFailed).
+// trusted: the caller closes the connection on an error (writeFailed),
+// unless nothing of the frame went out.
 //
 // A write that has to wait for room first starts the reader goroutine:
 // the daemon may be waiting to write replies before it reads on, and a
 // call reading its own reply reads only until it has it.
-func (c *Client) writeLocked(ctx context.Context, b []byte) error {
+func (c *Client) writeLocked(ctx context.Context, b []byte) (sent int, err error) {
 	var stop func() bool
 	var fired chan struct{}
 	if ctx.Done() != nil {
@@ -429,9 +436,10 @@ func (c *Client) writeLocked(ctx context.Context, b []byte) error {
 		})
 	}
 	var werr error
-	err := c.rc.Write(func(fd uintptr) bool {
+	err = c.rc.Write(func(fd uintptr) bool {
 		n, err := writeSome(int(fd), b)
 		b = b[n:]
+		sent += n
 		switch {
 		case err != nil:
 			werr = err
@@ -446,14 +454,15 @@ func (c *Client) writeLocked(ctx context.Context, b []byte) error {
 		err = werr
 	}
 	if stop != nil && !stop() {
-		// ctx ended around the write; if the write still made it whole,
-		// lift the deadline once it is surely set, for the next caller.
+		// ctx ended around the write; if the connection goes on (the
+		// write made it whole, or never started), lift the deadline once
+		// it is surely set, for the next caller.
 		<-fired
-		if err == nil {
+		if err == nil || sent == 0 {
 			c.c.SetWriteDeadline(time.Time{})
 		}
 	}
-	return err
+	return sent, err
 }
 
 // writeFailed closes the connection after a request's write failed, since
