@@ -91,15 +91,14 @@ const metaHeadLen = 80
 // bucket (root page, sequence), freelist page, high water page, txid and
 // an FNV-64a checksum of the meta before it. Native byte order.
 const (
-	boltMagic        = 0xED0CDAED
-	boltVersion      = 2
-	boltMetaAt       = 16
-	boltPageSizeAt   = boltMetaAt + 8
-	boltRootAt       = boltMetaAt + 16
-	boltFreelistAt   = boltMetaAt + 32
-	boltTxidAt       = boltMetaAt + 48
-	boltChecksumAt   = boltMetaAt + 56
-	boltMetaPageFlag = 0x04
+	boltMagic      = 0xED0CDAED
+	boltVersion    = 2
+	boltMetaAt     = 16
+	boltPageSizeAt = boltMetaAt + 8
+	boltRootAt     = boltMetaAt + 16
+	boltFreelistAt = boltMetaAt + 32
+	boltTxidAt     = boltMetaAt + 48
+	boltChecksumAt = boltMetaAt + 56
 )
 
 // parseMetaHead checks the head of a bbolt meta page and returns its
