@@ -24,9 +24,11 @@
 // GroupKeyring (@g) is EINVAL.
 //
 // A change is acknowledged once it is durable, and its notifications are
-// posted after it commits, in commit order, never for an operation that
-// failed; each carries the store's revision for queues that keep
-// revisions. Concurrent changes share fsyncs (see keystore.DB.Update).
+// posted once it is durable too, in commit order, never for an operation
+// that failed; each carries the store's revision for queues that keep
+// revisions. Concurrent changes share fsyncs (see keystore.DB.Update). A
+// reader may see a change up to one fsync before it is durable (see
+// keystore's Caveats).
 //
 // # Where this differs from the kernel, on purpose
 //
