@@ -55,7 +55,16 @@ func (t *txn) usage(uid uint32) keystore.Usage {
 			return u.Usage
 		}
 	}
-	return t.tx.Quota(uid)
+	// An add checks the quota twice before it charges it: the stored
+	// figure is read once per operation.
+	for _, u := range t.stored {
+		if u.uid == uid {
+			return u.Usage
+		}
+	}
+	u := t.tx.Quota(uid)
+	t.stored = append(t.stored, ownerUsage{uid: uid, Usage: u})
+	return u
 }
 
 // applyQuota records charges, already checked. They are kept in the txn
@@ -98,7 +107,7 @@ func (t *txn) flushQuota() error {
 			return err
 		}
 	}
-	t.charged = nil
+	t.charged, t.stored = nil, nil // the store has the figures now
 	return nil
 }
 

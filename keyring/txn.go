@@ -30,6 +30,7 @@ type txn struct {
 	write     bool
 	expiring  bool         // an expiry or revocation was set: wake the collector after the commit
 	charged   []ownerUsage // quota charges applied, written by flushQuota
+	stored    []ownerUsage // owners' usage as stored, read once per operation
 }
 
 // post queues a notification for after the commit.

@@ -77,8 +77,11 @@ func (tx *Tx) Revision() uint64 {
 
 // NextRevision counts one more change and returns its revision.
 func (tx *Tx) NextRevision() (uint64, error) {
-	rev := tx.Revision() + 1
-	tx.changes().Revision = rev
+	// The change record read the revision when the transaction first
+	// touched something, and keeps it current: no second read.
+	ch := tx.changes()
+	rev := ch.Revision + 1
+	ch.Revision = rev
 	return rev, tx.put(idMeta, metaRevision, binary.BigEndian.AppendUint64(nil, rev))
 }
 
