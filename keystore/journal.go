@@ -140,9 +140,10 @@ func checkpointSums(f *os.File, head []byte, pageSize int) (root, freelist uint3
 			return 0, nil
 		}
 		page := make([]byte, pageSize)
-		if _, err := f.ReadAt(page, int64(pgid)*int64(pageSize)); err != nil {
+		if _, err := f.ReadAt(page, int64(pgid)*int64(pageSize)); err != nil && err != io.EOF {
 			return 0, err
-		}
+		} // past the end: zeros, which match no checkpoint's page
+
 		return crc32.Checksum(page, castagnoli()), nil
 	}
 	if root, err = sum(head[boltRootAt:]); err != nil {
@@ -181,16 +182,16 @@ func restoreCheckpoint(path string, h walHeader) (exists bool, err error) {
 	case !found:
 		return true, corrupt("neither meta page of the store checks, and its write-ahead log cannot repair that")
 	case newest < h.Txid:
-		return true, corrupt("the write-ahead log is at transaction %d but the store only at %d: they do not belong together", h.Txid, newest)
+		return true, notItsLog(path, "the log's checkpoint is transaction %d but the store is only at %d", h.Txid, newest)
 	case newest == h.Txid && string(heads[h.Txid%2]) != string(h.Meta):
-		return true, corrupt("the write-ahead log's checkpoint is not this store's transaction %d: they do not belong together", h.Txid)
+		return true, notItsLog(path, "the log's checkpoint is not this store's transaction %d", h.Txid)
 	}
 	root, freelist, err := checkpointSums(f, h.Meta, h.PageSize)
 	if err != nil {
 		return true, err
 	}
 	if root != h.RootSum || freelist != h.FreelistSum {
-		return true, corrupt("the pages of the write-ahead log's checkpoint (transaction %d) are not in the store: they do not belong together; remove %s.wal to open the store as it is, losing what the log holds", h.Txid, path)
+		return true, notItsLog(path, "the pages of the log's checkpoint (transaction %d) are not in the store", h.Txid)
 	}
 	if newest == h.Txid {
 		return true, nil
@@ -203,6 +204,12 @@ func restoreCheckpoint(path string, h walHeader) (exists bool, err error) {
 		}
 	}
 	return true, f.Sync()
+}
+
+// notItsLog is ErrCorrupt for a log beside a database it was not written
+// for, saying what the user can do about it.
+func notItsLog(path, format string, args ...any) error {
+	return corrupt(format+": the write-ahead log %s.wal does not belong to this store; remove it to open the store as it is, losing what the log holds", append(args, path)...)
 }
 
 // replay applies the log's records to bdb in one transaction, committed

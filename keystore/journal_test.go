@@ -279,3 +279,23 @@ func TestLogLockKeepsASecondOpenerOut(t *testing.T) {
 		t.Fatalf("second Open: %v, want ErrLocked naming %s", err, path)
 	}
 }
+
+// A log beside a fresh, smaller store put in its place, whose
+// transactions are behind the log's checkpoint, is refused the same way.
+func TestLogOfALargerStoreIsRefused(t *testing.T) {
+	dbA, pathA := openTemp(t, keystore.Options{})
+	fillAndChange(t, dbA, 400)
+	crashedA := copyStore(t, pathA)
+
+	dbB, pathB := openTemp(t, keystore.Options{})
+	dbB.Close()
+	small, err := os.ReadFile(pathB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(crashedA, small, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err = keystore.Open(crashedA, keystore.Options{KeyFile: pathB + ".key"})
+	wantErr(t, err, keystore.ErrCorrupt, unix.EBADMSG)
+}
