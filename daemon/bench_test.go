@@ -1,11 +1,14 @@
 package daemon_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -254,4 +257,63 @@ func commitMarks(b *testing.B, store *keyring.Store, id keyring.Serial) chan tim
 func median(d []time.Duration) float64 {
 	slices.Sort(d)
 	return float64(d[len(d)/2].Nanoseconds())
+}
+
+// BenchmarkDaemonReadProcess is BenchmarkDaemonRead with the daemon in a
+// process of its own, as `keyctl-go daemon` runs, rather than in the
+// benchmark's: the clients and the daemon are then scheduled by the
+// kernel as two programs, each with its own Go scheduler, as they are in
+// use. cpu-ns/op is the clients' process; daemon-cpu-ns/op the daemon's.
+func BenchmarkDaemonReadProcess(b *testing.B) {
+	b.Run(fmt.Sprintf("clients=%d", benchClients), func(b *testing.B) {
+		bin, err := os.Executable()
+		if err != nil {
+			b.Fatal(err)
+		}
+		sockDir, err := os.MkdirTemp("", "keyctl-go-bench-")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(sockDir) })
+		socket := filepath.Join(sockDir, "daemon.sock")
+		d := startDaemon(b, bin, filepath.Join(b.TempDir(), "keys.db"), socket)
+		ctx := context.Background()
+		clients := make([]*daemon.Client, benchClients)
+		for i := range clients {
+			c, err := daemon.Dial(ctx, socket)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			clients[i] = c
+		}
+		id, err := clients[0].Add(ctx, "user", "bench", []byte("a 32-byte token for the bench..."), keyring.UserKeyring)
+		if err != nil {
+			b.Fatal(err)
+		}
+		daemon0 := processCPU(b, d.cmd.Process.Pid)
+		lat := runClients(b, benchClients, func(i int) error {
+			_, err := clients[i].Read(ctx, id)
+			return err
+		})
+		b.ReportMetric(float64((processCPU(b, d.cmd.Process.Pid)-daemon0).Nanoseconds())/float64(b.N), "daemon-cpu-ns/op")
+		report(b, lat)
+	})
+}
+
+// processCPU is the CPU time, user and system, that process pid has used,
+// from /proc/pid/stat (fields 14 and 15, in clock ticks of 1/100 s).
+func processCPU(b *testing.B, pid int) time.Duration {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The command name, field 2, is in parentheses and may hold spaces.
+	fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		b.Fatalf("parsing /proc/%d/stat: %v %v", pid, err1, err2)
+	}
+	return time.Duration(utime+stime) * 10 * time.Millisecond
 }

@@ -117,14 +117,14 @@ type daemonProcess struct {
 // startDaemon starts a daemon process serving store at socket, with env
 // added to its environment, and waits until it is ready. It is killed,
 // if still running, when the test ends.
-func startDaemon(t *testing.T, bin, store, socket string, env ...string) *daemonProcess {
+func startDaemon(t testing.TB, bin, store, socket string, env ...string) *daemonProcess {
 	t.Helper()
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), append(env, serveStoreEnv+"="+store, serveSocketEnv+"="+socket)...)
 	return startDaemonCmd(t, cmd, socket)
 }
 
-func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemonProcess {
+func startDaemonCmd(t testing.TB, cmd *exec.Cmd, socket string) *daemonProcess {
 	t.Helper()
 	d := &daemonProcess{cmd: cmd, socket: socket, exited: make(chan error, 1), stderr: new(lockedBuffer)}
 	cmd.Stderr = d.stderr
@@ -158,7 +158,7 @@ func startDaemonCmd(t *testing.T, cmd *exec.Cmd, socket string) *daemonProcess {
 }
 
 // wait waits for the process to exit, once, and returns how it did.
-func (d *daemonProcess) wait(t *testing.T) error {
+func (d *daemonProcess) wait(t testing.TB) error {
 	t.Helper()
 	select {
 	case err, ok := <-d.exited:
