@@ -178,8 +178,8 @@ func walHeaderSum(b []byte) uint32 {
 	return crc32.Update(crc32.Checksum(b[:36], castagnoli()), castagnoli(), b[walHeaderFixed:walHeaderLen])
 }
 
-// records yields the bodies of the header's records, in order, up to the
-// first that does not check.
+// records reads the bodies of the header's records, in order, up to the
+// first that does not check, and sets end after the last.
 func (w *walFile) records() ([][]byte, error) {
 	start := walRecordsAt
 	st, err := w.f.Stat()
@@ -230,9 +230,6 @@ func (w *walFile) appendRecord(body []byte) {
 	w.pending = binary.LittleEndian.AppendUint32(w.pending, sum)
 	w.pending = append(w.pending, body...)
 }
-
-// hasPending says whether records wait to be flushed.
-func (w *walFile) hasPending() bool { return len(w.pending) > 0 }
 
 // write writes the pending records; sync makes them durable. full says
 // they did not fit (the log is at walCapacity, or the disk would not let
