@@ -233,3 +233,35 @@ func FuzzWALRecords(f *testing.F) {
 		}
 	})
 }
+
+// A batch bigger than the whole log is made durable by a checkpoint: the
+// log file does not grow past its capacity for it.
+func TestBatchBiggerThanTheLogCheckpoints(t *testing.T) {
+	defer func(c int64) { walCapacity = c }(walCapacity)
+	walCapacity = 16 << 10
+	db := openInternal(t)
+	addRows(t, db, 1000, 1) // starts the journal
+	gen := db.journal.wal.header.Generation
+	r := &KeyRecord{Serial: 2000, Type: "big_key", Description: "big", Perm: 0x3f010000, Pins: 1}
+	big := bytes.Repeat([]byte("x"), 64<<10)
+	err := db.Update(context.Background(), func(tx *Tx) error {
+		if err := tx.PutKey(r); err != nil {
+			return err
+		}
+		return tx.PutPayload(r, big)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := db.journal.wal.header.Generation; got != gen+1 {
+		t.Errorf("a 64 KiB batch into a 16 KiB log made %d checkpoints, want 1", got-gen)
+	}
+	st, err := os.Stat(db.path + ".wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > walRecordsAt+walCapacity+walChunk {
+		t.Errorf("the log grew to %d bytes for one big batch", st.Size())
+	}
+	checkRows(t, crashCopy(t, db), map[uint32][]byte{2000: big})
+}

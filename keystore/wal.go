@@ -240,7 +240,10 @@ func (w *walFile) write() (full bool, err error) {
 		return false, nil
 	}
 	end := w.end + int64(len(w.pending))
-	if end > walRecordsAt+walCapacity && w.end > walRecordsAt {
+	if end > walRecordsAt+walCapacity {
+		// Also for a batch bigger than the whole log (a few hundred 1 MiB
+		// big_key payloads): the checkpoint takes it, and the file keeps
+		// its size.
 		return true, nil
 	}
 	if end > w.size {
