@@ -139,6 +139,7 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 	if err != nil {
 		return nil, openError(path, err)
 	}
+	bdb.AllocSize = growStep(size)
 	if err := replay(bdb, bodies); err != nil {
 		bdb.Close()
 		return nil, openError(path, err)

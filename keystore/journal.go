@@ -238,6 +238,16 @@ func replay(bdb *bolt.DB, bodies [][]byte) error {
 // until it is used.
 var mmapRoom int64 = 1 << 30
 
+// growStep is how far bbolt should grow a file of size bytes past what a
+// commit needs. bbolt grows by its AllocSize (16 MiB) once the mapping is
+// larger than that, which the journal's roomy mapping always is: left
+// alone, a new store would be 16 MiB from its first commit. Growing by the
+// file's own size, from 32 KiB up to bbolt's default, keeps bbolt's usual
+// doubling, and its fsync per growth stays as rare.
+func growStep(size int64) int {
+	return int(min(max(size, 32<<10), 16<<20)) // 16 MiB: bbolt's default AllocSize
+}
+
 // mapSizeFor is the mapping asked for a file of size bytes: a whole
 // number of GiB, at least twice the file.
 func mapSizeFor(size int64) int64 {
@@ -354,6 +364,7 @@ func (j *journal) begin() error {
 // that bbolt can remap it (no reader may be open then).
 func (j *journal) beforeCommit(btx *bolt.Tx) error {
 	j.size = btx.Size()
+	j.bolt.AllocSize = growStep(j.size)
 	if j.size >= j.mapSize/2 {
 		if !j.on {
 			j.off = true
@@ -380,7 +391,10 @@ func (j *journal) beforeCommit(btx *bolt.Tx) error {
 // every page a commit replaces stays out of use, and each commit takes new
 // ones from the end. One checkpoint puts them all back on the freelist,
 // whose pages bbolt does record, and from then on the file stops growing.
-var walGrowth int64 = 4 << 20
+// 1 MiB is some fifty lone adds between checkpoints while a store grows
+// (two fsyncs each, a few percent of those adds' time), and keeps a small
+// store a file of a few hundred KiB to a few MiB.
+var walGrowth int64 = 1 << 20
 
 // committed takes the transaction that just committed into the batch: its
 // redo record for the log, its handlers for after the flush.

@@ -120,6 +120,7 @@ func TestCrashRecoveryReplaysTheLog(t *testing.T) {
 // which point at pages that never reached the disk. Without the log's
 // checkpoint bbolt would open that second file on a tree of garbage.
 func TestPowerLossRecoveryFromTheCheckpoint(t *testing.T) {
+	defer keystore.SetWALGrowth(1 << 40)() // the only checkpoint is the journal's first
 	db, path := openTemp(t, keystore.Options{})
 	atCheckpoint, err := os.ReadFile(path) // Open ends with a checkpoint
 	if err != nil {
@@ -298,4 +299,25 @@ func TestLogOfALargerStoreIsRefused(t *testing.T) {
 	}
 	_, err = keystore.Open(crashedA, keystore.Options{KeyFile: pathB + ".key"})
 	wantErr(t, err, keystore.ErrCorrupt, unix.EBADMSG)
+}
+
+// The journal maps the file with room to spare, and bbolt grows a file by
+// its 16 MiB AllocSize once the mapping is bigger than that: the store
+// keeps bbolt's doubling instead, so a small store is a small file.
+func TestSmallStoreIsASmallFile(t *testing.T) {
+	db, path := openTemp(t, keystore.Options{})
+	fillAndChange(t, db, 50)
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Between checkpoints the pin holds replaced pages back (journal.go),
+	// so the file is allowed some slack; 16 MiB, from the first commit,
+	// is what this guards against.
+	if st.Size() > 4<<20 {
+		t.Errorf("a store of 50 small keys is a file of %d bytes", st.Size())
+	}
 }
