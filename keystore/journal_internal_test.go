@@ -38,16 +38,7 @@ func addRows(t *testing.T, db *DB, first, n uint32) map[uint32][]byte {
 // leave them, and opens the copy.
 func crashCopy(t *testing.T, db *DB) *DB {
 	t.Helper()
-	dst := filepath.Join(t.TempDir(), "keys.db")
-	for _, suffix := range []string{"", ".wal", ".key"} {
-		b, err := os.ReadFile(db.path + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst+suffix, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
+	dst := CopyStoreFiles(t, db.path)
 	c, err := Open(dst, Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -7,31 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/keystore"
 )
-
-// copyStore copies the store at path (database, log and key file) into a
-// fresh directory, as they are now: with the store still open, that is
-// what a crash of the process would leave on disk.
-func copyStore(t *testing.T, path string) string {
-	t.Helper()
-	dst := filepath.Join(t.TempDir(), "keys.db")
-	for _, suffix := range []string{"", ".wal", ".key"} {
-		b, err := os.ReadFile(path + suffix)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst+suffix, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
 
 // fillAndChange makes n keys, each in its own Update, then replaces the
 // payloads of the first half and deletes every fourth key, so that pages
@@ -109,7 +90,7 @@ func wantKeys(t *testing.T, path string, want map[uint32][]byte) {
 func TestCrashRecoveryReplaysTheLog(t *testing.T) {
 	db, path := openTemp(t, keystore.Options{})
 	want := fillAndChange(t, db, 60)
-	crashed := copyStore(t, path)
+	crashed := keystore.CopyStoreFiles(t, path)
 	wantKeys(t, crashed, want)
 	// Recovery leaves a store that recovers again, and that takes writes.
 	wantKeys(t, crashed, want)
@@ -127,7 +108,7 @@ func TestPowerLossRecoveryFromTheCheckpoint(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fillAndChange(t, db, 60)
-	crashed := copyStore(t, path)
+	crashed := keystore.CopyStoreFiles(t, path)
 	final, err := os.ReadFile(crashed)
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +118,7 @@ func TestPowerLossRecoveryFromTheCheckpoint(t *testing.T) {
 	if err := os.WriteFile(crashed, atCheckpoint, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	wantKeys(t, copyStore(t, crashed), want)
+	wantKeys(t, keystore.CopyStoreFiles(t, crashed), want)
 
 	torn := append([]byte(nil), atCheckpoint...)
 	copy(torn, final[:2*pageSize]) // only the new meta pages reached the disk
@@ -152,7 +133,7 @@ func TestPowerLossRecoveryFromTheCheckpoint(t *testing.T) {
 func TestTornRecordEndsTheLog(t *testing.T) {
 	db, path := openTemp(t, keystore.Options{})
 	want := fillAndChange(t, db, 20)
-	crashed := copyStore(t, path)
+	crashed := keystore.CopyStoreFiles(t, path)
 	wal, err := os.ReadFile(crashed + ".wal")
 	if err != nil {
 		t.Fatal(err)
@@ -176,7 +157,7 @@ func TestTornRecordEndsTheLog(t *testing.T) {
 func TestLogOfAnotherStoreIsRefused(t *testing.T) {
 	dbA, pathA := openTemp(t, keystore.Options{})
 	fillAndChange(t, dbA, 10)
-	crashedA := copyStore(t, pathA)
+	crashedA := keystore.CopyStoreFiles(t, pathA)
 
 	dbB, pathB := openTemp(t, keystore.Options{})
 	fillAndChange(t, dbB, 30)
@@ -251,7 +232,7 @@ func TestLogIsPrivateAndSealed(t *testing.T) {
 	for i := range uint32(20) {
 		putKey(t, db, userKey(1000+i), append(secret, byte(i)))
 	}
-	crashed := copyStore(t, path) // before Close: the log still holds the records
+	crashed := keystore.CopyStoreFiles(t, path) // before Close: the log still holds the records
 	raw, err := os.ReadFile(crashed + ".wal")
 	if err != nil {
 		t.Fatal(err)
@@ -286,7 +267,7 @@ func TestLogLockKeepsASecondOpenerOut(t *testing.T) {
 func TestLogOfALargerStoreIsRefused(t *testing.T) {
 	dbA, pathA := openTemp(t, keystore.Options{})
 	fillAndChange(t, dbA, 400)
-	crashedA := copyStore(t, pathA)
+	crashedA := keystore.CopyStoreFiles(t, pathA)
 
 	dbB, pathB := openTemp(t, keystore.Options{})
 	dbB.Close()
