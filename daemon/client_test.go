@@ -137,17 +137,7 @@ func TestCallGivesUpWhileReading(t *testing.T) {
 		writeData(t, conn, id, "fresh")
 		io.Copy(io.Discard, conn) // until the client closes
 	})
-	c, err := daemon.Dial(context.Background(), path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
-	if _, err := c.Read(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Read with no reply coming = %v, want context.DeadlineExceeded", err)
-	}
+	c := dialAndGiveUpOnARead(t, path)
 	close(replied)
 	got, err := c.Read(context.Background(), 2)
 	if err != nil || string(got) != "fresh" {
@@ -270,21 +260,29 @@ func TestLateReplyDoesNotBlockWrites(t *testing.T) {
 		conn.Write(b)
 		io.Copy(io.Discard, conn) // until the client closes
 	})
+	c := dialAndGiveUpOnARead(t, path)
+	close(gaveUp)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.Update(ctx, 1, payload); err != nil {
+		t.Fatalf("Update behind the late reply: %v", err)
+	}
+}
+
+// dialAndGiveUpOnARead connects to the fake daemon at path and makes a
+// Read of key 1 that gives up after 20 ms, as no reply comes; the
+// connection is closed when the test ends.
+func dialAndGiveUpOnARead(t *testing.T, path string) *daemon.Client {
+	t.Helper()
 	c, err := daemon.Dial(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-
+	t.Cleanup(func() { c.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	if _, err := c.Read(ctx, 1); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Read with no reply coming = %v, want context.DeadlineExceeded", err)
 	}
-	close(gaveUp)
-	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := c.Update(ctx, 1, payload); err != nil {
-		t.Fatalf("Update behind the late reply: %v", err)
-	}
+	return c
 }
