@@ -1,0 +1,82 @@
+package daemon_test
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"path/filepath"
+	"testing"
+)
+
+// Frame sizes of one read through the daemon of BenchmarkDaemonRead's key:
+// a request naming the key, and a reply carrying its 32-byte payload.
+const (
+	echoRequestSize = 24
+	echoReplySize   = 56
+)
+
+// BenchmarkSocketEchoBaseline is BenchmarkDaemonRead's transport alone:
+// 16 clients, each on its own Unix socket connection, send a frame of a
+// read request's size and wait for a frame of a reply's size, which a
+// goroutine per connection on the other side sends back at once. No
+// protocol, no store: the four system calls and the goroutine wake-ups a
+// round trip over a socket costs in Go, so DaemonRead's ops/s over this
+// one's says how much of the transport's ceiling the daemon reaches.
+func BenchmarkSocketEchoBaseline(b *testing.B) {
+	b.Run(fmt.Sprintf("clients=%d", benchClients), func(b *testing.B) {
+		ln, err := net.Listen("unix", filepath.Join(b.TempDir(), "echo.sock"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		served := make(chan struct{})
+		go func() {
+			defer close(served)
+			for {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				go echo(c)
+			}
+		}()
+		b.Cleanup(func() {
+			ln.Close()
+			<-served
+		})
+		conns := make([]net.Conn, benchClients)
+		bufs := make([][]byte, benchClients)
+		for i := range conns {
+			c, err := net.Dial("unix", ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			conns[i] = c
+			bufs[i] = make([]byte, echoReplySize)
+		}
+		lat := runClients(b, benchClients, func(i int) error {
+			if _, err := conns[i].Write(bufs[i][:echoRequestSize]); err != nil {
+				return err
+			}
+			_, err := io.ReadFull(conns[i], bufs[i])
+			return err
+		})
+		report(b, lat)
+	})
+}
+
+// echo answers each request-sized frame read from c with a reply-sized
+// one, until c is closed.
+func echo(c net.Conn) {
+	defer c.Close()
+	req := make([]byte, echoRequestSize)
+	reply := make([]byte, echoReplySize)
+	for {
+		if _, err := io.ReadFull(c, req); err != nil {
+			return
+		}
+		if _, err := c.Write(reply); err != nil {
+			return
+		}
+	}
+}
