@@ -5,7 +5,11 @@ import (
 	"io"
 	"net"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // Frame sizes of one read through the daemon of BenchmarkDaemonRead's key:
@@ -78,5 +82,44 @@ func echo(c net.Conn) {
 		if _, err := c.Write(reply); err != nil {
 			return
 		}
+	}
+}
+
+// BenchmarkSocketSyscalls is the machine's part of the round trip: a
+// write(2) and a read(2) of a request-sized frame on a socketpair of its
+// own, from one goroutine and then from two at once. Two cores that ran
+// these side by side would halve ns/op from threads=1 to threads=2; how
+// far short of that it falls bounds what any daemon can get from the
+// second core.
+func BenchmarkSocketSyscalls(b *testing.B) {
+	for _, threads := range []int{1, 2} {
+		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
+			var wg sync.WaitGroup
+			var next atomic.Int64
+			b.ResetTimer()
+			for range threads {
+				wg.Go(func() {
+					fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+					if err != nil {
+						b.Error(err)
+						return
+					}
+					defer unix.Close(fds[0])
+					defer unix.Close(fds[1])
+					buf := make([]byte, echoRequestSize)
+					for next.Add(1) <= int64(b.N) {
+						if _, err := unix.Write(fds[0], buf); err != nil {
+							b.Error(err)
+							return
+						}
+						if _, err := unix.Read(fds[1], buf); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+		})
 	}
 }
