@@ -1,5 +1,6 @@
 // Package wire is the protocol the keyctl-go daemon speaks on its Unix
-// socket: length-prefixed binary frames carrying one request, one reply or
+// socket, and on the two pipes a connection can move its frames to
+// (OpPipes): length-prefixed binary frames carrying one request, one reply or
 // a batch of notification records, and a typed request and reply struct
 // per operation. It does no I/O beyond reading and writing frames on the
 // io.Reader and io.Writer it is given, and knows nothing of who is asking:

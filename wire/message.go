@@ -64,7 +64,7 @@ func NewRequest(op Op) (Message, error) {
 		return &RequestKeyRequest{}, nil
 	case OpGetPersistent:
 		return &GetPersistentRequest{}, nil
-	case OpPinSession:
+	case OpPinSession, OpPipes:
 		return &Empty{}, nil
 	}
 	return nil, errUnknownOp(op)
@@ -82,7 +82,7 @@ func NewReply(op Op) (Message, error) {
 	case OpKeys:
 		return &SerialsReply{}, nil
 	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch,
-		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession:
+		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession, OpPipes:
 		return &Empty{}, nil
 	}
 	return nil, errUnknownOp(op)

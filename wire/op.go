@@ -38,8 +38,15 @@ const (
 	OpGetPersistent Op = 22 // GetPersistent: GetPersistentRequest, SerialReply
 	OpPinSession    Op = 23 // PinSession: Empty, SerialReply
 	OpUnpinSession  Op = 24 // UnpinSession: KeyRequest, Empty
+	// OpPipes moves the connection's frames onto two pipes: Empty,
+	// Empty. A successful reply carries, as SCM_RIGHTS on the socket,
+	// the write end of the pipe for requests and the read end of the
+	// pipe for replies and records; from then on every frame goes
+	// through them and the socket carries nothing. It must be the
+	// connection's first request, alone on the socket until its reply.
+	OpPipes Op = 25
 
-	maxOp = OpUnpinSession
+	maxOp = OpPipes
 )
 
 var opNames = [...]string{
@@ -68,6 +75,7 @@ var opNames = [...]string{
 	OpGetPersistent: "get_persistent",
 	OpPinSession:    "pin_session",
 	OpUnpinSession:  "unpin_session",
+	OpPipes:         "pipes",
 }
 
 // Known reports whether op is an operation of this protocol version.

@@ -41,6 +41,7 @@ var requests = map[wire.Op]wire.Message{
 	wire.OpGetPersistent: &wire.GetPersistentRequest{UID: 0xffffffff, Dest: -3},
 	wire.OpPinSession:    &wire.Empty{},
 	wire.OpUnpinSession:  &wire.KeyRequest{ID: 16},
+	wire.OpPipes:         &wire.Empty{},
 }
 
 // replies holds the results of every op, likewise not zero where the type
@@ -71,6 +72,7 @@ var replies = map[wire.Op]wire.Message{
 	wire.OpGetPersistent: &wire.SerialReply{Serial: 107},
 	wire.OpPinSession:    &wire.SerialReply{Serial: 108},
 	wire.OpUnpinSession:  &wire.Empty{},
+	wire.OpPipes:         &wire.Empty{},
 }
 
 // Every op this version knows has a request and a reply in the tables
