@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/wire"
@@ -74,7 +76,9 @@ func TestConcurrentCallsOnOneClient(t *testing.T) {
 }
 
 // fakeDaemon accepts one connection on a socket of its own and hands it to
-// serve, which plays the daemon's part with raw frames.
+// serve, which plays the daemon's part with raw frames. It plays a daemon
+// of before wire.OpPipes: it answers the client's first request, OpPipes,
+// EOPNOTSUPP, and the connection stays on the socket.
 func fakeDaemon(t *testing.T, serve func(conn net.Conn)) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "fake.sock")
@@ -91,6 +95,16 @@ func fakeDaemon(t *testing.T, serve func(conn net.Conn)) string {
 			return
 		}
 		defer conn.Close()
+		f, _, err := wire.ReadFrame(conn, nil)
+		if err != nil || f.Op != wire.OpPipes {
+			t.Errorf("fake daemon: first frame %v, %v; want %v", f.Op, err, wire.OpPipes)
+			return
+		}
+		reply, _ := wire.AppendReply(nil, f.ID, f.Op, unix.EOPNOTSUPP, "unknown op", nil)
+		if _, err := conn.Write(reply); err != nil {
+			t.Errorf("fake daemon: %v", err)
+			return
+		}
 		serve(conn)
 	}()
 	t.Cleanup(func() { ln.Close(); <-done })

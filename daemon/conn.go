@@ -35,18 +35,32 @@ const socketReadBuffer = 8 << 10
 // started by the first Watch, streams the watch queue. Both write whole
 // frames under wmu. The store posts into the queue without ever waiting,
 // so only this connection's goroutines wait on a slow client.
+//
+// Frames go through the socket, or through two pipes once the client
+// asks (wire.OpPipes, pipes.go); a third goroutine (watchHangUp) then
+// waits for the socket's hang-up.
 type conn struct {
 	s    *Server
 	c    *net.UnixConn
 	peer peerCred
 	proc *keyring.Process
 
-	// wmu is held for each write to the socket, so that a reply and a
-	// batch of records never interleave.
+	// in and out are where requests are read from and replies and records
+	// written to: the socket, or the pipes. smu guards their change, for
+	// Close's deadlines; the reader goroutine, which makes the change,
+	// reads them without it, as does records, started after.
+	smu     sync.Mutex
+	in, out stream
+	pipes   *connPipes    // nil on the socket
+	hungUp  chan struct{} // closed when watchHangUp returns; nil on the socket
+
+	// wmu is held for each write of frames, so that a reply and a batch
+	// of records never interleave.
 	wmu sync.Mutex
 
 	// Owned by the reader goroutine.
-	out         []byte            // replies encoded and not yet written
+	owed        []byte            // replies encoded and not yet written
+	handled     int               // requests handled so far
 	q           *watchqueue.Queue // the watch queue, once made
 	recordsDone chan struct{}     // closed when records returns; nil until q
 }
@@ -57,6 +71,8 @@ func newConn(s *Server, c *net.UnixConn, p peerCred) *conn {
 		c:    c,
 		peer: p,
 		proc: s.store.Process(p.Cred),
+		in:   c,
+		out:  c,
 	}
 }
 
@@ -68,13 +84,30 @@ func (c *conn) serve() {
 	// finish, and they do not wait on the client.
 	ctx := context.Background()
 	defer c.teardown(ctx)
-	rc, err := c.c.SyscallConn()
-	if err != nil {
-		c.s.log.Warn("daemon: raw connection", "pid", c.peer.PID, "err", err)
-		return
+	fr := newFrameReader(socketReadBuffer)
+	err := c.read(ctx, fr)
+	if err == nil && c.pipes != nil {
+		err = c.read(ctx, newFrameReader(socketReadBuffer))
 	}
-	err = newFrameReader(socketReadBuffer).run(rc, frameHandler{
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) {
+		// The connection failed or the client went in the middle of a
+		// frame: nobody to answer.
+		c.s.log.Info("daemon: read", "pid", c.peer.PID, "err", err)
+	}
+}
+
+// read reads requests from c.in and answers them until the client goes,
+// the protocol breaks, the server closes, or the connection moves to its
+// pipes: then it returns nil with c.pipes set, for the caller to read on
+// from them.
+func (c *conn) read(ctx context.Context, fr *frameReader) error {
+	rc, err := c.in.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return fr.run(rc, frameHandler{
 		frame: func(f wire.Frame, err error) bool {
+			c.handled++
 			switch {
 			case err != nil:
 				// A frame this side cannot make sense of: say why, then
@@ -86,15 +119,17 @@ func (c *conn) serve() {
 			case f.Kind != wire.KindRequest:
 				c.reply(f.ID, f.Op, fmt.Errorf("daemon: client sent a %v frame: %w", f.Kind, unix.EPROTO), nil)
 				return false
+			case f.Op == wire.OpPipes:
+				return c.movePipes(f, fr)
 			}
 			c.handle(ctx, f)
 			// Replies wait for the requests that arrived with this one,
 			// to go out together, but not without bound.
-			return len(c.out) < keepReplyBuffer || c.flush()
+			return len(c.owed) < keepReplyBuffer || c.flush()
 		},
 		// Every request that arrived is answered: the client is waiting.
 		idle: func() (ok, wrote bool) {
-			wrote = len(c.out) > 0
+			wrote = len(c.owed) > 0
 			ok = c.flush()
 			return ok, wrote && ok
 		},
@@ -102,27 +137,86 @@ func (c *conn) serve() {
 		// and no more are read.
 		more: func() bool { return !c.s.closing.Load() },
 	})
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) {
-		// The connection failed or the client went in the middle of a
-		// frame: nobody to answer.
-		c.s.log.Info("daemon: read", "pid", c.peer.PID, "err", err)
-	}
 }
 
-// flush writes the replies owed; false if the socket failed. It does not
-// close the socket: it runs inside the frameReader's read, which Close
+// movePipes answers OpPipes: it makes the connection's pipes, sends the
+// client its ends with the reply, and switches the connection to them;
+// false stops the socket's reader, so that serve reads on from the
+// pipes. OpPipes must come first and alone, so that no request is left
+// behind on the socket; the reply to one that does not is EPROTO, and the
+// connection ends. One the daemon cannot serve (out of descriptors, say)
+// gets the error and stays on the socket.
+func (c *conn) movePipes(f wire.Frame, fr *frameReader) bool {
+	if c.pipes != nil || c.handled != 1 || fr.r != fr.w {
+		c.reply(f.ID, f.Op, fmt.Errorf("daemon: %v must be a connection's first request, alone: %w", f.Op, unix.EPROTO), nil)
+		return false
+	}
+	p, err := newConnPipes(c.s.opts.SendBuffer)
+	if err != nil {
+		c.reply(f.ID, f.Op, err, nil)
+		return true
+	}
+	frame, _ := wire.AppendReply(nil, f.ID, f.Op, 0, "", &wire.Empty{})
+	c.wmu.Lock()
+	err = sendWithFDs(c.c, frame, p.client[:])
+	c.wmu.Unlock()
+	p.closeClientEnds()
+	if err != nil {
+		p.close()
+		c.s.log.Info("daemon: sending pipes", "pid", c.peer.PID, "err", err)
+		return false
+	}
+	c.smu.Lock()
+	c.pipes, c.in, c.out = p, p.requests, p.replies
+	c.hungUp = make(chan struct{})
+	closing := c.s.closing.Load()
+	c.smu.Unlock()
+	go c.watchHangUp()
+	if closing {
+		// Close set its deadlines on the socket before the pipes were in
+		// place: give the pipes theirs.
+		c.setDeadlines(time.Now(), c.s.opts.DrainTimeout)
+	}
+	return false
+}
+
+// watchHangUp waits on the socket, which carries nothing once the
+// connection is on its pipes, for the client to hang up (or to send
+// something, which it must not); then it wakes the reader, which ends the
+// connection. It returns once the socket is closed.
+func (c *conn) watchHangUp() {
+	defer close(c.hungUp)
+	var b [1]byte
+	c.c.Read(b[:])
+	c.smu.Lock()
+	c.in.SetReadDeadline(time.Unix(1, 0))
+	c.smu.Unlock()
+}
+
+// setDeadlines wakes a reader waiting for a request, and lets writes to
+// the client go on until drain from now.
+func (c *conn) setDeadlines(now time.Time, drain time.Duration) {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	c.c.SetReadDeadline(now)
+	c.in.SetReadDeadline(now)
+	c.out.SetWriteDeadline(now.Add(drain))
+}
+
+// flush writes the replies owed; false if the write failed. It does not
+// close anything: it runs inside the frameReader's read, which Close
 // would wait for.
 func (c *conn) flush() bool {
-	if len(c.out) == 0 {
+	if len(c.owed) == 0 {
 		return true
 	}
 	c.wmu.Lock()
-	_, err := c.c.Write(c.out)
+	_, err := c.out.Write(c.owed)
 	c.wmu.Unlock()
-	if cap(c.out) > keepReplyBuffer {
-		c.out = nil
+	if cap(c.owed) > keepReplyBuffer {
+		c.owed = nil
 	} else {
-		c.out = c.out[:0]
+		c.owed = c.owed[:0]
 	}
 	return err == nil
 }
@@ -134,13 +228,19 @@ func (c *conn) flush() bool {
 // socket close, and the records goroutine ends; then the socket and the
 // process.
 func (c *conn) teardown(ctx context.Context) {
-	c.c.SetWriteDeadline(time.Now().Add(c.s.opts.DrainTimeout))
+	c.out.SetWriteDeadline(time.Now().Add(c.s.opts.DrainTimeout))
 	c.flush()
 	if c.q != nil {
 		c.q.Close()
 		<-c.recordsDone
 	}
+	if c.pipes != nil {
+		c.pipes.close()
+	}
 	c.c.Close()
+	if c.hungUp != nil {
+		<-c.hungUp
+	}
 	if err := c.proc.Release(ctx); err != nil {
 		c.s.log.Warn("daemon: release", "pid", c.peer.PID, "err", err)
 	}
@@ -149,9 +249,9 @@ func (c *conn) teardown(ctx context.Context) {
 
 // records streams what the watch queue holds to the client as record
 // frames, each read of the queue (as many whole records as fit) one
-// frame, until the queue is closed or a write fails; then it closes the
-// socket, so that the reader stops too (the close waits for the reader to
-// leave its read).
+// frame, until the queue is closed or a write fails; then it closes what
+// requests come from, so that the reader stops too (the close waits for
+// the reader to leave its read).
 func (c *conn) records(q *watchqueue.Queue) {
 	defer close(c.recordsDone)
 	rec := make([]byte, watchqueue.ReadBufferSize)
@@ -163,10 +263,10 @@ func (c *conn) records(q *watchqueue.Queue) {
 		}
 		frame, _ = wire.Frame{Kind: wire.KindRecord, Op: wire.OpWatch, Body: rec[:n]}.Append(frame[:0])
 		c.wmu.Lock()
-		_, err = c.c.Write(frame)
+		_, err = c.out.Write(frame)
 		c.wmu.Unlock()
 		if err != nil {
-			c.c.Close()
+			c.in.Close()
 			return
 		}
 	}
@@ -184,9 +284,9 @@ func (c *conn) reply(id uint32, op wire.Op, err error, res wire.Message) {
 		msg = err.Error()
 	}
 	var ferr error
-	c.out, ferr = wire.AppendReply(c.out, id, op, errno, msg, res)
+	c.owed, ferr = wire.AppendReply(c.owed, id, op, errno, msg, res)
 	if ferr != nil {
-		c.out, _ = wire.AppendReply(c.out, id, op, unix.EMSGSIZE, ferr.Error(), nil)
+		c.owed, _ = wire.AppendReply(c.owed, id, op, unix.EMSGSIZE, ferr.Error(), nil)
 	}
 }
 

@@ -30,13 +30,15 @@ import (
 // holder waits nobody reads them. A request that cannot go out at once is
 // left to the caller, who lets the turn go before it waits (see unsent).
 type replyReader struct {
-	c    *Client
-	fr   *frameReader
-	read func(fd uintptr) bool // r.readCall, bound once
+	c     *Client
+	fr    *frameReader
+	read  func(fd uintptr) bool // r.readCall, bound once
+	write func(fd uintptr)      // r.writeRequest, bound once: the request to the client's pipe
 
 	// The call in progress, between readReply and the callback.
 	id     uint32
 	req    []byte // the request, until written
+	wrote  int    // how much of req writeRequest wrote
 	own    []byte // the reply's body, once got
 	got    bool
 	unsent unsent // what the callback could not write
@@ -54,7 +56,7 @@ type unsent struct {
 
 func newReplyReader(c *Client) *replyReader {
 	r := &replyReader{c: c, fr: newFrameReader(clientReadBuffer)}
-	r.read = r.readCall
+	r.read, r.write = r.readCall, r.writeRequest
 	return r
 }
 
@@ -76,13 +78,13 @@ func (r *replyReader) readReply(ctx context.Context, op wire.Op, id uint32, req 
 		// the turn goes to the next holder.
 		fired := make(chan struct{})
 		stop := context.AfterFunc(ctx, func() {
-			c.c.SetReadDeadline(time.Unix(1, 0))
+			c.in.SetReadDeadline(time.Unix(1, 0))
 			close(fired)
 		})
 		defer func() {
 			if !stop() {
 				<-fired
-				c.c.SetReadDeadline(time.Time{})
+				c.in.SetReadDeadline(time.Time{})
 			}
 		}()
 	}
@@ -106,7 +108,7 @@ func (r *replyReader) readReply(ctx context.Context, op wire.Op, id uint32, req 
 
 // reset forgets the call, so that nothing of it is kept.
 func (r *replyReader) reset() {
-	*r = replyReader{c: r.c, fr: r.fr, read: r.read}
+	*r = replyReader{c: r.c, fr: r.fr, read: r.read, write: r.write}
 }
 
 // readCall is the RawConn.Read callback: first the request, if it is not
@@ -120,7 +122,7 @@ func (r *replyReader) readCall(fd uintptr) bool {
 			r.unsent.rest = r.req
 			return true
 		}
-		n, err := writeSome(int(fd), r.req)
+		n, err := r.writeNow(fd)
 		switch {
 		case err != nil:
 			r.c.wmu.Unlock()
@@ -180,7 +182,26 @@ func (r *replyReader) handle() error {
 	return nil
 }
 
-// writeSome writes b to the socket fd, which does not block, until it is
+// writeNow writes what it can of the request at once, from inside a read
+// of the replies, whose descriptor is readFD: that is the socket's too,
+// unless the client is on pipes.
+func (r *replyReader) writeNow(readFD uintptr) (int, error) {
+	if !r.c.piped {
+		return writeSome(int(readFD), r.req)
+	}
+	r.wrote, r.werr = 0, nil
+	if err := r.c.wrc.Control(r.write); err != nil {
+		return 0, err
+	}
+	return r.wrote, r.werr
+}
+
+// writeRequest is writeNow's write to the request pipe, fd.
+func (r *replyReader) writeRequest(fd uintptr) {
+	r.wrote, r.werr = writeSome(int(fd), r.req)
+}
+
+// writeSome writes b to the socket or pipe fd, which does not block, until it is
 // all written or the socket is full; it returns how much it wrote, and
 // an error only if the write failed.
 func writeSome(fd int, b []byte) (int, error) {

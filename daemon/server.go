@@ -31,9 +31,10 @@ type Options struct {
 	// QueueSize is the number of notes in each connection's watch queue;
 	// 0 means DefaultQueueSize. See watchqueue.Queue.SetSize for the range.
 	QueueSize int
-	// SendBuffer is each connection's socket send buffer (SO_SNDBUF), in
-	// bytes; 0 leaves the system's default. It is what a client that stops
-	// reading can have in flight before its queue starts to fill.
+	// SendBuffer is each connection's socket send buffer (SO_SNDBUF), and
+	// the size of its reply pipe (F_SETPIPE_SZ) once it is on pipes, in
+	// bytes; 0 leaves the system's defaults. It is what a client that
+	// stops reading can have in flight before its queue starts to fill.
 	SendBuffer int
 	// DrainTimeout bounds the writing of owed replies when a connection
 	// closes; 0 means DefaultDrainTimeout.
@@ -217,8 +218,7 @@ func (s *Server) Close() error {
 	// reads nothing, replies or records.
 	now := time.Now()
 	for c := range s.conns {
-		c.c.SetReadDeadline(now)
-		c.c.SetWriteDeadline(now.Add(s.opts.DrainTimeout))
+		c.setDeadlines(now, s.opts.DrainTimeout)
 	}
 	s.mu.Unlock()
 	s.wg.Wait()
