@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -69,9 +70,63 @@ func BenchmarkSocketEchoBaseline(b *testing.B) {
 	})
 }
 
+// BenchmarkPipeEchoBaseline is BenchmarkSocketEchoBaseline over two
+// pipes per client, one each way, as a client's frames go once it has
+// dialled: the ceiling of the transport BenchmarkDaemonRead uses.
+func BenchmarkPipeEchoBaseline(b *testing.B) {
+	b.Run(fmt.Sprintf("clients=%d", benchClients), func(b *testing.B) {
+		ends := make([]io.ReadWriteCloser, benchClients)
+		var served sync.WaitGroup
+		for i := range ends {
+			client, server := pipePair(b)
+			ends[i] = client
+			served.Go(func() { echo(server) })
+		}
+		b.Cleanup(func() {
+			for _, e := range ends {
+				e.Close()
+			}
+			served.Wait()
+		})
+		bufs := make([][]byte, benchClients)
+		for i := range bufs {
+			bufs[i] = make([]byte, echoReplySize)
+		}
+		lat := runClients(b, benchClients, func(i int) error {
+			if _, err := ends[i].Write(bufs[i][:echoRequestSize]); err != nil {
+				return err
+			}
+			_, err := io.ReadFull(ends[i], bufs[i])
+			return err
+		})
+		report(b, lat)
+	})
+}
+
+// pipeEnd is one side of a two-pipe connection: it reads one pipe and
+// writes the other.
+type pipeEnd struct{ r, w *os.File }
+
+func (p pipeEnd) Read(b []byte) (int, error)  { return p.r.Read(b) }
+func (p pipeEnd) Write(b []byte) (int, error) { return p.w.Write(b) }
+func (p pipeEnd) Close() error                { p.w.Close(); return p.r.Close() }
+
+// pipePair is a connection made of two pipes, as its two ends.
+func pipePair(b *testing.B) (pipeEnd, pipeEnd) {
+	r1, w1, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	r2, w2, err := os.Pipe()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return pipeEnd{r: r2, w: w1}, pipeEnd{r: r1, w: w2}
+}
+
 // echo answers each request-sized frame read from c with a reply-sized
 // one, until c is closed.
-func echo(c net.Conn) {
+func echo(c io.ReadWriteCloser) {
 	defer c.Close()
 	req := make([]byte, echoRequestSize)
 	reply := make([]byte, echoReplySize)
@@ -92,6 +147,26 @@ func echo(c net.Conn) {
 // far short of that it falls bounds what any daemon can get from the
 // second core.
 func BenchmarkSocketSyscalls(b *testing.B) {
+	benchmarkSyscalls(b, func() (r, w int, err error) {
+		fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+		if err != nil {
+			return 0, 0, err
+		}
+		return fds[1], fds[0], nil
+	})
+}
+
+// BenchmarkPipeSyscalls is BenchmarkSocketSyscalls on a pipe, which is
+// where a connection's frames go once a client has dialled (pipes.go).
+func BenchmarkPipeSyscalls(b *testing.B) {
+	benchmarkSyscalls(b, func() (r, w int, err error) {
+		var fds [2]int
+		err = unix.Pipe2(fds[:], 0)
+		return fds[0], fds[1], err
+	})
+}
+
+func benchmarkSyscalls(b *testing.B, pair func() (r, w int, err error)) {
 	for _, threads := range []int{1, 2} {
 		b.Run(fmt.Sprintf("threads=%d", threads), func(b *testing.B) {
 			var wg sync.WaitGroup
@@ -99,20 +174,20 @@ func BenchmarkSocketSyscalls(b *testing.B) {
 			b.ResetTimer()
 			for range threads {
 				wg.Go(func() {
-					fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM, 0)
+					r, w, err := pair()
 					if err != nil {
 						b.Error(err)
 						return
 					}
-					defer unix.Close(fds[0])
-					defer unix.Close(fds[1])
+					defer unix.Close(r)
+					defer unix.Close(w)
 					buf := make([]byte, echoRequestSize)
 					for next.Add(1) <= int64(b.N) {
-						if _, err := unix.Write(fds[0], buf); err != nil {
+						if _, err := unix.Write(w, buf); err != nil {
 							b.Error(err)
 							return
 						}
-						if _, err := unix.Read(fds[1], buf); err != nil {
+						if _, err := unix.Read(r, buf); err != nil {
 							b.Error(err)
 							return
 						}

@@ -52,19 +52,31 @@ func benchServer(b *testing.B) (store *keyring.Store, socket string, id keyring.
 const benchClients = 16
 
 // BenchmarkDaemonRead is reads of one key through the daemon by 16 clients
-// at once, each on its own connection; beside it BenchmarkEmbeddedRead
-// does the same reads in-process. Reported: ops/s, the p99 latency of one
+// at once, each on its own connection, dialled as Dial does (its frames on
+// pipes); beside it BenchmarkEmbeddedRead does the same reads in-process,
+// and BenchmarkPipeEchoBaseline and BenchmarkSocketEchoBaseline the same
+// round trips with no daemon at all. Reported: ops/s, the p99 latency of one
 // read, and cpu-ns/op, the CPU time the whole process (clients and daemon)
 // spent per read: on a machine shared with other work ops/s falls with
 // the CPU left to us, while cpu-ns/op says what a read costs, so that
 // 2e9/cpu-ns is the rate two free cores would sustain.
 func BenchmarkDaemonRead(b *testing.B) {
+	benchmarkDaemonRead(b, daemon.Dial)
+}
+
+// BenchmarkDaemonReadSocket is BenchmarkDaemonRead with each client's
+// frames kept on its socket instead of the pipes Dial moves them to.
+func BenchmarkDaemonReadSocket(b *testing.B) {
+	benchmarkDaemonRead(b, daemon.DialSocket)
+}
+
+func benchmarkDaemonRead(b *testing.B, dial func(context.Context, string) (*daemon.Client, error)) {
 	b.Run(fmt.Sprintf("clients=%d", benchClients), func(b *testing.B) {
 		_, socket, id := benchServer(b)
 		ctx := context.Background()
 		clients := make([]*daemon.Client, benchClients)
 		for i := range clients {
-			c, err := daemon.Dial(ctx, socket)
+			c, err := dial(ctx, socket)
 			if err != nil {
 				b.Fatal(err)
 			}
