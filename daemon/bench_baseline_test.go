@@ -48,8 +48,7 @@ func BenchmarkSocketEchoBaseline(b *testing.B) {
 			ln.Close()
 			<-served
 		})
-		conns := make([]net.Conn, benchClients)
-		bufs := make([][]byte, benchClients)
+		conns := make([]io.ReadWriter, benchClients)
 		for i := range conns {
 			c, err := net.Dial("unix", ln.Addr().String())
 			if err != nil {
@@ -57,16 +56,8 @@ func BenchmarkSocketEchoBaseline(b *testing.B) {
 			}
 			defer c.Close()
 			conns[i] = c
-			bufs[i] = make([]byte, echoReplySize)
 		}
-		lat := runClients(b, benchClients, func(i int) error {
-			if _, err := conns[i].Write(bufs[i][:echoRequestSize]); err != nil {
-				return err
-			}
-			_, err := io.ReadFull(conns[i], bufs[i])
-			return err
-		})
-		report(b, lat)
+		echoRoundTrips(b, conns)
 	})
 }
 
@@ -75,32 +66,35 @@ func BenchmarkSocketEchoBaseline(b *testing.B) {
 // dialled: the ceiling of the transport BenchmarkDaemonRead uses.
 func BenchmarkPipeEchoBaseline(b *testing.B) {
 	b.Run(fmt.Sprintf("clients=%d", benchClients), func(b *testing.B) {
-		ends := make([]io.ReadWriteCloser, benchClients)
+		ends := make([]io.ReadWriter, benchClients)
 		var served sync.WaitGroup
+		defer served.Wait() // deferred first, so it runs after the closes below end the echoes
 		for i := range ends {
 			client, server := pipePair(b)
+			defer client.Close()
 			ends[i] = client
 			served.Go(func() { echo(server) })
 		}
-		b.Cleanup(func() {
-			for _, e := range ends {
-				e.Close()
-			}
-			served.Wait()
-		})
-		bufs := make([][]byte, benchClients)
-		for i := range bufs {
-			bufs[i] = make([]byte, echoReplySize)
-		}
-		lat := runClients(b, benchClients, func(i int) error {
-			if _, err := ends[i].Write(bufs[i][:echoRequestSize]); err != nil {
-				return err
-			}
-			_, err := io.ReadFull(ends[i], bufs[i])
-			return err
-		})
-		report(b, lat)
+		echoRoundTrips(b, ends)
 	})
+}
+
+// echoRoundTrips is the benchmark the echo baselines share: each client
+// sends a request-sized frame on its connection and reads the reply-sized
+// echo, and the figures are reported as BenchmarkDaemonRead's are.
+func echoRoundTrips(b *testing.B, conns []io.ReadWriter) {
+	bufs := make([][]byte, len(conns))
+	for i := range bufs {
+		bufs[i] = make([]byte, echoReplySize)
+	}
+	lat := runClients(b, len(conns), func(i int) error {
+		if _, err := conns[i].Write(bufs[i][:echoRequestSize]); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(conns[i], bufs[i])
+		return err
+	})
+	report(b, lat)
 }
 
 // pipeEnd is one side of a two-pipe connection: it reads one pipe and
