@@ -147,7 +147,7 @@ func (c *conn) read(ctx context.Context, fr *frameReader) error {
 // connection ends. One the daemon cannot serve (out of descriptors, say)
 // gets the error and stays on the socket.
 func (c *conn) movePipes(f wire.Frame, fr *frameReader) bool {
-	if c.pipes != nil || c.handled != 1 || fr.r != fr.w {
+	if c.handled != 1 || fr.r != fr.w {
 		c.reply(f.ID, f.Op, fmt.Errorf("daemon: %v must be a connection's first request, alone: %w", f.Op, unix.EPROTO), nil)
 		return false
 	}
