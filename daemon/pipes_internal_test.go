@@ -47,7 +47,7 @@ func connections(srv *Server) int {
 	return len(srv.conns)
 }
 
-// isPipe says whether f is a pipe.
+// isPipe says whether s is a pipe.
 func isPipe(t *testing.T, s stream) bool {
 	t.Helper()
 	f, ok := s.(*os.File)
