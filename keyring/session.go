@@ -128,10 +128,9 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 //     that is pinned as a session (PinSession, which only the owner may
 //     do) or registered as a named session (JoinSession); or
 //   - a keyring of the caller's uid that grants it Search without
-//     possession, which the kernel would let it join by name; not its user
-//     keyring (@u), which the kernel's join passes over and never makes a
-//     session. The user-session keyring (@us) qualifies: the kernel makes
-//     it the session of a process that has none.
+//     possession, which the kernel would let it join by name: its @u and
+//     @us among them (the kernel's join finds them under their names, and
+//     makes @us the session of a process that has none).
 //
 // Anything else is EACCES, for uid 0 as well: the kernel's root gets
 // another user's session only by joining it by name, which JoinSession
@@ -154,12 +153,7 @@ func (p *Process) AdoptSession(ctx context.Context, id Serial) error {
 		if !r.IsKeyring() {
 			return errKey(op, id, unix.ENOTDIR, "not a keyring")
 		}
-		switch {
-		case t.isSession(r):
-			return nil
-		case t.tx.Name(keystore.NameUser, uidName(r.UID)) == r.Serial:
-			return errKey(op, id, unix.EACCES, "a user keyring is never a session")
-		case perms.Check(t.p.cred, ref{KeyRecord: r}.subject(), false, perms.Search) == nil:
+		if t.isSession(r) || perms.Check(t.p.cred, ref{KeyRecord: r}.subject(), false, perms.Search) == nil {
 			return nil
 		}
 		return errKey(op, id, unix.EACCES, "neither a session handed down nor searchable")

@@ -84,11 +84,10 @@ func TestAdoptSessionOnlyWhatTheKernelWouldGive(t *testing.T) {
 	}
 
 	// Alice herself, in another process: what the kernel would let her
-	// have as a session (inherited, joined by name, or @us installed
-	// when there is no session) is hers; the rest is not.
+	// have as a session (inherited, or joined by name) is hers; the rest
+	// is not.
 	want := map[string]unix.Errno{
-		"pinned": 0, "named": 0, "live": 0, "@us": 0, "searchable": 0,
-		"@u":         unix.EACCES, // the kernel's join passes over user keyrings
+		"pinned": 0, "named": 0, "live": 0, "@u": 0, "@us": 0, "searchable": 0,
 		"persistent": unix.EACCES, // 0x1f030000: no Search for its owner
 		"made":       unix.EACCES, // 0x3f010000: likewise
 		"@t":         unix.EACCES, // another process's own
