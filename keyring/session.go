@@ -125,8 +125,10 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 // must be a keyring the caller could have been given so:
 //
 //   - one of its own sessions handed down: a keyring of the caller's uid
-//     that is pinned as a session (PinSession, which only the owner may
-//     do) or registered as a named session (JoinSession); or
+//     that a process of the store has as its session now (what a forked
+//     child inherits), that is pinned as a session (PinSession, which
+//     only the owner may do), or that is registered as a named session
+//     (JoinSession); or
 //   - a keyring of the caller's uid that grants it Search without
 //     possession, which the kernel would let it join by name: its @u and
 //     @us among them (the kernel's join finds them under their names, and
