@@ -14,7 +14,9 @@
 // returns once it is durable; concurrent Updates share one commit and one
 // fsync (group commit), while a lone Update is committed at once, in its
 // caller's goroutine. Check verifies every invariant of the layout, for
-// tests and repairs. The bucket layout is documented on SchemaVersion.
+// tests and repairs. Inspect reports on a store's log and Checks a copy of
+// the store, changing nothing; Repair salvages a store whose log is
+// damaged (fsck). The bucket layout is documented on SchemaVersion.
 //
 // # Durability
 //
