@@ -107,7 +107,7 @@ func (w *walFile) read() (walState, error) {
 	}
 	s.newest = s.header.Generation
 	// The records matter only when there is a checkpoint to recover;
-	// otherwise the first record's head is all checkNewerHeader needs,
+	// otherwise the first record's head is all newerGeneration needs,
 	// unless it finds one.
 	readArea := func(n int64) ([]byte, error) {
 		area := make([]byte, max(0, min(n, s.size-walRecordsAt)))
@@ -116,16 +116,16 @@ func (w *walFile) read() (walState, error) {
 		}
 		return area, nil
 	}
-	recover := s.hasHeader && s.header.Txid != 0
+	replays := s.hasHeader && s.header.Txid != 0
 	n := int64(walRecordHead)
-	if recover {
+	if replays {
 		n = s.size
 	}
 	area, err := readArea(n)
 	if err != nil {
 		return s, err
 	}
-	if recover {
+	if replays {
 		if s.header.Format == walFormatV1 {
 			bodies, _ := splitWALRecordsV1(area, s.header.Generation)
 			for i, b := range bodies {
