@@ -7,3 +7,10 @@ import "context"
 func DialSocket(ctx context.Context, path string) (*Client, error) {
 	return dial(ctx, path, false)
 }
+
+// SetUserTmp moves the /tmp of UserSocket's fallback until the test ends.
+func SetUserTmp(t interface{ Cleanup(func()) }, dir string) {
+	old := userTmp
+	userTmp = dir
+	t.Cleanup(func() { userTmp = old })
+}
