@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -24,22 +25,27 @@ const (
 )
 
 // asUser is the keyctl-go binary bin run as uid (uid and gid alike), with
-// no environment but env.
-func asUser(bin string, uid uint32, env []string, args ...string) *exec.Cmd {
-	cmd := exec.Command(bin, args...)
+// no environment but env, killed when ctx ends.
+func asUser(ctx context.Context, bin string, uid uint32, env []string, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = append([]string{"HOME=/nonexistent", "PATH=/usr/bin:/bin"}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
 	return cmd
 }
 
-// runAsUser runs asUser's command to its end, and returns its stdout,
-// stderr and exit code.
+// runAsUser runs asUser's command to its end, or kills it after
+// commandTimeout, and returns its stdout, stderr and exit code.
 func runAsUser(t *testing.T, bin string, uid uint32, env []string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := asUser(bin, uid, env, args...)
+	ctx, cancel := context.WithTimeout(t.Context(), commandTimeout)
+	defer cancel()
+	cmd := asUser(ctx, bin, uid, env, args...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("keyctl-go %q as uid %d still running after %v: %s", args, uid, commandTimeout, errb.String())
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
@@ -48,6 +54,10 @@ func runAsUser(t *testing.T, bin string, uid uint32, env []string, args ...strin
 	}
 	return out.String(), errb.String(), code
 }
+
+// commandTimeout is how long a command may take before it is taken to
+// hang (a daemon that serves when it should have refused to start).
+const commandTimeout = 30 * time.Second
 
 // usersDir is a fresh directory owned by uid with mode, under a directory
 // every user may enter.
@@ -114,18 +124,7 @@ func TestPerUserDaemonRefusesUnsafeRuntimeDir(t *testing.T) {
 			home := usersDir(t, alice, 0o700)
 			runtimeDir, want := c.setup(t, home)
 			env := []string{"XDG_RUNTIME_DIR=" + runtimeDir, "KEYCTL_GO_DB=" + filepath.Join(home, "keys.db")}
-			done := make(chan struct{})
-			var out, errs string
-			var code int
-			go func() {
-				defer close(done)
-				out, errs, code = runAsUser(t, bin, alice, env, "daemon")
-			}()
-			select {
-			case <-done:
-			case <-time.After(30 * time.Second):
-				t.Fatal("the daemon serves")
-			}
+			out, errs, code := runAsUser(t, bin, alice, env, "daemon")
 			if code != 1 || out != "" || !strings.HasPrefix(errs, "keyctl-go daemon: daemon: "+want) {
 				t.Errorf("daemon: exit %d, %q %q; want exit 1 saying %q", code, out, errs, want)
 			}
@@ -157,7 +156,7 @@ func TestPerUserDaemonIsPrivate(t *testing.T) {
 	mkdirAs(t, run, alice)
 	db := filepath.Join(home, "keys.db")
 	env := []string{"XDG_RUNTIME_DIR=" + run, "KEYCTL_GO_DB=" + db}
-	d := asUser(bin, alice, env, "daemon")
+	d := asUser(context.Background(), bin, alice, env, "daemon")
 	var stderr lockedBuffer
 	d.Stderr = &stderr
 	if err := d.Start(); err != nil {
@@ -243,7 +242,7 @@ func TestImpostorDaemonRefused(t *testing.T) {
 	shared := usersDir(t, 0, os.ModeSticky|0o777) // as /tmp, or a team's directory
 	bobs := usersDir(t, bob, 0o700)
 	impostor := filepath.Join(shared, "a.db.sock")
-	d := asUser(bin, bob, nil, "--db", filepath.Join(bobs, "keys.db"), "daemon", "--system", "--socket", impostor)
+	d := asUser(context.Background(), bin, bob, nil, "--db", filepath.Join(bobs, "keys.db"), "daemon", "--system", "--socket", impostor)
 	var stderr lockedBuffer
 	d.Stderr = &stderr
 	if err := d.Start(); err != nil {
@@ -296,7 +295,9 @@ func TestSilentDaemonTimesOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ln.Close()
-	cmd := exec.Command(keyctlGo, "print", "1")
+	ctx, cancel := context.WithTimeout(t.Context(), 4*daemon.DefaultDialTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, keyctlGo, "print", "1")
 	cmd.Env = append(os.Environ(), "KEYCTL_GO_SOCKET="+socket)
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -330,6 +331,7 @@ func TestDaemonSystemModeLeavesSharedDirs(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { cmd.Process.Kill() })
 		exited := make(chan error, 1)
 		go func() { exited <- cmd.Wait() }()
 		if c.ok {
@@ -348,7 +350,14 @@ func TestDaemonSystemModeLeavesSharedDirs(t *testing.T) {
 				t.Errorf("daemon: %v: %s", err, stderr.String())
 			}
 		} else {
-			err := <-exited
+			var err error
+			select {
+			case err = <-exited:
+			case <-time.After(commandTimeout):
+				cmd.Process.Kill()
+				<-exited
+				t.Fatalf("the daemon serves a store in a %v directory", c.mode)
+			}
 			if want := "keyctl-go daemon: daemon: " + dir + " (mode 0777) is writable by others and not sticky"; err == nil || !strings.HasPrefix(stderr.String(), want) {
 				t.Errorf("daemon with its store in a %v directory: %v, %q; want %q", c.mode, err, stderr.String(), want)
 			}
