@@ -180,7 +180,7 @@ func (c *conn) movePipes(f wire.Frame, fr *frameReader) bool {
 	p.closeClientEnds()
 	if err != nil {
 		p.close()
-		c.s.log.Info("daemon: sending pipes", "pid", c.peer.PID, "err", err)
+		c.s.log.Info("daemon: sending pipes", "uid", c.peer.Cred.UID, "pid", c.peer.PID, "err", err)
 		return false
 	}
 	c.smu.Lock()
@@ -259,7 +259,7 @@ func (c *conn) teardown(ctx context.Context) {
 		<-c.hungUp
 	}
 	if err := c.proc.Release(ctx); err != nil {
-		c.s.log.Warn("daemon: release", "pid", c.peer.PID, "err", err)
+		c.s.log.Warn("daemon: release", "uid", c.peer.Cred.UID, "pid", c.peer.PID, "err", err)
 	}
 	c.s.remove(c)
 }

@@ -167,11 +167,14 @@ func TestFirstRequestTimeout(t *testing.T) {
 }
 
 // A daemon out of descriptors fails to accept until connections close;
-// it waits between tries instead of spinning, logs the run of failures
-// once when it starts and once when it ends, and then serves again.
+// it waits between tries instead of spinning, logs a run of failures when
+// it starts and when it ends rather than at every try, and then serves
+// again.
 func TestAcceptOutOfDescriptors(t *testing.T) {
 	const nofile = 48
-	daemon.SetDialTimeout(t, 500*time.Millisecond)
+	// Long enough that a loaded machine does not make a connection the
+	// daemon did accept time out, which would free its descriptor.
+	daemon.SetDialTimeout(t, 2*time.Second)
 	socket := sharedSocket(t)
 	bin := childBinary(t)
 	d := startDaemonAs(t, bin, filepath.Join(t.TempDir(), "keys.db"), socket, uint32(os.Geteuid()), nofile, daemon.Options{})
@@ -226,10 +229,11 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 	}
 	logged := d.stderr.String()
 	t.Logf("%d connections before the daemon ran out; its log:\n%s", n, logged)
-	if n := strings.Count(logged, `msg="daemon: accept failing, backing off"`); n != 1 || !strings.Contains(logged, "too many open files") {
-		t.Errorf("the run of failed accepts logged %d times (want once, naming EMFILE):\n%s", n, logged)
-	}
-	if !strings.Contains(logged, `msg="daemon: accepting again"`) {
-		t.Errorf("the end of the failures not logged:\n%s", logged)
+	// Each run of failures is logged as it starts and as it ends: a line
+	// at every retry, about ten here, would flood the journal.
+	failing := strings.Count(logged, `msg="daemon: accept failing, backing off"`)
+	again := strings.Count(logged, `msg="daemon: accepting again"`)
+	if failing == 0 || again == 0 || failing > again || !strings.Contains(logged, "too many open files") {
+		t.Errorf("failed accepts logged %d times, recovery %d times; want each run logged once as it starts, naming EMFILE, and once as it ends:\n%s", failing, again, logged)
 	}
 }
