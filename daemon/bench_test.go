@@ -315,7 +315,7 @@ func BenchmarkDaemonReadProcess(b *testing.B) {
 
 // processCPU is the CPU time, user and system, that process pid has used,
 // from /proc/pid/stat (fields 14 and 15, in clock ticks of 1/100 s).
-func processCPU(b *testing.B, pid int) time.Duration {
+func processCPU(b testing.TB, pid int) time.Duration {
 	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
 		b.Fatal(err)

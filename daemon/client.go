@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"math"
 	"net"
@@ -102,9 +103,26 @@ type Client struct {
 	streaming bool  // the reader goroutine was started
 }
 
+// DefaultDialTimeout bounds Dial: connecting, checking who listens, and
+// the first exchange (wire.OpPipes). A daemon answers that at once, so
+// one that has not within 5 s is wedged or out of descriptors, and the
+// command waiting on it had better say so than hang.
+const DefaultDialTimeout = 5 * time.Second
+
+// dialTimeout is DefaultDialTimeout; tests shorten it.
+var dialTimeout = DefaultDialTimeout
+
 // Dial connects to the daemon at path, and moves the connection's frames
 // onto pipes if the daemon offers them (wire.OpPipes): they cost about
 // half what the socket does per call.
+//
+// Before it sends anything, Dial asks the kernel who made the socket it
+// reached (SO_PEERCRED), and talks only to a daemon running as this
+// process's effective uid or as root: anyone else's is refused with an
+// error naming path and the uid found there, which unwraps to EPERM.
+// Dialling, that check and the pipes' exchange must finish within
+// DefaultDialTimeout, or within ctx if it ends sooner; past it Dial
+// fails with an error naming path that unwraps to ETIMEDOUT.
 func Dial(ctx context.Context, path string) (*Client, error) {
 	return dial(ctx, path, true)
 }
@@ -112,12 +130,23 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 // dial is Dial; with usePipes false the connection stays on the socket,
 // as it does with a daemon that has no pipes to offer.
 func dial(ctx context.Context, path string, usePipes bool) (*Client, error) {
+	timeout := dialTimeout
+	errTimeout := fmt.Errorf("daemon: dial %s: no answer within %v: %w", path, timeout, unix.ETIMEDOUT)
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
+	defer cancel()
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "unix", path)
 	if err != nil {
+		if context.Cause(ctx) == errTimeout {
+			return nil, errTimeout
+		}
 		return nil, fmt.Errorf("daemon: dial %s: %w", path, err)
 	}
 	uc := nc.(*net.UnixConn)
+	if err := checkServer(uc, path); err != nil {
+		uc.Close()
+		return nil, err
+	}
 	c := &Client{
 		c:       uc,
 		in:      uc,
@@ -138,6 +167,12 @@ func dial(ctx context.Context, path string, usePipes bool) (*Client, error) {
 	}
 	if err != nil {
 		c.closeStreams()
+		switch {
+		case context.Cause(ctx) == errTimeout:
+			return nil, errTimeout
+		case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, unix.ECONNRESET), errors.Is(err, unix.EPIPE):
+			return nil, fmt.Errorf("daemon: dial %s: the daemon hung up without answering (it refuses a uid past its connection limit, and a per-user daemon other users: see its log): %w", path, err)
+		}
 		return nil, fmt.Errorf("daemon: dial %s: %w", path, err)
 	}
 	c.rr = newReplyReader(c)

@@ -89,10 +89,25 @@ func (c *conn) serve() {
 	if err == nil && c.pipes != nil {
 		err = c.read(ctx, newFrameReader(socketReadBuffer))
 	}
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed) {
+	switch {
+	case c.handled == 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.s.closing.Load():
+		c.s.noFirstRequest(c.peer)
+	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, os.ErrDeadlineExceeded) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrClosed):
 		// The connection failed or the client went in the middle of a
 		// frame: nobody to answer.
-		c.s.log.Info("daemon: read", "pid", c.peer.PID, "err", err)
+		c.s.log.Info("daemon: read", "uid", c.peer.Cred.UID, "pid", c.peer.PID, "err", err)
+	}
+}
+
+// firstRequest lifts the deadline that a new connection had for sending
+// its first request (Options.FirstRequestTimeout), unless Close has set
+// one since: Close marks the server closing before it sets its deadlines
+// under smu, so under smu, not closing means that Close's comes after.
+func (c *conn) firstRequest() {
+	c.smu.Lock()
+	defer c.smu.Unlock()
+	if !c.s.closing.Load() {
+		c.c.SetReadDeadline(time.Time{})
 	}
 }
 
@@ -107,13 +122,15 @@ func (c *conn) read(ctx context.Context, fr *frameReader) error {
 	}
 	return fr.run(rc, frameHandler{
 		frame: func(f wire.Frame, err error) bool {
-			c.handled++
+			if c.handled++; c.handled == 1 {
+				c.firstRequest()
+			}
 			switch {
 			case err != nil:
 				// A frame this side cannot make sense of: say why, then
 				// hang up, since the stream can no longer be trusted to
 				// be at a frame boundary.
-				c.s.log.Info("daemon: bad frame", "pid", c.peer.PID, "err", err)
+				c.s.log.Info("daemon: bad frame", "uid", c.peer.Cred.UID, "pid", c.peer.PID, "err", err)
 				c.reply(f.ID, f.Op, err, nil)
 				return false
 			case f.Kind != wire.KindRequest:
@@ -163,7 +180,7 @@ func (c *conn) movePipes(f wire.Frame, fr *frameReader) bool {
 	p.closeClientEnds()
 	if err != nil {
 		p.close()
-		c.s.log.Info("daemon: sending pipes", "pid", c.peer.PID, "err", err)
+		c.s.log.Info("daemon: sending pipes", "uid", c.peer.Cred.UID, "pid", c.peer.PID, "err", err)
 		return false
 	}
 	c.smu.Lock()
@@ -242,7 +259,7 @@ func (c *conn) teardown(ctx context.Context) {
 		<-c.hungUp
 	}
 	if err := c.proc.Release(ctx); err != nil {
-		c.s.log.Warn("daemon: release", "pid", c.peer.PID, "err", err)
+		c.s.log.Warn("daemon: release", "uid", c.peer.Cred.UID, "pid", c.peer.PID, "err", err)
 	}
 	c.s.remove(c)
 }

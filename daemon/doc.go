@@ -7,9 +7,10 @@
 //
 // Listen binds the socket and Serve accepts connections. Each connection
 // is one caller: the daemon learns who it is from the kernel alone
-// (SO_PEERCRED on the accepted socket), never from anything the
-// client sends, and acts for it through one keyring.Process that lives as
-// long as the connection. Calls on a connection are answered in order.
+// (SO_PEERCRED and SO_PEERGROUPS on the accepted socket), never from
+// anything the client sends, and acts for it through one keyring.Process
+// that lives as long as the connection. Calls on a connection are
+// answered in order.
 //
 // Each connection's goroutine reads requests, calls the store and writes
 // the replies itself; replies to requests that arrived together go out in
@@ -24,14 +25,19 @@
 // Run serves until its context ends (SIGTERM, for a daemon) and then
 // closes gracefully. A daemon for every user (system mode) keeps its
 // socket and store at SystemSocket and SystemStore, in directories
-// PrepareSystemDirs makes safe to share; one started by systemd serves
-// the socket ActivationListener finds in fd 3.
+// PrepareSystemDirs makes safe to share. A user's own daemon
+// (Options.Private) serves that user and root alone, on the socket
+// UserSocket names in the user's private runtime directory, which
+// PrepareUserSocketDir makes or checks. One started by systemd serves the
+// socket ActivationListener finds in fd 3.
 //
 // Dial connects a Client, whose methods mirror keyring.Process and whose
 // errors unwrap to the daemon's errno. Both are a keyring.Caller, so a
 // program switches between a store of its own and the daemon by changing
 // the line that makes one. Watch is the exception: over the daemon the
-// queue is the connection's, and records come back through Records.
+// queue is the connection's, and records come back through Records. Dial
+// talks only to a daemon running as the caller's uid or root, and gives
+// up after DefaultDialTimeout.
 //
 // Dial then asks the daemon to move the connection's frames onto two
 // pipes it makes (wire.OpPipes): one for requests, one for replies and
@@ -49,14 +55,51 @@
 // for all: records come unasked, and the daemon may be waiting to write
 // replies before it reads on.
 //
+// # Trust
+//
+// The daemon stands between local users, and between a user and whoever
+// else can put a socket where that user looks. What guards what:
+//
+//   - Who a client is comes from the kernel alone: SO_PEERCRED (pid, uid,
+//     gid) and SO_PEERGROUPS (supplementary groups), both captured by the
+//     kernel when the client called connect(). A client that exits and
+//     has its pid reused, or changes its groups, its uid (a set-id
+//     program dropping privileges) or anything else after connecting,
+//     is still served as it was at connect(), for the connection's life:
+//     a process handed a connection (SCM_RIGHTS, fork) acts as whoever
+//     opened it, as with any open file. The pid is logged, never used to
+//     decide anything.
+//   - Who the daemon is, a client asks the kernel too: SO_PEERCRED on the
+//     dialled socket gives whoever called listen(). Dial refuses, before
+//     it sends a byte, any but the caller's own uid and root (EPERM,
+//     naming the socket and the uid found): a user who can place a socket
+//     where another's client looks (a shared directory, a stale
+//     $KEYCTL_GO_SOCKET) learns nothing from it. Root is trusted: it could
+//     read the store anyway. A socket systemd made is root's.
+//   - A per-user daemon (Options.Private) serves its own uid and root and
+//     hangs up on anyone else at accept, logging it; its socket is 0600,
+//     in a directory of the user's writable by nobody else, and every
+//     directory above it root's or the user's, not writable by others
+//     unless sticky, none a symbolic link (dirPolicy). The system daemon's
+//     directories are held to the same, save privacy. Directories already
+//     there are checked, never chmodded. The checks are made once, at
+//     start: only root and the user could change what they found.
+//   - One uid cannot deny the daemon to others: each ordinary uid holds at
+//     most Options.MaxConnsPerUID connections; all of them together at
+//     most what RLIMIT_NOFILE leaves after reservedFDs, which root and the
+//     daemon's own uid (not bounded otherwise) keep; a connection must
+//     send its first request within Options.FirstRequestTimeout. Accept
+//     failing (out of descriptors) backs off up to a second and is logged
+//     once per run of failures. What it does not stop: many uids acting
+//     together can spend the shared budget between them (but not root's
+//     reserve); a user may keep MaxConnsPerUID connections busy with
+//     calls, which are answered in turn with everyone else's; and the
+//     store's own quotas, not these limits, bound what a user may store.
+//   - Logs (Options.Logger) carry uids and pids, never payloads. Refusals
+//     are logged at most once a second, with a count of the rest.
+//
 // # Caveats
 //
-//   - Supplementary groups are read from /proc/<pid>/status after accept,
-//     not captured at connect as uid and gid are: a process that changes
-//     its groups, or exits and has its pid reused, in between, is seen with
-//     the groups of whatever holds the pid then. The daemon checks that
-//     process's uid and gid still match and otherwise grants no
-//     supplementary groups: best effort, failing towards fewer rights.
 //   - A client that watches must keep reading Records: records and replies
 //     share the connection, so unread records stall its own calls.
 //   - Watches, and the session keyrings the connection joined, end with the
@@ -67,4 +110,7 @@
 //     a client call writes its request inside the RawConn.Read that reads
 //     the reply (see replyReader): each saves a read(2) per call. A
 //     connection's socket must not be read any other way.
+//   - Unlike the kernel, which checks a process's credentials as they are
+//     at each call, the daemon uses those of connect() for the
+//     connection's life (see Trust).
 package daemon

@@ -1,9 +1,29 @@
 package daemon
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // DialSocket is Dial for a connection that stays on its socket, as one to
 // a daemon without pipes does: for benchmarks comparing the two.
 func DialSocket(ctx context.Context, path string) (*Client, error) {
 	return dial(ctx, path, false)
 }
+
+// SetDialTimeout sets Dial's timeout until the test ends.
+func SetDialTimeout(t interface{ Cleanup(func()) }, d time.Duration) {
+	old := dialTimeout
+	dialTimeout = d
+	t.Cleanup(func() { dialTimeout = old })
+}
+
+// SetUserTmp moves the /tmp of UserSocket's fallback until the test ends.
+func SetUserTmp(t interface{ Cleanup(func()) }, dir string) {
+	old := userTmp
+	userTmp = dir
+	t.Cleanup(func() { userTmp = old })
+}
+
+// Connections is how many connections srv is serving.
+func Connections(srv *Server) int { return srv.connections() }

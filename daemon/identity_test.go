@@ -26,7 +26,7 @@ const (
 	childEnv    = "KEYCTL_GO_DAEMON_CHILD_SOCKET"
 	childKeyEnv = "KEYCTL_GO_DAEMON_CHILD_KEY"
 	// childGroupKeyEnv names a key its group may read, the child's
-	// supplementary group: the daemon must find that group in /proc.
+	// supplementary group: the daemon must learn of it from the kernel.
 	childGroupKeyEnv = "KEYCTL_GO_DAEMON_CHILD_GROUP_KEY"
 	childGroup       = 40777
 	childUID         = 40501

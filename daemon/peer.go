@@ -1,12 +1,10 @@
 package daemon
 
 import (
-	"bufio"
 	"fmt"
 	"net"
 	"os"
-	"strconv"
-	"strings"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 
@@ -19,68 +17,68 @@ type peerCred struct {
 	Cred perms.Cred
 }
 
-// peerOf asks the kernel who connected: SO_PEERCRED holds the credentials
-// of the process that called connect(), captured at that moment, so the
-// client cannot lie about them. Groups come from /proc (see groupsOf).
+// peerGroupsGuess is how many supplementary groups the first try at
+// SO_PEERGROUPS makes room for; a process with more is asked again with
+// room for as many as the kernel says it has (at most NGROUPS_MAX, 65536).
+const peerGroupsGuess = 32
+
+// peerOf asks the kernel who is at the other end of c. On a connection
+// the daemon accepted that is the client as it was when it called
+// connect(); on one a client dialled, the daemon as it was when it called
+// listen(). The kernel captured both at that moment, uid, gid and
+// supplementary groups alike (SO_PEERCRED, SO_PEERGROUPS), so neither
+// side can lie about them, and nothing that process does afterwards (exit
+// and have its pid reused, change its groups) changes them.
 func peerOf(c *net.UnixConn) (peerCred, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
 		return peerCred{}, err
 	}
-	var ucred *unix.Ucred
+	var p peerCred
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
+		var ucred *unix.Ucred
 		ucred, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
+		if serr != nil {
+			serr = os.NewSyscallError("getsockopt SO_PEERCRED", serr)
+			return
+		}
+		p = peerCred{PID: ucred.Pid, Cred: perms.Cred{UID: ucred.Uid, GID: ucred.Gid}}
+		p.Cred.Groups, serr = peerGroups(int(fd))
 	}); err != nil {
 		return peerCred{}, err
 	}
 	if serr != nil {
-		return peerCred{}, fmt.Errorf("daemon: SO_PEERCRED: %w", serr)
+		return peerCred{}, fmt.Errorf("daemon: %w", serr)
 	}
-	p := peerCred{PID: ucred.Pid, Cred: perms.Cred{UID: ucred.Uid, GID: ucred.Gid}}
-	p.Cred.Groups = groupsOf(ucred.Pid, ucred.Uid, ucred.Gid)
 	return p, nil
 }
 
-// groupsOf reads pid's supplementary groups from /proc/<pid>/status. It
-// is best effort: the process may have changed its groups since connect,
-// or exited and had its pid reused. So the groups are believed only if
-// the status's effective uid and gid still are the ones SO_PEERCRED gave;
-// otherwise, or if anything cannot be read, there are none, which grants
-// less, never more.
-func groupsOf(pid int32, uid, gid uint32) []uint32 {
-	f, err := os.Open("/proc/" + strconv.Itoa(int(pid)) + "/status")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var groups []uint32
-	uidOK, gidOK := false, false
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		name, value, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
+// peerGroups is SO_PEERGROUPS: the supplementary groups of the peer, as
+// captured with its SO_PEERCRED, in this process's user namespace. The
+// kernel answers ERANGE with the size it needs when the buffer is short.
+// x/sys has no helper for an array option (GetsockoptString stops at the
+// first zero byte, which a gid may hold), so getsockopt is called
+// directly.
+func peerGroups(fd int) ([]uint32, error) {
+	groups := make([]uint32, peerGroupsGuess)
+	for {
+		size := uint32(len(groups) * 4) // socklen_t, bytes
+		var p unsafe.Pointer
+		if len(groups) > 0 {
+			p = unsafe.Pointer(&groups[0])
 		}
-		fields := strings.Fields(value)
-		switch name {
-		case "Uid":
-			// Real, effective, saved, filesystem: SO_PEERCRED has the effective one.
-			uidOK = len(fields) > 1 && fields[1] == strconv.FormatUint(uint64(uid), 10)
-		case "Gid":
-			gidOK = len(fields) > 1 && fields[1] == strconv.FormatUint(uint64(gid), 10)
-		case "Groups":
-			for _, s := range fields {
-				g, err := strconv.ParseUint(s, 10, 32)
-				if err != nil {
-					return nil
-				}
-				groups = append(groups, uint32(g))
-			}
+		_, _, errno := unix.Syscall6(unix.SYS_GETSOCKOPT, uintptr(fd), unix.SOL_SOCKET, unix.SO_PEERGROUPS,
+			uintptr(p), uintptr(unsafe.Pointer(&size)), 0)
+		switch {
+		case errno == unix.ERANGE && int(size/4) > len(groups):
+			groups = make([]uint32, size/4)
+		case errno != 0:
+			return nil, os.NewSyscallError("getsockopt SO_PEERGROUPS", errno)
+		case size == 0:
+			return nil, nil
+		default:
+			return groups[:size/4], nil
 		}
 	}
-	if sc.Err() != nil || !uidOK || !gidOK {
-		return nil
-	}
-	return groups
 }

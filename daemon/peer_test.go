@@ -1,36 +1,50 @@
 package daemon
 
 import (
+	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 )
 
-func TestGroupsOf(t *testing.T) {
-	want, err := os.Getgroups()
+// peerOf on either end of a connection within this process gives this
+// process: its pid, uid, gid and every supplementary group.
+func TestPeerOfSelf(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s")
+	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	pid, uid, gid := int32(os.Getpid()), uint32(os.Geteuid()), uint32(os.Getegid())
-	got := groupsOf(pid, uid, gid)
-	var wantU []uint32
-	for _, g := range want {
-		wantU = append(wantU, uint32(g))
+	defer ln.Close()
+	client, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
+	if err != nil {
+		t.Fatal(err)
 	}
-	slices.Sort(got)
-	slices.Sort(wantU)
-	if !slices.Equal(got, wantU) {
-		t.Errorf("groupsOf(self) = %v, want %v", got, wantU)
+	defer client.Close()
+	server, err := ln.AcceptUnix()
+	if err != nil {
+		t.Fatal(err)
 	}
-	// A pid whose uid or gid is not the one the kernel gave at connect is
-	// another process now: none of its groups are believed.
-	if got := groupsOf(pid, uid+1, gid); got != nil {
-		t.Errorf("groupsOf with the wrong uid = %v, want none", got)
+	defer server.Close()
+
+	groups, err := os.Getgroups()
+	if err != nil {
+		t.Fatal(err)
 	}
-	if got := groupsOf(pid, uid, gid+1); got != nil {
-		t.Errorf("groupsOf with the wrong gid = %v, want none", got)
+	var want []uint32
+	for _, g := range groups {
+		want = append(want, uint32(g))
 	}
-	if got := groupsOf(-1, uid, gid); got != nil {
-		t.Errorf("groupsOf of no process = %v, want none", got)
+	slices.Sort(want)
+	for end, c := range map[string]*net.UnixConn{"accepted": server, "dialled": client} {
+		p, err := peerOf(c)
+		if err != nil {
+			t.Fatalf("%s: %v", end, err)
+		}
+		got := slices.Sorted(slices.Values(p.Cred.Groups))
+		if int(p.PID) != os.Getpid() || int(p.Cred.UID) != os.Geteuid() || int(p.Cred.GID) != os.Getegid() || !slices.Equal(got, want) {
+			t.Errorf("%s end: peer %+v, want pid %d uid %d gid %d groups %v", end, p, os.Getpid(), os.Geteuid(), os.Getegid(), want)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -35,6 +36,12 @@ const (
 	serveSocketEnv = "KEYCTL_GO_TEST_SERVE_SOCKET" // where to listen; empty: socket activation
 	// serveMaxKeysEnv, if set, is every user's key quota.
 	serveMaxKeysEnv = "KEYCTL_GO_TEST_SERVE_MAX_KEYS"
+	// serveOptionsEnv, if set, is the daemon.Options to serve with, as
+	// JSON; the daemon logs to its stderr.
+	serveOptionsEnv = "KEYCTL_GO_TEST_SERVE_OPTIONS"
+	// serveNoFileEnv, if set, is the RLIMIT_NOFILE the daemon sets itself
+	// before it opens anything.
+	serveNoFileEnv = "KEYCTL_GO_TEST_SERVE_NOFILE"
 )
 
 // scriptEnv holds a scripted client's steps, as JSON.
@@ -50,6 +57,12 @@ func childMain() (int, bool) {
 		return runDaemonProcess(), true
 	case os.Getenv(scriptEnv) != "":
 		return runScript(), true
+	case os.Getenv(impostorEnv) != "":
+		return runImpostor(), true
+	case os.Getenv(rawClientEnv) != "":
+		return runRawClient(), true
+	case os.Getenv(rawAddEnv) != "":
+		return runRawAdd(), true
 	}
 	return 0, false
 }
@@ -63,6 +76,22 @@ func runDaemonProcess() int {
 	fail := func(err error) int {
 		fmt.Fprintln(os.Stderr, "daemon process:", err)
 		return 1
+	}
+	if v := os.Getenv(serveNoFileEnv); v != "" {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return fail(err)
+		}
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &syscall.Rlimit{Cur: n, Max: n}); err != nil {
+			return fail(err)
+		}
+	}
+	var serveOpts daemon.Options
+	if v := os.Getenv(serveOptionsEnv); v != "" {
+		if err := json.Unmarshal([]byte(v), &serveOpts); err != nil {
+			return fail(err)
+		}
+		serveOpts.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	var opts keyring.Options
 	if v := os.Getenv(serveMaxKeysEnv); v != "" {
@@ -79,7 +108,7 @@ func runDaemonProcess() int {
 	}
 	var srv *daemon.Server
 	if path := os.Getenv(serveSocketEnv); path != "" {
-		srv, err = daemon.Listen(path, store, daemon.Options{})
+		srv, err = daemon.Listen(path, store, serveOpts)
 	} else {
 		ln, lerr := daemon.ActivationListener()
 		switch {
@@ -88,7 +117,7 @@ func runDaemonProcess() int {
 		case ln == nil:
 			err = errors.New("not socket-activated")
 		default:
-			srv = daemon.NewServer(ln, store, daemon.Options{})
+			srv = daemon.NewServer(ln, store, serveOpts)
 		}
 	}
 	if err != nil {
@@ -121,6 +150,25 @@ func startDaemon(t testing.TB, bin, store, socket string, env ...string) *daemon
 	t.Helper()
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), append(env, serveStoreEnv+"="+store, serveSocketEnv+"="+socket)...)
+	return startDaemonCmd(t, cmd, socket)
+}
+
+// startDaemonAs is startDaemon in a process running as uid (and gid) with
+// opts, logging to its stderr; nofile, if not 0, is its RLIMIT_NOFILE.
+func startDaemonAs(t *testing.T, bin, store, socket string, uid uint32, nofile int, opts daemon.Options) *daemonProcess {
+	t.Helper()
+	b, err := json.Marshal(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^$")
+	cmd.Env = append(os.Environ(), serveStoreEnv+"="+store, serveSocketEnv+"="+socket, serveOptionsEnv+"="+string(b))
+	if nofile != 0 {
+		cmd.Env = append(cmd.Env, serveNoFileEnv+"="+strconv.Itoa(nofile))
+	}
+	if uid != uint32(os.Geteuid()) {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
+	}
 	return startDaemonCmd(t, cmd, socket)
 }
 
@@ -175,7 +223,7 @@ func (d *daemonProcess) wait(t testing.TB) error {
 
 // A step of a scripted client: one call, named by Op.
 type step struct {
-	Op      string // add, read, describe, update, setperm, chown, watch, keyringid, fill, records, spin, adopt, join, pin, unpin, persistent, link
+	Op      string // add, read, describe, update, setperm, chown, watch, keyringid, fill, records, spin, dial, hold, adopt, join, pin, unpin, persistent, link
 	Name    string `json:",omitempty"` // add, join: remember the new key by this name
 	Key     int32  `json:",omitempty"` // the key, or the ring for keyringid
 	Ref     string `json:",omitempty"` // the key, as named by an earlier add of this script
@@ -186,7 +234,7 @@ type step struct {
 	Perm    uint32 `json:",omitempty"` // setperm
 	UID     uint32 `json:",omitempty"` // chown, persistent
 	Tag     int    `json:",omitempty"` // watch
-	N       int    `json:",omitempty"` // records: how many key records to wait for; spin: the payload's size
+	N       int    `json:",omitempty"` // records: how many key records to wait for; spin: the payload's size; hold: connections to try
 }
 
 // What a step did, one JSON line on the script's stdout per step.
@@ -198,7 +246,11 @@ type outcome struct {
 	UID     uint32   // describe: the owner
 	Count   int      // fill: keys added before the first failure
 	Records []string // records: "subtype key" of each key record
+	Nanos   int64    // how long the step took
 	Err     string   // a failure without an errno: the script is broken
+	// DialErr is why the script could not dial the daemon at all, with
+	// Errno; the steps were not run.
+	DialErr string `json:",omitempty"`
 }
 
 // runScript dials the daemon and runs the steps, printing each outcome
@@ -214,16 +266,22 @@ func runScript() int {
 	out := json.NewEncoder(os.Stdout)
 	c, err := daemon.Dial(ctx, os.Getenv(childEnvSocket))
 	if err != nil {
-		out.Encode(outcome{Err: err.Error()})
+		out.Encode(outcome{DialErr: err.Error(), Errno: errnoOf(err)})
 		return 0
 	}
 	defer c.Close()
 	named := map[string]keyring.Serial{}
 	for _, s := range steps {
-		out.Encode(s.run(ctx, c, named))
+		start := time.Now()
+		o := s.run(ctx, c, named)
+		o.Nanos = int64(time.Since(start))
+		out.Encode(o)
 	}
 	return 0
 }
+
+// held are the connections hold steps made, open until the script ends.
+var held []*daemon.Client
 
 // childEnvSocket is the daemon a scripted client dials.
 const childEnvSocket = "KEYCTL_GO_TEST_SCRIPT_SOCKET"
@@ -292,6 +350,26 @@ func (s step) run(ctx context.Context, c *daemon.Client, named map[string]keyrin
 		payload := make([]byte, s.N)
 		for err == nil {
 			err = c.Update(ctx, key, payload)
+		}
+	case "dial":
+		// A connection of its own, then a call on it: what a new
+		// command meets.
+		var d *daemon.Client
+		if d, err = daemon.Dial(ctx, os.Getenv(childEnvSocket)); err == nil {
+			_, err = d.GetKeyringID(ctx, keyring.UserKeyring, true)
+			d.Close()
+		}
+	case "hold":
+		// Up to N connections, each made as Dial makes it, and kept: how
+		// many the daemon lets one uid have.
+		for range s.N {
+			d, derr := daemon.Dial(ctx, os.Getenv(childEnvSocket))
+			if derr != nil {
+				o.Data = derr.Error()
+				continue
+			}
+			held = append(held, d)
+			o.Count++
 		}
 	case "records":
 		for r, rerr := range c.Records(ctx) {
@@ -377,12 +455,28 @@ func (p *scriptProcess) next(op string) outcome {
 		if !ok {
 			p.t.Fatalf("script ended before its %s step: %s", op, p.errs)
 		}
-		if o.Err != "" || o.Op != op {
+		if o.Err != "" || o.DialErr != "" || o.Op != op {
 			p.t.Fatalf("script step %s: %+v (want %s)", o.Op, o, op)
 		}
 		return o
 	case <-time.After(30 * time.Second):
 		p.t.Fatalf("script step %s: no outcome after 30s: %s", op, p.errs)
+		return outcome{}
+	}
+}
+
+// dialErr is the outcome of a script that could not dial the daemon;
+// one that could fails the test.
+func (p *scriptProcess) dialErr() outcome {
+	p.t.Helper()
+	select {
+	case o, ok := <-p.out:
+		if !ok || o.DialErr == "" {
+			p.t.Fatalf("script dialled the daemon (%+v, ended %v): %s", o, !ok, p.errs)
+		}
+		return o
+	case <-time.After(30 * time.Second):
+		p.t.Fatalf("script: no outcome after 30s: %s", p.errs)
 		return outcome{}
 	}
 }

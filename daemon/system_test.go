@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -40,8 +41,10 @@ func systemPaths(t *testing.T) (socket, store string) {
 }
 
 // The directories PrepareSystemDirs makes let every user reach the socket
-// and nobody but the daemon read the store, and it refuses directories
-// somebody else could swap the socket in.
+// and nobody but the daemon read the store. Directories already there
+// keep their mode, whatever it is, shared ones like /tmp included; those
+// that somebody else could swap the socket in, at any level, are refused
+// with their name.
 func TestPrepareSystemDirs(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon's directories are root's")
@@ -57,30 +60,131 @@ func TestPrepareSystemDirs(t *testing.T) {
 		}
 	}
 
-	// Loosened since: put back.
-	if err := os.Chmod(filepath.Dir(store), 0o777); err != nil {
-		t.Fatal(err)
+	const sticky = os.ModeSticky | 0o777
+	for _, c := range []struct {
+		name string
+		// setup changes the tree of a fresh socket and store, and says
+		// which directory is at fault, if any.
+		setup func(t *testing.T, socket, store string) (bad string)
+		want  unix.Errno
+	}{
+		{"store directory shared and sticky, as /tmp", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(store), sticky)
+			return ""
+		}, 0},
+		{"store directory under a sticky one", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(filepath.Dir(store)), sticky)
+			return ""
+		}, 0},
+		{"socket directory 0750", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(socket), 0o750)
+			return ""
+		}, 0},
+		{"store directory writable by all, not sticky", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(store), 0o777)
+			return filepath.Dir(store)
+		}, unix.EPERM},
+		{"store directory group-writable", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(store), 0o770)
+			return filepath.Dir(store)
+		}, unix.EPERM},
+		{"a parent writable by all, not sticky", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(filepath.Dir(socket)), 0o777)
+			return filepath.Dir(filepath.Dir(socket))
+		}, unix.EPERM},
+		{"socket directory another user's", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(socket), 0o755)
+			chown(t, filepath.Dir(socket), alice)
+			return filepath.Dir(socket)
+		}, unix.EPERM},
+		{"a parent another user's", func(t *testing.T, socket, store string) string {
+			parent := filepath.Dir(filepath.Dir(store))
+			mkdir(t, parent, 0o755)
+			chown(t, parent, alice)
+			return parent
+		}, unix.EPERM},
+		{"socket directory another user's, under a sticky one", func(t *testing.T, socket, store string) string {
+			mkdir(t, filepath.Dir(filepath.Dir(socket)), sticky)
+			mkdir(t, filepath.Dir(socket), 0o700)
+			chown(t, filepath.Dir(socket), alice)
+			return filepath.Dir(socket)
+		}, unix.EPERM},
+		{"socket directory a symbolic link", func(t *testing.T, socket, store string) string {
+			symlink(t, t.TempDir(), filepath.Dir(socket))
+			return filepath.Dir(socket)
+		}, unix.ENOTDIR},
+		{"a parent a symbolic link", func(t *testing.T, socket, store string) string {
+			parent := filepath.Dir(filepath.Dir(store))
+			target := t.TempDir()
+			os.Chmod(target, 0o755)
+			symlink(t, target, parent)
+			return parent
+		}, unix.ENOTDIR},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			socket, store := systemPaths(t)
+			bad := c.setup(t, socket, store)
+			before := modes(t, filepath.Dir(socket), filepath.Dir(store))
+			err := daemon.PrepareSystemDirs(socket, store)
+			if c.want == 0 {
+				if err != nil {
+					t.Fatal(err)
+				}
+			} else if !errors.Is(err, c.want) || !strings.Contains(err.Error(), bad+" ") {
+				t.Fatalf("PrepareSystemDirs: %v; want %v naming %s", err, c.want, bad)
+			}
+			// What was there is as it was: nothing chmodded.
+			for dir, mode := range before {
+				if fi, err := os.Lstat(dir); err != nil || fi.Mode() != mode {
+					t.Errorf("%s was %v, is now %v (%v)", dir, mode, fi.Mode(), err)
+				}
+			}
+		})
 	}
-	if err := daemon.PrepareSystemDirs(socket, store); err != nil {
-		t.Fatal(err)
-	}
-	if fi, _ := os.Stat(filepath.Dir(store)); fi.Mode().Perm() != 0o700 {
-		t.Errorf("store directory left at %v", fi.Mode().Perm())
-	}
+}
 
-	// Somebody else's directory, or a link to one: refused.
-	if err := os.Chown(filepath.Dir(socket), alice, alice); err != nil {
+// modes are the modes of the directories on the way to each of dirs that
+// exist, as Lstat gives them.
+func modes(t *testing.T, dirs ...string) map[string]os.FileMode {
+	t.Helper()
+	m := map[string]os.FileMode{}
+	for _, dir := range dirs {
+		for ; dir != "/"; dir = filepath.Dir(dir) {
+			if fi, err := os.Lstat(dir); err == nil {
+				m[dir] = fi.Mode()
+			}
+		}
+	}
+	return m
+}
+
+// mkdir makes dir and its parents (0755), and gives dir mode whatever the
+// umask.
+func mkdir(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := daemon.PrepareSystemDirs(socket, store); !errors.Is(err, unix.EPERM) {
-		t.Errorf("socket directory owned by uid %d: %v, want EPERM", alice, err)
-	}
-	os.Remove(filepath.Dir(socket))
-	if err := os.Symlink(t.TempDir(), filepath.Dir(socket)); err != nil {
+	if err := os.Chmod(dir, mode); err != nil {
 		t.Fatal(err)
 	}
-	if err := daemon.PrepareSystemDirs(socket, store); !errors.Is(err, unix.ENOTDIR) {
-		t.Errorf("socket directory a symbolic link: %v, want ENOTDIR", err)
+}
+
+func chown(t *testing.T, path string, uid int) {
+	t.Helper()
+	if err := os.Lchown(path, uid, uid); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// symlink makes link point to target, making link's parents.
+func symlink(t *testing.T, target, link string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(link), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
 	}
 }
 

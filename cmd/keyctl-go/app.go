@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/keyspec"
 	"github.com/keyctl-go/keyctl-go/keyring"
@@ -223,6 +225,12 @@ func (a *app) connect(ctx context.Context) (keyring.Caller, error) {
 			if a.getenv(envSocket) != "" {
 				return nil, err // asked for this daemon by name: do not quietly go around it
 			}
+			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ETIMEDOUT) {
+				// Another user's socket where the store's daemon should
+				// be, or a daemon that holds the store and does not
+				// answer: going around either would hide it.
+				return nil, err
+			}
 		}
 		path, err := a.dbFile()
 		if err != nil {
@@ -258,24 +266,23 @@ func (a *app) daemonSocket() string {
 	return s
 }
 
-// storeSocket is where the store's daemon listens: for the default store,
-// the per-user socket $XDG_RUNTIME_DIR/keyctl-go/socket; for a store named
-// by --db or $KEYCTL_GO_DB, the store's path with ".sock" appended. A
-// daemon serves one store, so every invocation naming a store finds that
-// store's daemon, and never another's.
+// storeSocket is where the store's per-user daemon listens, as
+// daemon.UserSocket says, so that every invocation naming a store, and
+// the daemon one of them starts, agree: in the user's private runtime
+// directory ($XDG_RUNTIME_DIR/keyctl-go, or /tmp/keyctl-go-<uid>), named
+// "socket" for the default store and after the store's path for one named
+// by --db or $KEYCTL_GO_DB. A daemon serves one store, so every
+// invocation naming a store finds that store's daemon, and never another's.
 func (a *app) storeSocket() (string, error) {
+	store := "" // the default store
 	if a.dbPath != "" || a.getenv(envDB) != "" {
 		db, err := a.dbFile()
 		if err != nil {
 			return "", err
 		}
-		return db + ".sock", nil
+		store = db
 	}
-	dir := a.getenv("XDG_RUNTIME_DIR")
-	if dir == "" {
-		return "", errors.New("no $XDG_RUNTIME_DIR for the per-user daemon's socket")
-	}
-	return filepath.Join(dir, "keyctl-go", "socket"), nil
+	return daemon.UserSocket(a.getenv("XDG_RUNTIME_DIR"), store)
 }
 
 // close lets go of the store or the daemon connection.

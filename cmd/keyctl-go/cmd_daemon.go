@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
-	"path/filepath"
 	"strconv"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
@@ -15,15 +15,23 @@ import (
 // before keyctl's table so that the Format listing stays keyctl's.
 const daemonCommand = "daemon"
 
-// runDaemon is `keyctl-go daemon [--system] [--socket PATH]`: serve the
-// store on a Unix socket until SIGTERM or SIGINT, then finish calls in
-// flight and close the store cleanly. While it runs it owns the store
-// file, and other invocations go through it.
+// daemonFormat is the daemon command's usage line.
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>]"
+
+// runDaemon is `keyctl-go daemon [--system] [--socket PATH]
+// [--max-conns-per-uid N]`: serve the store on a Unix socket until
+// SIGTERM or SIGINT, then finish calls in flight and close the store
+// cleanly. While it runs it owns the store file, and other invocations go
+// through it.
 //
 // Per-user (the default), the store is chosen as for every command (--db,
 // $KEYCTL_GO_DB, XDG), and the socket defaults to the store's socket
 // (app.storeSocket), where every other invocation naming the store looks
-// for it, in a directory made 0700.
+// for it. The daemon is the user's alone (daemon.Options.Private): its
+// socket is 0600, in a directory that must be the user's alone (made
+// 0700 if missing) with nothing on the way to it that anyone but root or
+// the user could swap (daemon.PrepareUserSocketDir); --socket is held to
+// the same.
 //
 // With --system it is the one daemon for every user of the machine: the
 // store defaults to daemon.SystemStore and the socket to
@@ -31,41 +39,66 @@ const daemonCommand = "daemon"
 // client is known by the uid the kernel gives (see daemon.PrepareSystemDirs).
 // --db and --socket name others, for tests and packagers.
 //
+// --max-conns-per-uid bounds the connections each uid may hold at once
+// (daemon.DefaultMaxConnsPerUID); root and the daemon's own uid are not
+// bounded.
+//
 // Started by systemd for a .socket unit (LISTEN_FDS), it serves the
 // socket it is given, and --socket is not used.
+//
+// It logs (log/slog, text lines on stderr) its start and stop, the
+// connections it refuses or cuts, and accept errors.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
-	var socket string
-	system := false
+	var opts daemonOptions
 	for len(args) > 0 {
 		switch {
 		case args[0] == "--system":
-			system = true
+			opts.system = true
 			args = args[1:]
 		case args[0] == "--socket" && len(args) >= 2:
-			socket = args[1]
+			opts.socket = args[1]
+			args = args[2:]
+		case args[0] == "--max-conns-per-uid" && len(args) >= 2:
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 1 {
+				fmt.Fprintf(a.stderr, "keyctl-go daemon: --max-conns-per-uid %q: want a number of connections, 1 or more\n", args[1])
+				return 2
+			}
+			opts.maxConnsPerUID = n
 			args = args[2:]
 		default:
-			fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--system] [--socket <path>]")
+			fmt.Fprintln(a.stderr, daemonFormat)
 			return 2
 		}
 	}
-	if err := a.serve(ctx, socket, system); err != nil {
+	if err := a.serve(ctx, opts); err != nil {
 		fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
 		return 1
 	}
 	return 0
 }
 
-// defaultSocket is the store's socket, its directory made if need be.
-func (a *app) defaultSocket() (string, error) {
-	socket, err := a.storeSocket()
-	if err != nil {
-		return "", fmt.Errorf("no --socket and %w", err)
+// daemonOptions are the daemon command's arguments.
+type daemonOptions struct {
+	system         bool
+	socket         string // "": the mode's default
+	maxConnsPerUID int    // 0: daemon.DefaultMaxConnsPerUID
+}
+
+// daemonLogger is the daemon's log: text lines on stderr, without the
+// time when systemd's journal takes them ($JOURNAL_STREAM is set), since
+// it stamps every line itself.
+func (a *app) daemonLogger() *slog.Logger {
+	var h slog.HandlerOptions
+	if a.getenv("JOURNAL_STREAM") != "" {
+		h.ReplaceAttr = func(groups []string, attr slog.Attr) slog.Attr {
+			if len(groups) == 0 && attr.Key == slog.TimeKey {
+				return slog.Attr{}
+			}
+			return attr
+		}
 	}
-	if err := os.MkdirAll(filepath.Dir(socket), 0o700); err != nil {
-		return "", err
-	}
-	return socket, nil
+	return slog.New(slog.NewTextHandler(a.stderr, &h))
 }
 
 // daemonStore is the store the daemon serves: as every command's, or in
@@ -77,56 +110,69 @@ func (a *app) daemonStore(system bool) (string, error) {
 	return a.dbFile()
 }
 
-func (a *app) serve(ctx context.Context, socket string, system bool) error {
+func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	// A socket from the service manager comes first: it chose where
 	// clients connect, and may have started this daemon because one did.
 	ln, err := daemon.ActivationListener()
 	if err != nil {
 		return err
 	}
+	socket := o.socket
 	if ln != nil {
 		socket = ""
 	}
-	path, err := a.daemonStore(system)
-	if err != nil {
+	fail := func(err error) error {
 		if ln != nil {
 			ln.Close()
 		}
 		return err
 	}
+	path, err := a.daemonStore(o.system)
+	if err != nil {
+		return fail(err)
+	}
 	switch {
-	case system:
+	case o.system:
 		if ln == nil && socket == "" {
 			socket = daemon.SystemSocket
 		}
 		err = daemon.PrepareSystemDirs(socket, path)
-	case ln == nil && socket == "":
-		socket, err = a.defaultSocket()
+	case ln == nil:
+		if socket == "" {
+			socket, err = a.storeSocket()
+		}
+		if err == nil {
+			err = daemon.PrepareUserSocketDir(socket)
+		}
 	}
 	if err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return err
+		return fail(err)
 	}
 	store, err := a.openStore(path, 0)
 	if err != nil {
-		if ln != nil {
-			ln.Close()
-		}
-		return err
+		return fail(err)
 	}
+	log := a.daemonLogger()
+	opts := daemon.Options{Private: !o.system, MaxConnsPerUID: o.maxConnsPerUID, Logger: log}
 	var srv *daemon.Server
 	if ln != nil {
-		srv = daemon.NewServer(ln, store, daemon.Options{})
-	} else if srv, err = daemon.Listen(socket, store, daemon.Options{}); err != nil {
+		srv = daemon.NewServer(ln, store, opts)
+	} else if srv, err = daemon.Listen(socket, store, opts); err != nil {
 		store.Close()
 		return err
 	}
-	fmt.Fprintf(a.stderr, "keyctl-go daemon: serving %s on %s (pid %s)\n", path, srv.Path(), strconv.Itoa(os.Getpid()))
+	mode := "per-user"
+	if o.system {
+		mode = "system"
+	}
+	log.Info("keyctl-go daemon: started", "store", path, "socket", srv.Path(), "mode", mode, "pid", os.Getpid())
 	// Until SIGTERM or SIGINT; then the calls in flight finish, and the
 	// store is closed so that everything acknowledged is on disk and the
 	// file is let go.
 	err = srv.Run(ctx)
-	return errors.Join(err, store.Close())
+	err = errors.Join(err, store.Close())
+	if err == nil {
+		log.Info("keyctl-go daemon: store closed", "store", path)
+	}
+	return err
 }

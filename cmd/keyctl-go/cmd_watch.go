@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
@@ -109,16 +111,26 @@ func watchLine(rec watchqueue.Record, only [8]bool, filtered bool) (line string,
 	return "", false
 }
 
-// ensureDaemon makes sure the store's daemon answers, starting it if not.
+// ensureDaemon makes sure the store's daemon answers, starting it if not:
+// a per-user daemon, on the socket every command naming the store looks
+// for (storeSocket). A process that answers there as another user
+// (daemon.Dial refuses it, EPERM), or does not answer in time, is
+// reported, not worked around: a daemon started now could not listen
+// there.
 func (a *app) ensureDaemon(ctx context.Context) error {
 	socket := a.daemonSocket()
 	if socket == "" {
 		return errors.New("no socket for the store's daemon")
 	}
-	if c, err := daemon.Dial(ctx, socket); err == nil {
+	c, err := daemon.Dial(ctx, socket)
+	switch {
+	case err == nil:
 		return c.Close()
-	}
-	if a.getenv(envSocket) != "" {
+	case errors.Is(err, unix.EPERM), errors.Is(err, unix.ETIMEDOUT):
+		// Somebody else's, or wedged: a daemon started now would find
+		// the socket answered and give up.
+		return err
+	case a.getenv(envSocket) != "":
 		return fmt.Errorf("no daemon at %s", socket)
 	}
 	self, err := os.Executable()
@@ -129,7 +141,9 @@ func (a *app) ensureDaemon(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	start := exec.Command(self, "--db", db, "daemon")
+	// Both named, so that the daemon serves the store this command
+	// found, where this command looks for it, whatever its environment.
+	start := exec.Command(self, "--db", db, "daemon", "--socket", socket)
 	// Its own session, with no terminal and no inherited streams, so that it
 	// outlives this process and the terminal it ran in.
 	start.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

@@ -28,7 +28,12 @@ func TestCommandWhileTheDaemonStarts(t *testing.T) {
 	listening := make(chan *daemon.Server, 1)
 	go func() {
 		time.Sleep(500 * time.Millisecond)
-		srv, err := daemon.Listen(db+".sock", store, daemon.Options{})
+		socket := storeSocketOf(t, db)
+		err := daemon.PrepareUserSocketDir(socket)
+		var srv *daemon.Server
+		if err == nil {
+			srv, err = daemon.Listen(socket, store, daemon.Options{Private: true})
+		}
 		if err != nil {
 			t.Error(err)
 			close(listening)

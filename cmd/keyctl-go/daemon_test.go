@@ -58,25 +58,49 @@ func TestDaemonCommandServesUntilSIGTERM(t *testing.T) {
 	}
 }
 
-func TestDaemonCommandNeedsASocketPlace(t *testing.T) {
-	// The default store's daemon listens under $XDG_RUNTIME_DIR.
+// The daemon command's arguments: anything else is its usage, exit 2.
+func TestDaemonCommandArguments(t *testing.T) {
 	env := map[string]string{"HOME": t.TempDir()}
-	out, errs, code := keyctlRunEnv(t, env, "daemon")
-	if code != 1 || out != "" || errs != "keyctl-go daemon: no --socket and no $XDG_RUNTIME_DIR for the per-user daemon's socket\n" {
-		t.Errorf("daemon without a socket place: exit %d, %q %q", code, out, errs)
-	}
-	if _, errs, code := keyctlRunEnv(t, env, "daemon", "--bogus"); code != 2 || errs != "Format: keyctl-go daemon [--system] [--socket <path>]\n" {
-		t.Errorf("daemon --bogus: exit %d, %q", code, errs)
+	for _, c := range []struct {
+		args []string
+		errs string
+	}{
+		{[]string{"daemon", "--bogus"}, daemonFormat + "\n"},
+		{[]string{"daemon", "--socket"}, daemonFormat + "\n"},
+		{[]string{"daemon", "--max-conns-per-uid", "0"}, "keyctl-go daemon: --max-conns-per-uid \"0\": want a number of connections, 1 or more\n"},
+		{[]string{"daemon", "--max-conns-per-uid", "many"}, "keyctl-go daemon: --max-conns-per-uid \"many\": want a number of connections, 1 or more\n"},
+	} {
+		if out, errs, code := keyctlRunEnv(t, env, c.args...); code != 2 || out != "" || errs != c.errs {
+			t.Errorf("%q: exit %d, %q %q; want exit 2, %q", c.args, code, out, errs, c.errs)
+		}
 	}
 }
 
-// keyctlRunEnv runs keyctl-go in-process with the given environment.
+// keyctlRunEnv runs keyctl-go in-process with the given environment, and
+// this run's $XDG_RUNTIME_DIR unless env names one.
 func keyctlRunEnv(t *testing.T, env map[string]string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	var out, errb bytes.Buffer
-	a := newApp(bytes.NewReader(nil), &out, &errb, func(k string) string { return env[k] })
+	getenv := func(k string) string {
+		if v, ok := env[k]; ok || k != "XDG_RUNTIME_DIR" {
+			return v
+		}
+		return os.Getenv(k)
+	}
+	a := newApp(bytes.NewReader(nil), &out, &errb, getenv)
 	code = run(context.Background(), a, args)
 	return out.String(), errb.String(), code
+}
+
+// storeSocketOf is where the per-user daemon of the store db listens, for
+// this run ($XDG_RUNTIME_DIR set by TestMain).
+func storeSocketOf(t *testing.T, db string) string {
+	t.Helper()
+	socket, err := daemon.UserSocket(os.Getenv("XDG_RUNTIME_DIR"), db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return socket
 }
 
 // startDaemon runs keyctl-go daemon on db at socket until the test ends,

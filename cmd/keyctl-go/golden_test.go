@@ -45,6 +45,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	// Per-user daemons' sockets go under $XDG_RUNTIME_DIR: this run's
+	// own, not a directory shared with other runs.
+	os.Setenv("XDG_RUNTIME_DIR", filepath.Join(dir, "run"))
 	keyctlGo = filepath.Join(dir, "keyctl-go")
 	out, err := exec.Command("go", "build", "-o", keyctlGo, ".").CombinedOutput()
 	if err != nil {

@@ -23,7 +23,7 @@ import (
 // krb5Env is what every keyctl-go run of these tests gets: the store, and
 // no Kerberos or session settings from the caller's environment.
 func krb5Env(db string) map[string]string {
-	return map[string]string{envDB: db}
+	return map[string]string{envDB: db, "XDG_RUNTIME_DIR": os.Getenv("XDG_RUNTIME_DIR")}
 }
 
 // krb5Run runs keyctl-go in-process and fails the test unless it exits 0.
@@ -167,7 +167,7 @@ func TestKrb5WithMIT(t *testing.T) {
 	k := kdctest.Start(t)
 	dir := t.TempDir()
 	db := filepath.Join(dir, "keys.db")
-	startDaemon(t, db, db+".sock")
+	startDaemon(t, db, storeSocketOf(t, db))
 	const col = "KEYRING:session:e2e"
 	cache := col + ":e2e"
 
@@ -262,7 +262,7 @@ $`)
 func cacheKeyring(t *testing.T, db, cache string) (ring, collection string) {
 	t.Helper()
 	ctx := context.Background()
-	c, err := daemon.Dial(ctx, db+".sock")
+	c, err := daemon.Dial(ctx, storeSocketOf(t, db))
 	if err != nil {
 		t.Fatal(err)
 	}

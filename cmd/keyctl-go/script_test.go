@@ -44,7 +44,7 @@ func TestScripts(t *testing.T) {
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("XDG_RUNTIME_DIR", filepath.Join(env.WorkDir, "run"))
 			env.Defer(func() {
-				if err := stopDaemon(db); err != nil {
+				if err := stopDaemon(db, env.Getenv("XDG_RUNTIME_DIR")); err != nil {
 					env.T().Log(err)
 				}
 			})
@@ -55,7 +55,7 @@ func TestScripts(t *testing.T) {
 				if neg || len(args) != 0 {
 					ts.Fatalf("usage: stopdaemon")
 				}
-				ts.Check(stopDaemon(ts.Getenv(envDB)))
+				ts.Check(stopDaemon(ts.Getenv(envDB), ts.Getenv("XDG_RUNTIME_DIR")))
 			},
 			"heard": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
@@ -88,9 +88,13 @@ func TestScripts(t *testing.T) {
 
 // stopDaemon ends the daemon serving db, if one runs: SIGTERM, as its
 // service manager would, to the process whose command line names db and
-// "daemon" (the one ensureDaemon starts), then waits for its socket to
-// stop answering.
-func stopDaemon(db string) error {
+// "daemon" (the one ensureDaemon starts), then waits for its socket, in
+// runtimeDir, to stop answering.
+func stopDaemon(db, runtimeDir string) error {
+	socket, err := daemon.UserSocket(runtimeDir, db)
+	if err != nil {
+		return err
+	}
 	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 	for _, f := range procs {
 		b, err := os.ReadFile(f)
@@ -102,7 +106,7 @@ func stopDaemon(db string) error {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		c, err := daemon.Dial(context.Background(), db+".sock")
+		c, err := daemon.Dial(context.Background(), socket)
 		if err != nil {
 			return nil
 		}
