@@ -38,6 +38,11 @@
 //     another of the same type and description takes its place. The
 //     kernel's order is its hash order. Searches descend into child
 //     keyrings in description order.
+//   - A type name, description, session keyring name or restriction
+//     holding a NUL byte is EINVAL (Add, Search, RequestKey, JoinSession,
+//     Restrict), checked first, as Go's wrappers of the kernel's calls
+//     answer before making the call; the kernel itself takes C strings,
+//     and never sees the bytes after a NUL.
 //   - Collection is synchronous: a key nothing holds any more is destroyed
 //     in the transaction that let go of it, so its quota is back as soon
 //     as that change returns. Expired and revoked keys linger for the GC
