@@ -32,12 +32,16 @@
 //
 // # Where this differs from the kernel, on purpose
 //
-//   - Keys persist, encrypted at rest; descriptions, owners, permissions
-//     and links are stored in clear.
+//   - Keys persist, encrypted at rest: payloads, descriptions and the
+//     names of registered keyrings are sealed; types, owners,
+//     permissions, times, sizes and links are stored in clear (see
+//     keystore's Encryption).
 //   - A keyring lists its keys in insertion order; a key that displaces
 //     another of the same type and description takes its place. The
 //     kernel's order is its hash order. Searches descend into child
-//     keyrings in description order.
+//     keyrings in the order of a keyed hash of their descriptions
+//     (keystore.DescHash): a hash order, like the kernel's, but another
+//     one, different in every store.
 //   - A type name, description, session keyring name or restriction
 //     holding a NUL byte is EINVAL (Add, Search, RequestKey, JoinSession,
 //     Restrict), checked first, as Go's wrappers of the kernel's calls

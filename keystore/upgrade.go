@@ -8,11 +8,16 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// upgrade brings a store of an older schema version to SchemaVersion, in
-// the transaction that opens it, one version at a time, so that a crash
-// part way leaves the store as it was.
+// upgrade brings a store of an older schema version to SchemaVersion. The
+// steps up to version 5 run in place, in the transaction that opens the
+// store, one version at a time, so that a crash part way leaves the store
+// as it was. The step to version 6 seals every description, and sealing
+// them in place would leave them in clear in the pages bbolt frees: it
+// writes the upgraded store into a new file instead (rewriteStore), and
+// upgrade returns errRewritten, which rolls the transaction back; Open
+// then puts the new file in the old one's place (swapInRewritten).
 func (db *DB) upgrade(tx *bolt.Tx, from uint32) error {
-	for v := from; v < SchemaVersion; v++ {
+	for v := from; v < sealedSchema-1; v++ {
 		step, ok := upgrades[v]
 		if !ok {
 			return fmt.Errorf("%w: schema version %d has no upgrade path", ErrCorrupt, v)
@@ -24,14 +29,54 @@ func (db *DB) upgrade(tx *bolt.Tx, from uint32) error {
 			return err
 		}
 	}
-	return nil
+	if err := db.rewriteStore(tx); err != nil {
+		return fmt.Errorf("keystore: upgrading schema %d to %d: %w", sealedSchema-1, sealedSchema, err)
+	}
+	return errRewritten
 }
 
-// upgrades maps a version to the step that takes a store from it to the next.
+// sealedSchema is the first schema version that seals descriptions.
+const sealedSchema = 6
+
+// upgrades maps a version to the step that takes a store from it to the
+// next, in place; the step from 5 is the rewrite.
 var upgrades = map[uint32]func(*DB, *bolt.Tx) error{
 	1: addParents,
 	2: foldIntoRows,
 	3: func(*DB, *bolt.Tx) error { return nil }, // the log beside the file; no bucket changes
+	4: func(*DB, *bolt.Tx) error { return nil }, // the log's format; no bucket changes
+}
+
+// sealEntry converts one entry of a schema-5 store for schema 6: records
+// get their descriptions sealed, index entries and names are keyed by
+// hashes. It returns the entry's new key and value.
+func (db *DB) sealEntry(bucket, k, v []byte) ([]byte, []byte, error) {
+	switch {
+	case bytes.Equal(bucket, bucketRows) && len(k) == 5 && k[4] == tagRecord:
+		r, err := unmarshalRecordV1(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record at row %d: %w", binary.BigEndian.Uint32(k), err)
+		}
+		b, _, err := db.sealer.sealRecord(r, nil)
+		return k, b, err
+	case bytes.Equal(bucket, bucketRows) && len(k) > 5 && k[4] == tagIndex:
+		// row, 'x', type, NUL, description: the type has no NUL.
+		typ, desc, ok := bytes.Cut(k[5:], []byte{0})
+		if !ok || len(typ) == 0 || len(typ) > MaxTypeLen {
+			return nil, nil, corrupt("index entry %q", k)
+		}
+		h := db.sealer.index.desc(string(typ), string(desc))
+		return indexKey(binary.BigEndian.Uint32(k), h), v, nil
+	case bytes.Equal(bucket, bucketNames):
+		if len(k) < 1 {
+			return nil, nil, corrupt("empty name")
+		}
+		sum := db.sealer.index.name(NameKind(k[0]), string(k[1:]))
+		return append([]byte{k[0]}, sum[:]...), v, nil
+	case bytes.Equal(bucket, bucketMeta) && bytes.Equal(k, metaSchema):
+		return k, u32(sealedSchema), nil
+	}
+	return k, v, nil
 }
 
 // addParents (1 → 2) builds the parents bucket from the links bucket.
@@ -80,13 +125,13 @@ func foldIntoRows(db *DB, tx *bolt.Tx) error {
 		}
 	}
 	err = tx.Bucket(v2BucketKeys).ForEach(func(k, v []byte) error {
-		var r KeyRecord
-		if err := r.UnmarshalBinary(v); err != nil || len(k) != 4 || binary.BigEndian.Uint32(k) != r.Serial {
+		r, err := unmarshalRecordV1(v)
+		if err != nil || len(k) != 4 || binary.BigEndian.Uint32(k) != r.Serial {
 			return fmt.Errorf("%w: key entry %x: %v", ErrCorrupt, k, err)
 		}
 		row := perm.row(r.Serial)
-		stored, tally := splitKeyring(&r)
-		b, err := stored.MarshalBinary()
+		stored, tally := splitKeyring(r)
+		b, err := marshalRecordV1(stored)
 		if err != nil {
 			return err
 		}

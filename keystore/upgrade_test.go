@@ -1,7 +1,10 @@
 package keystore_test
 
 import (
+	"bytes"
 	"context"
+	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -9,26 +12,16 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/keystore"
 )
 
 // testdata/schema-v1 holds a store written by the schema-1 code itself
 // (commit 75da01d): a user keyring holding a keyring and a user key, the key
-// linked from both. Opening it upgrades it to the current schema in place.
+// linked from both. Opening it upgrades it to the current schema.
 func TestUpgradeFromSchemaV1(t *testing.T) {
-	dir := t.TempDir()
-	for _, name := range []string{"v1.db", "v1.db.key"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "schema-v1", name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		// 0600: git does not keep the key file's mode, and a key file open to
-		// others is refused.
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	path := filepath.Join(dir, "v1.db")
+	path := copyTestStore(t, "v1")
 	db, err := keystore.Open(path, keystore.Options{})
 	if err != nil {
 		t.Fatalf("opening a schema-1 store: %v", err)
@@ -37,6 +30,7 @@ func TestUpgradeFromSchemaV1(t *testing.T) {
 	if err := db.Check(); err != nil {
 		t.Fatalf("upgraded store is inconsistent: %v", err)
 	}
+	wantNoneInStore(t, path, "token", "_uid.1000")
 	err = db.View(func(tx *keystore.Tx) error {
 		var parents []keystore.Parent
 		for p := range tx.Parents(300) {
@@ -62,7 +56,7 @@ func TestUpgradeFromSchemaV1(t *testing.T) {
 	}
 	// The upgraded store works on: unlinking uses the new bucket.
 	err = db.Update(context.Background(), func(tx *keystore.Tx) error {
-		return tx.DeleteLink(200, keystore.Link{Seq: 0, Key: 300}, "user", "token")
+		return tx.DeleteLink(200, keystore.Link{Seq: 0, Key: 300}, tx.DescHash("user", "token"))
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -102,17 +96,73 @@ func TestUpgradeFromSchemaV2(t *testing.T) { testUpgradeFrom(t, "v2") }
 // (commit 4cd957e), which had no write-ahead log.
 func TestUpgradeFromSchemaV3(t *testing.T) { testUpgradeFrom(t, "v3") }
 
-func testUpgradeFrom(t *testing.T, version string) {
+// testdata/schema-v4 holds the same keys written by the schema-4 code
+// (commit 96ce306), and more: uid 1000's named session keyring
+// "v4-named-session-for-grep" holding a key described
+// "v4-principal-alice@EXAMPLE.COM", keys added and unlinked (destroyed)
+// before a clean close, so that bbolt's free pages and the log's stale
+// records hold their descriptions, and, after the store was opened again,
+// "v4-in-the-log-carol@EXAMPLE.COM" added and another added and unlinked:
+// the files were copied while the store was open, as a crash leaves them,
+// with those last changes in the log alone.
+func TestUpgradeFromSchemaV4(t *testing.T) { testUpgradeFrom(t, "v4") }
+
+// The descriptions and names the checked-in stores hold: none of them may
+// be left in an upgraded store's files.
+var testStoreSecrets = map[string][]string{
+	"v2": {"token", "child", "svc:pw", "timed", "_uid.1000", "_uid_ses.1000", "_persistent.1000"},
+	"v4": {"token", "child", "svc:pw", "timed", "_uid.1000", "_uid_ses.1000", "_persistent.1000",
+		"v4-named-session-for-grep", "v4-principal-alice", "v4-deleted-bob", "v4-in-the-log-carol",
+		"v4-deleted-in-the-log-dave", "EXAMPLE.COM"},
+}
+
+func init() { testStoreSecrets["v3"] = testStoreSecrets["v2"] }
+
+// copyTestStore copies the checked-in store of a version (its database,
+// key file, and log if it has one) into a fresh directory and returns the
+// database's path there.
+func copyTestStore(t *testing.T, version string) string {
+	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{version + ".db", version + ".db.key"} {
-		b, err := os.ReadFile(filepath.Join("testdata", "schema-"+version, name))
+	for _, suffix := range []string{".db", ".db.key", ".db.wal"} {
+		b, err := os.ReadFile(filepath.Join("testdata", "schema-"+version, version+suffix))
+		if os.IsNotExist(err) && suffix == ".db.wal" {
+			continue
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
+		// 0600: git does not keep the key file's mode, and a key file open to
+		// others is refused.
+		if err := os.WriteFile(filepath.Join(dir, version+suffix), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return filepath.Join(dir, version+".db")
+}
+
+// wantNoneInStore fails t if any of secrets is a byte string of the
+// store's database or log, or if a file the upgrade writes is left.
+func wantNoneInStore(t *testing.T, path string, secrets ...string) {
+	t.Helper()
+	for _, name := range []string{path, path + ".wal"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if n := bytes.Count(b, []byte(s)); n > 0 {
+				t.Errorf("%s holds %q %d times", filepath.Base(name), s, n)
+			}
+		}
+	}
+	if _, err := os.Stat(path + ".upgrade"); err == nil {
+		t.Errorf("%s.upgrade is left behind", filepath.Base(path))
+	}
+}
+
+func testUpgradeFrom(t *testing.T, version string) {
+	path := copyTestStore(t, version)
 	manifest, err := os.ReadFile(filepath.Join("testdata", "schema-"+version, "manifest"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +177,6 @@ func testUpgradeFrom(t *testing.T, version string) {
 		serial[name] = uint32(n)
 	}
 
-	path := filepath.Join(dir, version+".db")
 	db, err := keystore.Open(path, keystore.Options{})
 	if err != nil {
 		t.Fatalf("opening a schema-%s store: %v", version, err)
@@ -135,6 +184,10 @@ func testUpgradeFrom(t *testing.T, version string) {
 	defer db.Close()
 	if err := db.Check(); err != nil {
 		t.Fatalf("upgraded store is inconsistent: %v", err)
+	}
+	wantNoneInStore(t, path, testStoreSecrets[version]...)
+	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+		t.Errorf("the upgraded file: %v, %v; want mode 0600", st.Mode(), err)
 	}
 	links := func(tx *keystore.Tx, ring uint32) []uint32 {
 		var keys []uint32
@@ -168,11 +221,24 @@ func testUpgradeFrom(t *testing.T, version string) {
 		if r, _ := tx.Key(serial["timed"]); r.Expiry == 0 {
 			t.Error("the timed key lost its expiry")
 		}
-		if l, ok := tx.Lookup(serial["child"], "logon", "svc:pw"); !ok || l.Key != serial["logon"] {
+		if l, ok := tx.Lookup(serial["child"], tx.DescHash("logon", "svc:pw")); !ok || l.Key != serial["logon"] {
 			t.Errorf("lookup of the logon key in child: %+v, %t", l, ok)
 		}
 		if got := tx.Name(keystore.NamePersistent, "1000"); got != serial["persistent"] {
 			t.Errorf("persistent keyring name → %d, want %d", got, serial["persistent"])
+		}
+		if version != "v4" {
+			return nil
+		}
+		// What only the log held survived: it was replayed, then sealed.
+		if got := tx.Name(keystore.NameSession, "v4-named-session-for-grep"); got != serial["session"] {
+			t.Errorf("named session → %d, want %d", got, serial["session"])
+		}
+		for name, desc := range map[string]string{"alice": "v4-principal-alice@EXAMPLE.COM", "carol": "v4-in-the-log-carol@EXAMPLE.COM"} {
+			l, ok := tx.Lookup(serial["session"], tx.DescHash("user", desc))
+			if r, err := tx.Key(l.Key); !ok || l.Key != serial[name] || err != nil || r.Description != desc {
+				t.Errorf("lookup of %s in the session: %+v, %t; %+v, %v", name, l, ok, r, err)
+			}
 		}
 		return nil
 	})
@@ -203,4 +269,121 @@ func testUpgradeFrom(t *testing.T, version string) {
 	if err := db.Check(); err != nil {
 		t.Fatalf("store inconsistent after new keys: %v", err)
 	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	wantNoneInStore(t, path, testStoreSecrets[version]...)
+}
+
+// An upgrade under the wrong key file fails as any open does, with
+// ErrWrongKey, and leaves the store's files as they were: the rewrite has
+// not begun. (A log is replayed into the file before the key is asked
+// for, as recovery needs no key: the v4 store's file changes, its log
+// does not.)
+func TestUpgradeWithTheWrongKeyChangesNothing(t *testing.T) {
+	wrong := filepath.Join(t.TempDir(), "wrong.key")
+	kek, err := keystore.CreateKeyFile(wrong)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kek.Wipe()
+	for _, version := range []string{"v3", "v4"} {
+		path := copyTestStore(t, version)
+		before := readStoreFiles(t, path)
+		_, err = keystore.Open(path, keystore.Options{KeyFile: wrong})
+		wantErr(t, err, keystore.ErrWrongKey, unix.EKEYREJECTED)
+		after := readStoreFiles(t, path)
+		if version == "v4" {
+			delete(before, "")
+			delete(after, "")
+		}
+		if !maps.EqualFunc(before, after, bytes.Equal) {
+			t.Errorf("%s: a failed upgrade changed the store's files", version)
+		}
+		if _, err := os.Stat(path + ".upgrade"); err == nil {
+			t.Errorf("%s: a failed upgrade left its new file", version)
+		}
+		db, err := keystore.Open(path, keystore.Options{})
+		if err != nil {
+			t.Fatalf("%s: with the right key after a wrong one: %v", version, err)
+		}
+		if err := db.Check(); err != nil {
+			t.Error(err)
+		}
+		db.Close()
+	}
+}
+
+// A crash during an upgrade leaves the old store and a half-written new
+// file; the next open upgrades again, over it.
+func TestUpgradeAfterACrashedUpgrade(t *testing.T) {
+	path := copyTestStore(t, "v3")
+	if err := os.WriteFile(path+".upgrade", bytes.Repeat([]byte("half-written "), 1000), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	db, err := keystore.Open(path, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if err := db.Check(); err != nil {
+		t.Fatal(err)
+	}
+	wantNoneInStore(t, path, testStoreSecrets["v3"]...)
+}
+
+// The old file's blocks are zeroed once the upgraded file has taken its
+// name, unless another name still links it: a hard link, a backup made
+// with ln, is the user's, and stays whole.
+func TestUpgradeZeroesTheOldFileUnlessLinked(t *testing.T) {
+	path := copyTestStore(t, "v4")
+	old, err := os.Open(path) // a way to read the old file once it has no name
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	db, err := keystore.Open(path, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, err := io.ReadAll(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(b) == 0 || len(bytes.Trim(b, "\x00")) != 0 {
+		t.Errorf("the old file, %d bytes, is not all zeros after the upgrade", len(b))
+	}
+
+	path = copyTestStore(t, "v3") // no log: opening it writes nothing before the upgrade
+	backup := filepath.Join(t.TempDir(), "backup.db")
+	if err := os.Link(path, backup); err != nil {
+		t.Skipf("no hard links here: %v", err)
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	db, err = keystore.Open(path, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	if got, err := os.ReadFile(backup); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("the upgrade changed a hard link to the old file (%v)", err)
+	}
+}
+
+// readStoreFiles reads the database, log and key file at path.
+func readStoreFiles(t *testing.T, path string) map[string][]byte {
+	t.Helper()
+	files := map[string][]byte{}
+	for _, suffix := range []string{"", ".wal", ".key"} {
+		b, err := os.ReadFile(path + suffix)
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		files[suffix] = b
+	}
+	return files
 }
