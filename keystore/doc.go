@@ -176,5 +176,7 @@
 //
 // The formats documented on Sealer.Seal, KEK.WrapDataKey and
 // Argon2Params.MarshalBinary are what stores on disk hold; the vectors in
-// testdata/v1 must keep opening.
+// testdata/v1 must keep opening. So are the keyed hashes (deschash.go):
+// a change to how they are computed would make every lookup in existing
+// stores miss, and TestDescHashAsDocumented pins them.
 package keystore
