@@ -119,8 +119,17 @@ func TestUpgradeFromSchemaV4(t *testing.T) { testUpgradeFrom(t, "v4") }
 // process leaves them, with those last changes in the format-1 log alone.
 func TestUpgradeFromSchemaV4FreePages(t *testing.T) { testUpgradeFrom(t, "v4-freepages") }
 
-// testStores are the checked-in stores, two of version 4.
-var testStores = []string{"v1", "v2", "v3", "v4", "v4-freepages"}
+// testdata/schema-v5 holds the same keys written by the schema-5 code
+// (commit 4732d88, with generator_test.go), with a named session, deleted
+// keys and last changes as in schema-v4-freepages, left as a power
+// failure may leave them: the file as it was at the journal's first
+// checkpoint after a clean close and a reopen, the last changes in the
+// format-2 log alone.
+func TestUpgradeFromSchemaV5(t *testing.T) { testUpgradeFrom(t, "v5") }
+
+// testStores are the checked-in stores, one for each schema version
+// before the current one, two of version 4.
+var testStores = []string{"v1", "v2", "v3", "v4", "v4-freepages", "v5"}
 
 // The descriptions and names the checked-in stores hold: none of them may
 // be left in an upgraded store's files.
@@ -130,6 +139,9 @@ var testStoreSecrets = map[string][]string{
 	"v4-freepages": {"token", "child", "svc:pw", "timed", "_uid.1000", "_uid_ses.1000", "_persistent.1000",
 		"v4-named-session-for-grep", "v4-principal-alice", "v4-deleted-bob", "v4-in-the-log-carol",
 		"v4-deleted-in-the-log-dave", "EXAMPLE.COM"},
+	"v5": {"token", "child", "svc:pw", "timed", "_uid.1000", "_uid_ses.1000", "_persistent.1000",
+		"v5-named-session-for-grep", "v5-principal-alice", "v5-deleted-bob", "v5-in-the-log-carol",
+		"v5-deleted-in-the-log-dave", "EXAMPLE.COM"},
 }
 
 func init() {
@@ -157,7 +169,7 @@ func TestOldLogIsRetired(t *testing.T) {
 		version string
 		format  byte
 		schema  uint32
-	}{{"v4", 1, 4}, {"v4-freepages", 1, 4}} {
+	}{{"v4", 1, 4}, {"v4-freepages", 1, 4}, {"v5", 2, 5}} {
 		t.Run(tc.version, func(t *testing.T) {
 			path := copyTestStore(t, tc.version)
 			if in := walSlots(t, path); in[0].format != tc.format || in[0].txid == 0 {
@@ -188,6 +200,36 @@ func TestOldLogIsRetired(t *testing.T) {
 			crashed := keystore.CopyStoreFiles(t, path)
 			wantKeys(t, crashed, map[uint32][]byte{4242: []byte("after the upgrade")})
 		})
+	}
+}
+
+// A store whose log is damaged is refused before anything is written, at
+// an old schema as at the current one: the upgrade never rewrites the
+// damage away, and the files stay as they were for a repair.
+func TestUpgradeRefusesADamagedLog(t *testing.T) {
+	path := copyTestStore(t, "v5")
+	wal, err := os.ReadFile(path + ".wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The body of the first record: the second says the log was synced
+	// past it.
+	const firstBody = 8192 + 24
+	wal[firstBody+3] ^= 0x40
+	if err := os.WriteFile(path+".wal", wal, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before := readStoreFiles(t, path)
+	_, err = keystore.Open(path, keystore.Options{})
+	wantErr(t, err, keystore.ErrCorrupt, unix.EBADMSG)
+	if !strings.Contains(err.Error(), path+".wal") || !strings.Contains(err.Error(), "byte 8192") {
+		t.Errorf("the refusal %q does not name the log and the byte", err)
+	}
+	if after := readStoreFiles(t, path); !maps.EqualFunc(before, after, bytes.Equal) {
+		t.Error("opening a store with a damaged log changed its files")
+	}
+	if _, err := os.Stat(path + ".upgrade"); err == nil {
+		t.Error("opening a store with a damaged log began an upgrade")
 	}
 }
 
@@ -387,7 +429,7 @@ func wantTestStoreKeys(t *testing.T, db *keystore.DB, version string) map[string
 			if bulk != 30 {
 				t.Errorf("%d of the 30 keys the log held are in the store", bulk)
 			}
-		case "v4-freepages":
+		case "v4-freepages", "v5":
 			prefix := version[:2]
 			if got := tx.Name(keystore.NameSession, prefix+"-named-session-for-grep"); got != serial["session"] {
 				t.Errorf("named session → %d, want %d", got, serial["session"])
