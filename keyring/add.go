@@ -68,7 +68,7 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 		return 0, fmt.Errorf("keyring: %s: a %s key needs a description: %w", op, typ, unix.EINVAL)
 	}
 
-	existing, linked := t.tx.Lookup(ring.Serial, typ, desc)
+	existing, linked := t.tx.Lookup(ring.Serial, t.tx.DescHash(typ, desc))
 	if !linked {
 		if err := t.checkQuota(op, ringID, linkCharge(ring.KeyRecord, 1)); err != nil {
 			return 0, err

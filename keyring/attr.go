@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -229,9 +230,17 @@ func (p *Process) Chown(ctx context.Context, id Serial, uid, gid uint32) error {
 // without a restriction, or the reverse, is EINVAL; the type name is
 // checked; a non-keyring is ENOTDIR; an unknown type is ENOKEY, and since no
 // key type here supports link restrictions, a known one is ENOENT; a
-// keyring already restricted is EEXIST. Posts KeySetattr.
+// keyring already restricted is EEXIST. Posts KeySetattr. Before all of
+// that, a type or restriction holding a NUL byte is EINVAL, as Go's
+// wrapper of the call says.
 func (p *Process) Restrict(ctx context.Context, ring Serial, typ, restriction string) error {
 	const op = "keyctl_restrict_keyring"
+	if strings.IndexByte(typ, 0) >= 0 {
+		return errNUL("key type name", typ)
+	}
+	if strings.IndexByte(restriction, 0) >= 0 {
+		return errNUL("restriction", restriction)
+	}
 	return p.update(ctx, func(t *txn) error {
 		k, err := t.lookup(op, ring, 0, perms.Setattr)
 		if err != nil {

@@ -49,12 +49,21 @@
 //
 // # Where this differs from the kernel, on purpose
 //
-//   - Keys persist, encrypted at rest; descriptions, owners, permissions
-//     and links are stored in clear.
+//   - Keys persist, encrypted at rest: payloads, descriptions and the
+//     names of registered keyrings are sealed; types, owners,
+//     permissions, times, sizes and links are stored in clear (see
+//     keystore's Encryption).
 //   - A keyring lists its keys in insertion order; a key that displaces
 //     another of the same type and description takes its place. The
 //     kernel's order is its hash order. Searches descend into child
-//     keyrings in description order.
+//     keyrings in the order of a keyed hash of their descriptions
+//     (keystore.DescHash): a hash order, like the kernel's, but another
+//     one, different in every store.
+//   - A type name, description, session keyring name or restriction
+//     holding a NUL byte is EINVAL (Add, Search, RequestKey, JoinSession,
+//     Restrict), checked first, as Go's wrappers of the kernel's calls
+//     answer before making the call; the kernel itself takes C strings,
+//     and never sees the bytes after a NUL.
 //   - Collection is synchronous: a key nothing holds any more is destroyed
 //     in the transaction that let go of it, so its quota is back as soon
 //     as that change returns. Expired and revoked keys linger for the GC

@@ -10,7 +10,7 @@ import (
 // returns the key it displaced, if any, for the caller to collect. ring
 // and child are updated in place.
 func (t *txn) addLink(ring, child *keystore.KeyRecord) error {
-	old, ok := t.tx.Lookup(ring.Serial, child.Type, child.Description)
+	old, ok := t.tx.Lookup(ring.Serial, t.tx.RecordHash(child))
 	switch {
 	case ok && old.Key == child.Serial:
 		return nil // linked already: the kernel replaces the link with itself
@@ -19,7 +19,7 @@ func (t *txn) addLink(ring, child *keystore.KeyRecord) error {
 		if err != nil {
 			return err
 		}
-		if err := t.tx.DeleteLink(ring.Serial, old, child.Type, child.Description); err != nil {
+		if err := t.tx.DeleteLink(ring.Serial, old, t.tx.RecordHash(child)); err != nil {
 			return err
 		}
 		if displaced != nil {
@@ -37,7 +37,7 @@ func (t *txn) addLink(ring, child *keystore.KeyRecord) error {
 				return err
 			}
 		}
-		return t.tx.PutLink(ring.Serial, keystore.Link{Seq: old.Seq, Key: child.Serial}, child.Type, child.Description)
+		return t.tx.PutLink(ring.Serial, keystore.Link{Seq: old.Seq, Key: child.Serial}, t.tx.RecordHash(child))
 	}
 	return t.linkNew(ring, child)
 }
@@ -64,7 +64,7 @@ func (t *txn) linkNew(ring, child *keystore.KeyRecord) error {
 	if err := t.put(ring); err != nil {
 		return err
 	}
-	return t.tx.PutLink(ring.Serial, keystore.Link{Seq: seq, Key: child.Serial}, child.Type, child.Description)
+	return t.tx.PutLink(ring.Serial, keystore.Link{Seq: seq, Key: child.Serial}, t.tx.RecordHash(child))
 }
 
 // removeLink takes the link l to child out of ring, gives back what ring
@@ -75,7 +75,7 @@ func (t *txn) linkNew(ring, child *keystore.KeyRecord) error {
 // would cost as much as all before it.
 func (t *txn) removeLink(ring *keystore.KeyRecord, l keystore.Link, child *keystore.KeyRecord) error {
 	volatile := t.tx.IsVolatileLink(ring.Serial, child.Serial)
-	if err := t.tx.DeleteLink(ring.Serial, l, child.Type, child.Description); err != nil {
+	if err := t.tx.DeleteLink(ring.Serial, l, t.tx.RecordHash(child)); err != nil {
 		return err
 	}
 	if volatile {

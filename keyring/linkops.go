@@ -47,7 +47,7 @@ func (t *txn) link(op string, key, ring ref) error {
 	if ring.Flags&keystore.FlagRevoked != 0 {
 		return errKey(op, ring.serial(), unix.EKEYREVOKED, "")
 	}
-	if old, linked := t.tx.Lookup(ring.Serial, key.Type, key.Description); !linked || old.Key != key.Serial {
+	if old, linked := t.tx.Lookup(ring.Serial, t.tx.RecordHash(key.KeyRecord)); !linked || old.Key != key.Serial {
 		if !linked {
 			if err := t.checkQuota(op, ring.serial(), linkCharge(ring.KeyRecord, 1)); err != nil {
 				return err
@@ -128,7 +128,7 @@ func (p *Process) Unlink(ctx context.Context, key, ring Serial) error {
 // unlinkSlot removes the link in ring's slot for key's type and description
 // (__key_unlink_begin deletes by index key), whichever key fills it.
 func (t *txn) unlinkSlot(op string, ring, key *keystore.KeyRecord) error {
-	l, ok := t.tx.Lookup(ring.Serial, key.Type, key.Description)
+	l, ok := t.tx.Lookup(ring.Serial, t.tx.RecordHash(key))
 	if !ok {
 		return errKey(op, Serial(key.Serial), unix.ENOENT, "no %s %q in %d", key.Type, key.Description, ring.Serial)
 	}
@@ -185,10 +185,10 @@ func (p *Process) Move(ctx context.Context, key, from, to Serial, flags uint) er
 		if !f.IsKeyring() || !dst.IsKeyring() {
 			return errKey(op, key, unix.ENOTDIR, "not a keyring")
 		}
-		if _, ok := t.tx.Lookup(f.Serial, k.Type, k.Description); !ok {
+		if _, ok := t.tx.Lookup(f.Serial, t.tx.RecordHash(k.KeyRecord)); !ok {
 			return errKey(op, key, unix.ENOENT, "no %s %q in %v", k.Type, k.Description, from)
 		}
-		if _, ok := t.tx.Lookup(dst.Serial, k.Type, k.Description); ok && flags&MoveExclusive != 0 {
+		if _, ok := t.tx.Lookup(dst.Serial, t.tx.RecordHash(k.KeyRecord)); ok && flags&MoveExclusive != 0 {
 			return errKey(op, key, unix.EEXIST, "%v holds a key of that type and description", to)
 		}
 		// Link first, so the key is never unheld in between; both checks

@@ -134,6 +134,7 @@ func (t *txn) possesses(r *keystore.KeyRecord) bool {
 	if perms.Check(t.p.cred, target.subject(), true, perms.Search) != nil {
 		return false
 	}
+	h := t.tx.RecordHash(r)
 	for _, start := range t.searchRoots() {
 		if Serial(r.Serial) == start {
 			return true
@@ -144,7 +145,7 @@ func (t *txn) possesses(r *keystore.KeyRecord) bool {
 		}
 		found := false
 		t.walkKeyrings(root, true, func(ring *keystore.KeyRecord) bool {
-			if l, ok := t.tx.Lookup(ring.Serial, r.Type, r.Description); ok && l.Key == r.Serial {
+			if l, ok := t.tx.Lookup(ring.Serial, h); ok && l.Key == r.Serial {
 				found = true
 				return false
 			}
@@ -163,8 +164,9 @@ func (t *txn) possesses(r *keystore.KeyRecord) bool {
 // (counting the possessor byte if the walk started from a possessed
 // keyring), and no more than MaxSearchDepth levels below root. The caller
 // has checked root's own permission. visit returns false to stop. Child
-// keyrings are visited in description order, which is this store's order
-// (the kernel's is its hash order).
+// keyrings are visited in the order of the hashes the store indexes them
+// by (keystore.DescHash): a hash order, as the kernel's is, though not
+// the kernel's.
 //
 // Like the kernel, it keeps no set of keyrings already visited: one met at
 // the depth limit by one path must still be searched below when met

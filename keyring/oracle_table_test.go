@@ -346,6 +346,30 @@ func oracleTableCases() []oracleCase {
 				ko.read("@s").ok(),
 			}
 		}},
+		{name: "NUL bytes", steps: func(int64) []oracleTableStep {
+			// The kernel takes C strings; Go's wrappers refuse a string
+			// with a NUL before making the call, and so does the store,
+			// before anything else (doc.go).
+			return []oracleTableStep{
+				ko.add("user", "a\x00b", "x", "@s").want(unix.EINVAL),
+				ko.add("us\x00er", "a", "x", "@s").want(unix.EINVAL),
+				ko.add("user", "a\x00b", "x", "1").want(unix.EINVAL),
+				ko.add("keyring", ".r\x00", "", "@s").want(unix.EINVAL),
+				ko.add("user", "a", "x", "@s").as("a").ok(),
+				ko.search("@s", "user", "a\x00", "").want(unix.EINVAL),
+				ko.search("@s", "us\x00er", "a", "").want(unix.EINVAL),
+				ko.search("1", "user", "a\x00", "").want(unix.EINVAL),
+				ko.request("user", "a\x00", "").want(unix.EINVAL),
+				ko.request("user\x00", "a", "").want(unix.EINVAL),
+				ko.join(oracleStr(".x\x00")).want(unix.EINVAL),
+				ko.join(oracleStr("\x00")).want(unix.EINVAL),
+				ko.restrict("@s", oracleStr("user\x00"), oracleStr("x")).want(unix.EINVAL),
+				ko.restrict("@s", oracleStr("user"), oracleStr("x\x00y")).want(unix.EINVAL),
+				ko.restrict("1", oracleStr("user"), oracleStr("x\x00y")).want(unix.EINVAL),
+				ko.read("@s").ok(),
+				ko.describe("a").ok(),
+			}
+		}},
 		{name: "payload sizes", root: "the biggest payloads are over other uids' 20000 bytes", steps: func(int64) []oracleTableStep {
 			return []oracleTableStep{
 				ko.addN("user", "empty", 0, "@s").want(unix.EINVAL),
@@ -847,6 +871,8 @@ func oracleTableCases() []oracleCase {
 			name := oracleSessionName()
 			return []oracleTableStep{
 				ko.join(oracleStr(".x")).want(unix.EPERM),
+				// The name is copied in, and its length checked, first.
+				ko.join(oracleStr("." + strings.Repeat("x", 4096))).want(unix.EINVAL),
 				ko.add("user", "old", "x", "@s").as("old"),
 				ko.join(nil).as("s2").ok(),
 				ko.describe("old").want(unix.ENOKEY), // went with the old session

@@ -153,13 +153,16 @@ func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error)
 	if typ == ring.Type && desc == ring.Description && !consider(ring.KeyRecord) {
 		return found, nil
 	}
+	h := t.tx.DescHash(typ, desc)
 	t.walkKeyrings(ring.KeyRecord, ring.possessed, func(kr *keystore.KeyRecord) bool {
-		l, ok := t.tx.Lookup(kr.Serial, typ, desc)
+		l, ok := t.tx.Lookup(kr.Serial, h)
 		if !ok {
 			return true
 		}
 		k, err := t.tx.Key(l.Key)
-		if err != nil || k == nil {
+		// The description is compared too, though equal hashes mean equal
+		// descriptions (see keystore.DescHash): it costs nothing here.
+		if err != nil || k == nil || k.Type != typ || k.Description != desc {
 			return true
 		}
 		return consider(k)

@@ -29,11 +29,12 @@ import (
 // the kernel both would carry the name.)
 func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) {
 	const op = "keyctl_join_session_keyring"
-	if name != "" && name[0] == '.' {
-		return 0, fmt.Errorf("keyring: %s %q: reserved name: %w", op, name, unix.EPERM)
-	}
+	// The kernel copies the name in (EINVAL) before it looks at it.
 	if err := checkDescription(name); err != nil {
 		return 0, err
+	}
+	if name != "" && name[0] == '.' {
+		return 0, fmt.Errorf("keyring: %s %q: reserved name: %w", op, name, unix.EPERM)
 	}
 	var joined Serial
 	err := p.update(ctx, func(t *txn) error {

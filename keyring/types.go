@@ -68,6 +68,8 @@ func (t *keyType) defaultMask() perms.Mask {
 // checkTypeName applies key_get_type_from_user's checks.
 func checkTypeName(typ string) error {
 	switch {
+	case strings.IndexByte(typ, 0) >= 0:
+		return errNUL("key type name", typ)
 	case len(typ) == 0 || len(typ) > MaxTypeNameLen:
 		return fmt.Errorf("keyring: key type name %q is not 1..%d bytes: %w", typ, MaxTypeNameLen, unix.EINVAL)
 	case typ[0] == '.':
@@ -85,10 +87,23 @@ func checkNames(typ, desc string) error {
 	return checkDescription(desc)
 }
 
-// checkDescription applies the limits on a description passed in.
+// checkDescription applies the limits on a description (or a session
+// keyring's name) passed in.
 func checkDescription(desc string) error {
+	if strings.IndexByte(desc, 0) >= 0 {
+		return errNUL("description", desc)
+	}
 	if len(desc) > MaxDescriptionLen {
 		return fmt.Errorf("keyring: description of %d bytes, limit %d: %w", len(desc), MaxDescriptionLen, unix.EINVAL)
 	}
 	return nil
+}
+
+// errNUL refuses a string with a NUL byte, which the kernel's calls, taking
+// C strings, cannot be given: Go's wrappers of them (golang.org/x/sys/unix,
+// syscall) fail with EINVAL before the call, and C's would cut the string
+// short. Stored, such a description would name a key no kernel client can
+// name.
+func errNUL(what, s string) error {
+	return fmt.Errorf("keyring: %s %q holds a NUL byte: %w", what, s, unix.EINVAL)
 }

@@ -7,13 +7,15 @@ import (
 )
 
 // Check verifies the whole store: bbolt's own page checks, then every
-// invariant of the layout. Every record decodes, under the row its serial
-// maps to; every link, index and parent entry agree and point at stored
-// keys; each key's link count is the number of stored links to it, and
-// each keyring's tally counts its links; the orphans and expiry buckets
-// list exactly the keys they should; every payload opens; each owner's
-// charge is the sum of their keys' charges; every name points at a stored
-// key. It returns all problems found, joined.
+// invariant of the layout. Every record decodes and its description
+// opens, under the row its serial maps to, and its hash is its
+// description's; every link, index and parent entry agree and point at
+// stored keys; each key's link count is the number of stored links to it,
+// and each keyring's tally counts its links; the orphans and expiry
+// buckets list exactly the keys they should; every payload opens; each
+// owner's charge is the sum of their keys' charges; every name points at
+// a stored keyring whose description it is the hash of. It returns all
+// problems found, joined.
 func (db *DB) Check() error {
 	var problems []error
 	bad := func(format string, args ...any) {
@@ -34,10 +36,13 @@ func (db *DB) Check() error {
 				return nil
 			}
 			row := binary.BigEndian.Uint32(k)
-			var r KeyRecord
-			if err := r.UnmarshalBinary(v); err != nil {
+			r, err := db.sealer.openRecord(v, nil) // not the cache: every description is opened
+			if err != nil {
 				bad("record at row %d: %v", row, err)
 				return nil
+			}
+			if want := db.sealer.index.desc(r.Type, r.Description); r.sealed.hash != want {
+				bad("key %d: the hash beside its sealed description is not the description's", r.Serial)
 			}
 			if tx.row(r.Serial) != row {
 				bad("key %d is stored at row %d, its serial's row is %d", r.Serial, row, tx.row(r.Serial))
@@ -111,12 +116,13 @@ func (db *DB) Check() error {
 				if seq >= rr.NextSeq {
 					bad("keyring %d has a link at %d, past its next position %d", owner, seq, rr.NextSeq)
 				}
-				ik := string(indexKey(row, cr.Type, cr.Description))
+				h := db.sealer.index.desc(cr.Type, cr.Description)
+				ik := string(indexKey(row, h))
 				if indexed[ik] {
 					bad("keyring %d links two keys of type %q description %q", owner, cr.Type, cr.Description)
 				}
 				indexed[ik] = true
-				if l, ok := tx.Lookup(owner, cr.Type, cr.Description); !ok || l.Key != child || l.Seq != seq {
+				if l, ok := tx.Lookup(owner, h); !ok || l.Key != child || l.Seq != seq {
 					bad("keyring %d: index disagrees with link %d → %d", owner, seq, child)
 				}
 				if rows.Get(parentKey(tx.row(child), owner, seq)) == nil {
@@ -182,8 +188,18 @@ func (db *DB) Check() error {
 			return nil
 		})
 		tx.bucket(bucketNames).ForEach(func(k, v []byte) error {
-			if len(v) != 4 || keys[binary.BigEndian.Uint32(v)] == nil {
-				bad("name %q names no stored key", k)
+			if len(k) != 1+descHashLen || len(v) != 4 {
+				bad("name entry %x → %x", k, v)
+				return nil
+			}
+			r := keys[binary.BigEndian.Uint32(v)]
+			if r == nil {
+				bad("name entry %x names no stored key", k)
+				return nil
+			}
+			kind := NameKind(k[0])
+			if name, ok := registeredName(kind, r.Description); !ok || string(tx.nameKey(kind, name)) != string(k) {
+				bad("name entry %x names keyring %d, whose description %q it is not the hash of", k, r.Serial, r.Description)
 			}
 			return nil
 		})

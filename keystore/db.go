@@ -54,6 +54,7 @@ type DB struct {
 	path      string
 	sealer    *Sealer
 	perm      *serialPermutation // serials to rows and back (serials.go)
+	sealed    sealedCache        // opened sealed parts of records (sealedcache.go)
 	commit    *committer
 	journal   *journal // durability through the write-ahead log (journal.go)
 	closeOnce sync.Once
@@ -138,15 +139,26 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 		if err := db.unwrap(meta, opts); err != nil {
 			return err
 		}
-		perm, err := newSerialPermutation(meta.Get(metaSerialKey))
-		if err != nil {
-			return openError(db.path, err)
-		}
-		db.perm = perm
-		return nil
+		return db.loadPermutation(meta)
 	})
 	if err == nil && !current {
 		err = bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) })
+		if errors.Is(err, errRewritten) {
+			// The upgrade wrote the store into a new file (rewrite.go),
+			// from the file recoverFromLog brought up to date.
+			if bdb, mapSize, err = db.swapInRewritten(bdb, wal, timeout); err != nil {
+				db.sealer.Wipe()
+				return nil, err
+			}
+			db.bolt = bdb
+			err = bdb.View(func(tx *bolt.Tx) error {
+				meta := tx.Bucket(bucketMeta)
+				if v, err := schemaVersion(meta); err != nil || v != SchemaVersion {
+					return openError(path, corrupt("the upgraded store says schema %d (%v)", v, err))
+				}
+				return db.loadPermutation(meta)
+			})
+		}
 	}
 	if err == nil {
 		db.journal, err = newJournal(bdb, path, wal, mapSize)
@@ -186,11 +198,21 @@ func (db *DB) setUp(tx *bolt.Tx, opts Options) error {
 		return err
 	}
 	if version >= 3 {
-		if db.perm, err = newSerialPermutation(meta.Get(metaSerialKey)); err != nil {
-			return openError(db.path, err)
+		if err := db.loadPermutation(meta); err != nil {
+			return err
 		}
 	}
 	return db.upgrade(tx, version)
+}
+
+// loadPermutation reads the serial permutation's key (schema 3 on).
+func (db *DB) loadPermutation(meta *bolt.Bucket) error {
+	perm, err := newSerialPermutation(meta.Get(metaSerialKey))
+	if err != nil {
+		return openError(db.path, err)
+	}
+	db.perm = perm
+	return nil
 }
 
 // unwrap gets the KEK as the store says and unwraps the data key with it.
@@ -313,6 +335,7 @@ func (db *DB) Close() error {
 			db.closeErr = err
 		}
 		db.sealer.Wipe()
+		db.sealed.parts.Clear() // the descriptions it opened
 	})
 	return db.closeErr
 }

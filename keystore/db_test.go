@@ -154,6 +154,7 @@ func TestPassphraseStore(t *testing.T) {
 
 // No secret's plaintext may reach the file: the payloads are sealed, and
 // bbolt's free pages must not keep old copies in clear either.
+// (Descriptions: TestNoDescriptionInTheFiles.)
 func TestNoPlaintextInDatabaseFile(t *testing.T) {
 	db, path := openTemp(t, keystore.Options{})
 	secret := []byte("TOP-SECRET-PAYLOAD-5f0c1e")
@@ -172,8 +173,8 @@ func TestNoPlaintextInDatabaseFile(t *testing.T) {
 	if bytes.Contains(raw, secret[:16]) {
 		t.Fatal("the database file holds a payload in clear")
 	}
-	if !bytes.Contains(raw, []byte("desc")) {
-		t.Fatal("descriptions are documented as stored in clear; the test is not looking at the right file")
+	if !bytes.Contains(raw, []byte("user")) {
+		t.Fatal("types are documented as stored in clear; the test is not looking at the right file")
 	}
 }
 
@@ -339,7 +340,7 @@ func TestCheckFindsBrokenInvariants(t *testing.T) {
 				return err
 			}
 		}
-		return tx.PutLink(10, keystore.Link{Seq: 0, Key: 11}, "user", "c")
+		return tx.PutLink(10, keystore.Link{Seq: 0, Key: 11}, tx.RecordHash(child))
 	})
 	if err != nil {
 		t.Fatal(err)

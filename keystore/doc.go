@@ -57,16 +57,40 @@
 //
 // # Encryption
 //
-// Payloads are sealed; everything else about a key stays in clear: its
-// description, type, ownership, permissions and links, which the store
-// must read to find a key and to decide who may touch it before any
-// payload is decrypted.
+// Payloads are sealed, and so are descriptions and keyring restrictions:
+// no description, and no name of a registered keyring, reaches the file or
+// its log in clear, where a stolen copy would name every key its owner
+// ever had (a Kerberos principal, a service account). What stays in clear
+// is what the store reads to find a key and to decide who may touch it
+// before anything is decrypted, none of it chosen by callers as text:
+//
+//   - serials and the link structure: which keyring holds which key, in
+//     what order, and which keyrings are registered, of which kind (user,
+//     user session, persistent, named session);
+//   - owners (uid and gid), permission masks and flags (revoked,
+//     invalidated, negative with its errno, charged, kept, restricted);
+//   - creation, expiry and revocation times;
+//   - sizes and counts: a payload's length, a description's length
+//     (with its restriction's), quota charges, link counts, the revision;
+//   - key types. The index keeps the type in clear beside the hash, so
+//     that a keyring's child keyrings, which searches descend into, are
+//     found without reading every key it holds; types come from the small
+//     set the program knows (user, logon, big_key, keyring), and any user
+//     sees them in /proc/keys.
 //
 // Each payload is sealed with XChaCha20-Poly1305 under the store's data
 // key, 32 random bytes made once when the store is created. The seal
 // authenticates a binding the caller passes, such as the key's serial and
 // type, so a record copied onto another key fails to open. The record
-// layout is documented on Sealer.Seal.
+// layout is documented on Sealer.Seal. A key record's description and
+// restriction are sealed the same way, bound to its serial, type and
+// hash (the record format is in record.go).
+//
+// Lookups by description need no decryption: the keyrings' indexes and
+// the names bucket are keyed by 16 bytes of an HMAC-SHA256 of the type
+// and description (or of the name), under a key that HKDF derives from
+// the data key (DescHash). Without the data key, a guess at a description
+// cannot be checked against the file.
 //
 // The data key is stored only wrapped (KEK.WrapDataKey) by a
 // key-encryption key, the KEK, which comes from one of:
@@ -134,11 +158,21 @@
 // grows past half its mapping (at least 512 MiB) in one open goes back to
 // bbolt's own synced commits until it is reopened.
 //
-// The metadata in clear is readable by whoever can read the file:
-// descriptions often name what a key is for, and a record's length is its
-// payload's length plus SealOverhead. Nor does this layer authenticate the
-// metadata: someone who can write the file can change a key's
-// permissions, though not read its payload without the KEK.
+// The metadata in clear (see Encryption) is readable by whoever can read
+// the file: who owns how many keys, and a sealed record's length is its
+// plaintext's plus SealOverhead. Hashes are deterministic: the file shows
+// that two keyrings hold keys of the same type and description, though
+// not what it is. Nor does this layer authenticate the metadata: someone
+// who can write the file can change a key's permissions, though not read
+// its payload or description without the KEK.
+//
+// Opening a store of schema 5 or older recovers it from its log first, and
+// refuses a damaged log as it would at the current schema, before
+// anything is written. It then rewrites the store into a new file with
+// its descriptions sealed, empties the log and zeroes the old file's
+// blocks, best effort (a copy-on-write file system or a flash disk may
+// keep them). Copies and backups made before the upgrade still name every
+// key.
 //
 // Integrity is per record, not per store. Someone who can write the file
 // can delete a record, or put back an older record of the same key (same
@@ -174,5 +208,7 @@
 //
 // The formats documented on Sealer.Seal, KEK.WrapDataKey and
 // Argon2Params.MarshalBinary are what stores on disk hold; the vectors in
-// testdata/v1 must keep opening.
+// testdata/v1 must keep opening. So are the keyed hashes (deschash.go):
+// a change to how they are computed would make every lookup in existing
+// stores miss, and TestDescHashAsDocumented pins them.
 package keystore

@@ -214,8 +214,8 @@ func TestLogIsPrivateAndSealed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Contains(raw, []byte("desc")) {
-		t.Fatal("the log should hold the records' descriptions in clear; the test is not looking at the right bytes")
+	if !bytes.Contains(raw, []byte("user")) {
+		t.Fatal("the log should hold the records' types in clear; the test is not looking at the right bytes")
 	}
 	if bytes.Contains(raw, secret[:16]) {
 		t.Fatal("the write-ahead log holds a payload in clear")

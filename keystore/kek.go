@@ -99,7 +99,7 @@ func (k *KEK) UnwrapDataKey(wrapped []byte) (*Sealer, error) {
 	if _, err := aead.Open(dataKey[:0], nonce, sealed, wrapLabel); err != nil {
 		return nil, fmt.Errorf("%w: it does not unwrap the data key", ErrWrongKey)
 	}
-	return &Sealer{dataKey: newSecret(dataKey)}, nil
+	return sealerFromKey(dataKey), nil
 }
 
 // Wipe zeroes k and ends it: any call after it panics. See the package

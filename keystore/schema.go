@@ -10,8 +10,11 @@ import (
 // SchemaVersion is the version of the bucket layout below. A store of an
 // older version is upgraded when opened; a newer one is refused.
 //
-// The layout, version 5 (as 4). Integers are big-endian, so that byte order is
-// numeric order and cursors walk keys in order.
+// The layout, version 6. Integers are big-endian, so that byte order is
+// numeric order and cursors walk keys in order. No description or name
+// is in it: records seal them, and the index and the names bucket are
+// keyed by a DescHash sum, 16 bytes of an HMAC under a key derived from
+// the data key (deschash.go).
 //
 //	meta      "schema"    → u32 version
 //	          "revision"  → u64: the store's revision, one more per committed change
@@ -23,10 +26,11 @@ import (
 //	rows      everything about one key, under its row (serials.go), so
 //	          that what one change writes sits together and new keys are
 //	          appended:
-//	          u32 row, 'k'                       → KeyRecord (clear); a keyring's
-//	                                               DataLen, QuotaBytes and NextSeq
-//	                                               are kept 0 here, their values in
-//	                                               its tally
+//	          u32 row, 'k'                       → KeyRecord, description and
+//	                                               restriction sealed (record.go); a
+//	                                               keyring's DataLen, QuotaBytes and
+//	                                               NextSeq are kept 0 here, their
+//	                                               values in its tally
 //	          u32 row, 'l', u64 seq              → u32 key: a keyring's contents in
 //	                                               insertion order
 //	          u32 row, 'l', 0xffff_ffff_ffff_ffff → u32 links, u32 quota bytes,
@@ -39,12 +43,14 @@ import (
 //	          u32 row, 'u', u32 keyring, u64 seq → (empty): the links to the key, so
 //	                                               that invalidation and gc find them
 //	                                               without a scan
-//	          u32 row, 'x', type, NUL, desc      → u64 seq, u32 key: one key per (type,
-//	                                               description) in a keyring, and search
-//	                                               by them; the keyring's child keyrings
-//	                                               are the run under "keyring\x00"
-//	names     u8 kind, name → u32 serial: registered keyrings (user, user session,
-//	          persistent, named sessions)
+//	          u32 row, 'x', type, NUL, 16 hash   → u64 seq, u32 key: one key per (type,
+//	                                               description) in a keyring, by the
+//	                                               DescHash of both, and search by them;
+//	                                               the keyring's child keyrings are the
+//	                                               run under "keyring\x00", in hash order
+//	names     u8 kind, 16 hash → u32 serial: registered keyrings (user, user
+//	          session, persistent, named sessions), by the keyed hash of kind
+//	          and name
 //	quota     u32 uid → u32 keys, u32 bytes: what each owner is charged
 //	orphans   u32 serial → (empty): keys nothing stored holds, for the collector
 //	expiry    u64 unix nanoseconds, u32 serial → (empty): keys that expire or were revoked
@@ -60,11 +66,16 @@ import (
 // version says not to open the store. Version 5 has version 4's buckets;
 // its log is format 2 (wal.go), whose records carry a sequence number and
 // how far the log was synced, so that damage inside the log is refused
-// instead of taken for a torn write at its end. Opening a version-4 store
-// recovers it from its format-1 log (walv1.go) before the upgrade; a
-// program that knows only version 4 would ignore a format-2 log, hence
-// the new version.
-const SchemaVersion = 5
+// instead of taken for a torn write at its end; a program that knows only
+// version 4 would ignore a format-2 log, hence the new version. Version 6
+// seals descriptions and restrictions in records (record format 2) and
+// keys the index and the names by hashes. Upgrading to it rewrites the
+// store into a new file (rewrite.go), so that no page of the old one,
+// which held them in clear, survives. Before any upgrade, Open recovers
+// the store from its log with the reader of the log's own format (walv1.go
+// for a version-4 store's), and refuses a damaged one as it would refuse
+// it at the current version.
+const SchemaVersion = 6
 
 var (
 	bucketMeta    = []byte("meta")

@@ -30,14 +30,18 @@ const (
 var errRecordAuth = fmt.Errorf("%w: record failed authentication: damaged, altered, or sealed for another key", ErrCorrupt)
 
 // A Sealer seals and opens payloads under one data key, the random key
-// that KEK.WrapDataKey stores wrapped. Get one from NewSealer when a store
-// is created and from KEK.UnwrapDataKey when it is opened.
+// that KEK.WrapDataKey stores wrapped, and keeps the store's key records
+// (descriptions sealed, see KeyRecord) and the keyed hashes its indexes
+// use (DescHash), under a key derived from the data key. Get one from
+// NewSealer when a store is created and from KEK.UnwrapDataKey when it is
+// opened.
 //
 // Seal and Open are safe for concurrent use. Wipe ends the Sealer, like a
 // Close: it must not run concurrently with other calls, and any call after
 // it panics. A Sealer prints as [redacted] through fmt and log/slog.
 type Sealer struct {
-	dataKey *secret // nil once wiped
+	dataKey *secret     // nil once wiped
+	index   *descHasher // keyed hashes of descriptions and names
 }
 
 // NewSealer returns a Sealer under a fresh random data key.
@@ -47,7 +51,14 @@ type Sealer struct {
 func NewSealer() *Sealer {
 	key := new([KeySize]byte)
 	rand.Read(key[:]) // never fails: it crashes the program instead
-	return &Sealer{dataKey: newSecret(key)}
+	return sealerFromKey(key)
+}
+
+// sealerFromKey takes ownership of dataKey.
+func sealerFromKey(dataKey *[KeySize]byte) *Sealer {
+	s := &Sealer{dataKey: newSecret(dataKey)}
+	s.index = newDescHasher(dataKey)
+	return s
 }
 
 // Seal encrypts plaintext for the key that binding names, appends the
@@ -114,12 +125,15 @@ func (s *Sealer) Open(dst, sealed, binding []byte) ([]byte, error) {
 	return out, nil
 }
 
-// Wipe zeroes s's copy of the data key and ends s. See the package
-// Caveats for what it cannot reach.
+// Wipe zeroes s's copy of the data key, and the hash key derived from
+// it, and ends s. See the package Caveats for what it cannot reach.
 func (s *Sealer) Wipe() {
 	if s.dataKey != nil {
 		s.dataKey.wipe()
 		s.dataKey = nil
+	}
+	if s.index != nil {
+		s.index.wipe()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"strings"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -20,6 +21,11 @@ type Tx struct {
 	// bbolt's Bucket.Get makes a cursor per call, and growing its stack
 	// was over half of all allocations on the write path.
 	rowsCursor *bolt.Cursor
+	// lastHash is the last DescHash computed, with the description it
+	// is of: an add looks its key up, then stores it, with the same
+	// strings, and hashes once.
+	lastHash     DescHash
+	lastHashDesc string
 }
 
 // getRow is rows.Get(k) through the transaction's one cursor. The value
@@ -108,10 +114,45 @@ func linkKey(ringRow uint32, seq uint64) []byte {
 
 func tallyKey(ringRow uint32) []byte { return linkKey(ringRow, tallySeq) }
 
-func indexKey(ringRow uint32, typ, desc string) []byte {
-	k := append(rowKey(ringRow, tagIndex), typ...)
+func indexKey(ringRow uint32, h DescHash) []byte {
+	k := append(rowKey(ringRow, tagIndex), h.Type...)
 	k = append(k, 0)
-	return append(k, desc...)
+	return append(k, h.sum[:]...)
+}
+
+// indexPrefix is where the index entries of keys of type typ start.
+func indexPrefix(ringRow uint32, typ string) []byte {
+	return append(append(rowKey(ringRow, tagIndex), typ...), 0)
+}
+
+// DescHash is the hash that keyrings' indexes know a key of type typ and
+// description desc by.
+func (tx *Tx) DescHash(typ, desc string) DescHash {
+	if h := tx.hashed(typ, desc); h != nil {
+		return *h
+	}
+	h := tx.db.sealer.index.desc(typ, desc)
+	tx.lastHash, tx.lastHashDesc = h, desc
+	return h
+}
+
+// hashed is the DescHash of typ and desc if it is the last one computed,
+// else nil.
+func (tx *Tx) hashed(typ, desc string) *DescHash {
+	// Equal strings that share their bytes compare in constant time.
+	if tx.lastHash.Type == typ && tx.lastHashDesc == desc && tx.lastHash != (DescHash{}) {
+		return &tx.lastHash
+	}
+	return nil
+}
+
+// RecordHash is DescHash(r.Type, r.Description), without computing it
+// again for a record read by Key or stored by PutKey since.
+func (tx *Tx) RecordHash(r *KeyRecord) DescHash {
+	if p := r.sealed; p != nil && p.hash.Type == r.Type && p.description == r.Description {
+		return p.hash
+	}
+	return tx.DescHash(r.Type, r.Description)
 }
 
 func parentKey(keyRow, ring uint32, seq uint64) []byte {
@@ -178,8 +219,8 @@ func (tx *Tx) Key(serial uint32) (*KeyRecord, error) {
 		}
 		return nil, nil
 	}
-	r := new(KeyRecord)
-	if err := r.UnmarshalBinary(v); err != nil {
+	r, err := tx.db.openRecord(v)
+	if err != nil {
 		return nil, fmt.Errorf("keystore: key %d: %w", serial, err)
 	}
 	if r.Serial != serial {
@@ -224,24 +265,27 @@ func (tx *Tx) PutKey(r *KeyRecord) error {
 			}
 		}
 	}
-	b, err := stored.MarshalBinary()
+	b, sealed, err := tx.db.sealer.sealRecord(stored, tx.hashed(r.Type, r.Description))
 	if err != nil {
 		return err
 	}
+	r.sealed = sealed
+	tx.db.rememberSealed(sealed)
 	rk := rowKey(row, tagRecord)
 	oldRaw := tx.getRow(rk)
 	if bytes.Equal(oldRaw, b) {
 		return nil // nothing the record, the orphans or the expiry hold changed
 	}
 	var old *KeyRecord
+	var oldHash DescHash
 	if oldRaw != nil {
-		old = new(KeyRecord)
-		if err := old.UnmarshalBinary(oldRaw); err != nil {
+		// The clear part is enough: the hash stands for the description.
+		if old, oldHash, _, err = parseRecord(oldRaw); err != nil {
 			return fmt.Errorf("keystore: key %d: %w", r.Serial, err)
 		}
 	}
 	if old == nil || old.Type != r.Type || old.UID != r.UID || old.GID != r.GID || old.Perm != r.Perm ||
-		old.Flags != r.Flags || old.Expiry != r.Expiry || old.Description != r.Description {
+		old.Flags != r.Flags || old.Expiry != r.Expiry || oldHash != sealed.hash {
 		tx.touchGraph()
 	}
 	if err := tx.put(idRows, rk, b); err != nil {
@@ -275,6 +319,7 @@ func (tx *Tx) DeleteKey(r *KeyRecord) error {
 		delete(tx.volatile().keys, r.Serial)
 		return nil
 	}
+	tx.db.forgetSealed(r.Serial)
 	row := tx.row(r.Serial)
 	for _, k := range [][]byte{rowKey(row, tagRecord), rowKey(row, tagPayload), tallyKey(row)} {
 		if err := tx.del(idRows, k); err != nil {
@@ -394,22 +439,24 @@ func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
 	}
 }
 
-// Lookup finds the key of type typ and description desc linked in ring.
-func (tx *Tx) Lookup(ring uint32, typ, desc string) (Link, bool) {
-	v := tx.getRow(indexKey(tx.row(ring), typ, desc))
+// Lookup finds the key linked in ring whose type and description hash to
+// h (Tx.DescHash).
+func (tx *Tx) Lookup(ring uint32, h DescHash) (Link, bool) {
+	v := tx.getRow(indexKey(tx.row(ring), h))
 	if len(v) != 12 {
-		l, ok := tx.volatile().index[volatileIndexKey(ring, typ, desc)]
+		l, ok := tx.volatile().index[volatileIndexKey(ring, h)]
 		return l, ok
 	}
 	return Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}, true
 }
 
-// ChildKeyrings yields the keyrings linked in ring, in description order:
-// the index keeps them together, so this costs what the keyrings cost,
+// ChildKeyrings yields the keyrings linked in ring, in the order of their
+// DescHashes, which is the order of the index, stored ones first: the
+// index keeps them together, so this costs what the keyrings cost,
 // however many other keys ring holds.
 func (tx *Tx) ChildKeyrings(ring uint32) iter.Seq[Link] {
 	return func(yield func(Link) bool) {
-		prefix := indexKey(tx.row(ring), "keyring", "")
+		prefix := indexPrefix(tx.row(ring), "keyring")
 		c := tx.bucket(bucketRows).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(v) == 12 && !yield(Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}) {
@@ -449,14 +496,15 @@ func (tx *Tx) Parents(key uint32) iter.Seq[Parent] {
 	}
 }
 
-// PutLink links key (of type typ and description desc) into ring at seq.
-// The caller has removed any link of the same type and description. A
-// link with a volatile end (IsVolatileLink) is kept in memory.
-func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
+// PutLink links key l.Key into ring at l.Seq; h is the key's DescHash
+// (RecordHash). The caller has removed any link of the same type and
+// description. A link with a volatile end (IsVolatileLink) is kept in
+// memory.
+func (tx *Tx) PutLink(ring uint32, l Link, h DescHash) error {
 	tx.touchKey(ring)
 	tx.touchGraph()
 	if tx.IsVolatileLink(ring, l.Key) {
-		tx.volatile().putLink(ring, l, typ, desc)
+		tx.volatile().putLink(ring, l, h)
 		return nil
 	}
 	ringRow := tx.row(ring)
@@ -467,16 +515,16 @@ func (tx *Tx) PutLink(ring uint32, l Link, typ, desc string) error {
 		return err
 	}
 	v := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(nil, l.Seq), l.Key)
-	return tx.put(idRows, indexKey(ringRow, typ, desc), v)
+	return tx.put(idRows, indexKey(ringRow, h), v)
 }
 
-// DeleteLink removes the link l from ring; typ and desc are the linked
-// key's.
-func (tx *Tx) DeleteLink(ring uint32, l Link, typ, desc string) error {
+// DeleteLink removes the link l from ring; h is the linked key's
+// DescHash.
+func (tx *Tx) DeleteLink(ring uint32, l Link, h DescHash) error {
 	tx.touchKey(ring)
 	tx.touchGraph()
 	if tx.IsVolatileLink(ring, l.Key) {
-		tx.volatile().deleteLink(ring, l, typ, desc)
+		tx.volatile().deleteLink(ring, l, h)
 		return nil
 	}
 	ringRow := tx.row(ring)
@@ -486,13 +534,15 @@ func (tx *Tx) DeleteLink(ring uint32, l Link, typ, desc string) error {
 	if err := tx.del(idRows, parentKey(tx.row(l.Key), ring, l.Seq)); err != nil {
 		return err
 	}
-	return tx.del(idRows, indexKey(ringRow, typ, desc))
+	return tx.del(idRows, indexKey(ringRow, h))
 }
 
 // NameKind is a namespace of registered keyrings.
 type NameKind byte
 
-// Namespaces of registered keyrings.
+// Namespaces of registered keyrings. The names of the first three are
+// uids (N), and the keyring registered under one is described as the
+// comment says; a named session keyring is described by its name.
 const (
 	NameUser        NameKind = 'u' // _uid.N
 	NameUserSession NameKind = 's' // _uid_ses.N
@@ -500,11 +550,34 @@ const (
 	NameSession     NameKind = 'n' // named session keyrings, by name
 )
 
-func nameKey(kind NameKind, name string) []byte { return append([]byte{byte(kind)}, name...) }
+// registeredName is the name under which a keyring described desc is
+// registered as kind (see NameKind), if its description has that kind's
+// form.
+func registeredName(kind NameKind, desc string) (string, bool) {
+	switch kind {
+	case NameUser:
+		return strings.CutPrefix(desc, "_uid.")
+	case NameUserSession:
+		return strings.CutPrefix(desc, "_uid_ses.")
+	case NamePersistent:
+		return strings.CutPrefix(desc, "_persistent.")
+	case NameSession:
+		return desc, true
+	}
+	return "", false
+}
+
+// nameKey is where a name is registered: its kind, then its keyed hash,
+// so that the file holds no name (a named session's may say what it is
+// for).
+func (tx *Tx) nameKey(kind NameKind, name string) []byte {
+	sum := tx.db.sealer.index.name(kind, name)
+	return append([]byte{byte(kind)}, sum[:]...)
+}
 
 // Name returns the serial registered under name, or 0.
 func (tx *Tx) Name(kind NameKind, name string) uint32 {
-	v := tx.bucket(bucketNames).Get(nameKey(kind, name))
+	v := tx.bucket(bucketNames).Get(tx.nameKey(kind, name))
 	if len(v) != 4 {
 		return 0
 	}
@@ -514,13 +587,13 @@ func (tx *Tx) Name(kind NameKind, name string) uint32 {
 // PutName registers serial under name.
 func (tx *Tx) PutName(kind NameKind, name string, serial uint32) error {
 	tx.touchGraph()
-	return tx.put(idNames, nameKey(kind, name), u32(serial))
+	return tx.put(idNames, tx.nameKey(kind, name), u32(serial))
 }
 
 // DeleteName removes a registration.
 func (tx *Tx) DeleteName(kind NameKind, name string) error {
 	tx.touchGraph()
-	return tx.del(idNames, nameKey(kind, name))
+	return tx.del(idNames, tx.nameKey(kind, name))
 }
 
 // Usage is what an owner is charged: keys and bytes.

@@ -3,6 +3,7 @@ package keystore
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
@@ -10,14 +11,24 @@ import (
 
 // upgrade brings a store of an older schema version to SchemaVersion, in
 // the transaction that opens it, one version at a time, so that a crash
-// part way leaves the store as it was.
+// part way leaves the store as it was. The step to version 6 seals every
+// description, and sealing them in place would leave them in clear in the
+// pages bbolt frees: it writes the upgraded store into a new file instead
+// (rewriteStore), from this transaction with the earlier steps in it, and
+// returns errRewritten, which rolls the transaction back; Open then puts
+// the new file in the old one's place (swapInRewritten). So a rewriting
+// step must be the last: the new file is at SchemaVersion.
 func (db *DB) upgrade(tx *bolt.Tx, from uint32) error {
 	for v := from; v < SchemaVersion; v++ {
 		step, ok := upgrades[v]
 		if !ok {
 			return fmt.Errorf("%w: schema version %d has no upgrade path", ErrCorrupt, v)
 		}
-		if err := step(db, tx); err != nil {
+		err := step(db, tx)
+		if errors.Is(err, errRewritten) {
+			return err
+		}
+		if err != nil {
 			return fmt.Errorf("keystore: upgrading schema %d to %d: %w", v, v+1, err)
 		}
 		if err := putSchemaVersion(tx.Bucket(bucketMeta), v+1); err != nil {
@@ -27,12 +38,57 @@ func (db *DB) upgrade(tx *bolt.Tx, from uint32) error {
 	return nil
 }
 
-// upgrades maps a version to the step that takes a store from it to the next.
+// upgrades maps a version to the step that takes a store from it to the
+// next. Changes to the log need no step: Open has recovered the store from
+// its log, in the log's own format, before it upgrades (recoverFromLog).
 var upgrades = map[uint32]func(*DB, *bolt.Tx) error{
 	1: addParents,
 	2: foldIntoRows,
 	3: func(*DB, *bolt.Tx) error { return nil }, // the log beside the file; no bucket changes
-	4: func(*DB, *bolt.Tx) error { return nil }, // the log's format 2 (recoverFromLog read format 1); no bucket changes
+	4: func(*DB, *bolt.Tx) error { return nil }, // the log's format 2; no bucket changes
+	5: sealDescriptions,
+}
+
+// sealDescriptions (5 → 6) writes the store into a new file with every
+// description and restriction sealed and every index entry and name keyed
+// by its hash (sealEntry), and returns errRewritten.
+func sealDescriptions(db *DB, tx *bolt.Tx) error {
+	if err := db.rewriteStore(tx); err != nil {
+		return fmt.Errorf("keystore: upgrading schema 5 to 6: %w", err)
+	}
+	return errRewritten
+}
+
+// sealEntry converts one entry of a schema-5 store for schema 6: records
+// get their descriptions sealed, index entries and names are keyed by
+// hashes. It returns the entry's new key and value.
+func (db *DB) sealEntry(bucket, k, v []byte) ([]byte, []byte, error) {
+	switch {
+	case bytes.Equal(bucket, bucketRows) && len(k) == 5 && k[4] == tagRecord:
+		r, err := unmarshalRecordV1(v)
+		if err != nil {
+			return nil, nil, fmt.Errorf("record at row %d: %w", binary.BigEndian.Uint32(k), err)
+		}
+		b, _, err := db.sealer.sealRecord(r, nil)
+		return k, b, err
+	case bytes.Equal(bucket, bucketRows) && len(k) > 5 && k[4] == tagIndex:
+		// row, 'x', type, NUL, description: the type has no NUL.
+		typ, desc, ok := bytes.Cut(k[5:], []byte{0})
+		if !ok || len(typ) == 0 || len(typ) > MaxTypeLen {
+			return nil, nil, corrupt("index entry %q", k)
+		}
+		h := db.sealer.index.desc(string(typ), string(desc))
+		return indexKey(binary.BigEndian.Uint32(k), h), v, nil
+	case bytes.Equal(bucket, bucketNames):
+		if len(k) < 1 {
+			return nil, nil, corrupt("empty name")
+		}
+		sum := db.sealer.index.name(NameKind(k[0]), string(k[1:]))
+		return append([]byte{k[0]}, sum[:]...), v, nil
+	case bytes.Equal(bucket, bucketMeta) && bytes.Equal(k, metaSchema):
+		return k, u32(6), nil // what sealDescriptions makes of the store
+	}
+	return k, v, nil
 }
 
 // addParents (1 → 2) builds the parents bucket from the links bucket.
@@ -81,13 +137,13 @@ func foldIntoRows(db *DB, tx *bolt.Tx) error {
 		}
 	}
 	err = tx.Bucket(v2BucketKeys).ForEach(func(k, v []byte) error {
-		var r KeyRecord
-		if err := r.UnmarshalBinary(v); err != nil || len(k) != 4 || binary.BigEndian.Uint32(k) != r.Serial {
+		r, err := unmarshalRecordV1(v)
+		if err != nil || len(k) != 4 || binary.BigEndian.Uint32(k) != r.Serial {
 			return fmt.Errorf("%w: key entry %x: %v", ErrCorrupt, k, err)
 		}
 		row := perm.row(r.Serial)
-		stored, tally := splitKeyring(&r)
-		b, err := stored.MarshalBinary()
+		stored, tally := splitKeyring(r)
+		b, err := marshalRecordV1(stored)
 		if err != nil {
 			return err
 		}

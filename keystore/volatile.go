@@ -20,7 +20,7 @@ const FlagVolatile uint32 = 1 << 6
 type volatileState struct {
 	keys    map[uint32]*KeyRecord
 	links   map[uint32]map[uint64]uint32 // ring → seq → key
-	index   map[string]Link              // volatileIndexKey(ring, type, desc) → link
+	index   map[string]Link              // volatileIndexKey(ring, hash) → link
 	parents map[uint32]map[Parent]bool   // key → links to it
 }
 
@@ -78,24 +78,24 @@ func (tx *Tx) IsVolatile(serial uint32) bool {
 // the stored Links count leaves out.
 func (tx *Tx) VolatileRefs(serial uint32) int { return len(tx.volatile().parents[serial]) }
 
-func (v *volatileState) putLink(ring uint32, l Link, typ, desc string) {
+func (v *volatileState) putLink(ring uint32, l Link, h DescHash) {
 	if v.links[ring] == nil {
 		v.links[ring] = map[uint64]uint32{}
 	}
 	v.links[ring][l.Seq] = l.Key
-	v.index[volatileIndexKey(ring, typ, desc)] = l
+	v.index[volatileIndexKey(ring, h)] = l
 	if v.parents[l.Key] == nil {
 		v.parents[l.Key] = map[Parent]bool{}
 	}
 	v.parents[l.Key][Parent{Ring: ring, Seq: l.Seq}] = true
 }
 
-func (v *volatileState) deleteLink(ring uint32, l Link, typ, desc string) {
+func (v *volatileState) deleteLink(ring uint32, l Link, h DescHash) {
 	delete(v.links[ring], l.Seq)
 	if len(v.links[ring]) == 0 {
 		delete(v.links, ring)
 	}
-	delete(v.index, volatileIndexKey(ring, typ, desc))
+	delete(v.index, volatileIndexKey(ring, h))
 	delete(v.parents[l.Key], Parent{Ring: ring, Seq: l.Seq})
 	if len(v.parents[l.Key]) == 0 {
 		delete(v.parents, l.Key)
@@ -112,10 +112,10 @@ func (v *volatileState) sortedLinks(ring uint32) []Link {
 	return links
 }
 
-// childKeyrings returns the volatile links of ring to keyrings, in
-// description order.
+// childKeyrings returns the volatile links of ring to keyrings, in hash
+// order, as a stored keyring's index has them.
 func (v *volatileState) childKeyrings(ring uint32) []Link {
-	prefix := volatileIndexKey(ring, "keyring", "")
+	prefix := string(u32(ring)) + "keyring\x00"
 	var keys []string
 	for k := range v.index {
 		if strings.HasPrefix(k, prefix) {
@@ -141,7 +141,7 @@ func (tx *Tx) IsVolatileLink(ring, key uint32) bool {
 }
 
 // volatileIndexKey keys the in-memory index: ring serial, type, NUL,
-// description, the order a stored keyring's index has.
-func volatileIndexKey(ring uint32, typ, desc string) string {
-	return string(u32(ring)) + typ + "\x00" + desc
+// hash, the order a stored keyring's index has.
+func volatileIndexKey(ring uint32, h DescHash) string {
+	return string(u32(ring)) + h.Type + "\x00" + string(h.sum[:])
 }

@@ -385,6 +385,58 @@ func (w *walFile) writeHeader(h walHeader) error {
 	return nil
 }
 
+// erase zeroes the log and truncates it to nothing, synced, and leaves w
+// as openWAL leaves a new log: no header, no records, nothing written or
+// synced. The next writeHeader starts generation 1 on a file it grows
+// from nothing. It is for a log whose database holds everything it says
+// (a store rewritten by an upgrade, rewrite.go): the header in force must
+// say there is nothing to recover.
+//
+// The records go first, then the other slot, whose header may be an older
+// checkpoint, and the header in force last: a crash part way leaves that
+// header in force, or no record and no header at all, and never a
+// checkpoint whose pages the database has since reused.
+func (w *walFile) erase() error {
+	if w.header.Txid != 0 || len(w.pending) != 0 {
+		return fmt.Errorf("keystore: erasing the write-ahead log %s: it holds changes its database may not", w.path)
+	}
+	st, err := w.f.Stat()
+	if err != nil {
+		return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+	}
+	size := st.Size()
+	inForce := int64(w.header.Generation%2) * walSlotSize
+	other := walSlotSize - inForce
+	for _, r := range [][2]int64{
+		{walRecordsAt, size},
+		{other, other + walSlotSize},
+		{inForce, inForce + walSlotSize},
+	} {
+		if r[0] >= size {
+			continue
+		}
+		if err := zeroRange(w.f, r[0], min(r[1], size)); err != nil {
+			return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+		}
+	}
+	if err := w.f.Truncate(0); err != nil {
+		return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+	}
+	w.header = walHeader{}
+	w.end, w.size, w.seq = walRecordsAt, 0, 0
+	w.pending = w.pending[:0]
+	// What was synced of the old file says nothing of the new one: a
+	// record must wait again for a synced size (walHeadroom) and for the
+	// mark of a synced batch of its own generation.
+	w.syncMu.Lock()
+	w.syncedGen, w.synced, w.syncedSize = 0, 0, 0
+	w.syncMu.Unlock()
+	return nil
+}
+
 // readSlots reads both header slots as they are, short or damaged.
 func (w *walFile) readSlots() ([2][]byte, error) {
 	var slots [2][]byte

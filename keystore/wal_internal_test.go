@@ -213,3 +213,66 @@ func TestWALWriterKeepsItsRules(t *testing.T) {
 	w.testBatch(t, "big", 1, int(walChunk)+1000)
 	check("a batch bigger than the headroom")
 }
+
+// erase, which an upgrade that rewrites the store uses, leaves nothing of
+// the log on disk and a walFile as openWAL leaves one on an empty file, so
+// that the log starts afresh and keeps the writer's rules; it refuses a
+// log whose header in force has a checkpoint to recover.
+func TestWALEraseStartsAfresh(t *testing.T) {
+	w := testLog(t)
+	if err := w.erase(); err == nil {
+		t.Fatal("erased a log with a checkpoint to recover")
+	}
+	for i := range 200 { // past the first chunk: more than the headroom synced
+		if err := w.sync(w.testBatch(t, fmt.Sprint("old", i), 3, 300)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// What recovery leaves: a clean header in force, the records behind it.
+	if err := w.writeHeader(walHeader{Format: walFormat, Generation: 3, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.erase(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(w.path); err != nil || st.Size() != 0 {
+		t.Fatalf("the erased log: %v, %v; want it empty", st, err)
+	}
+	fresh, err := openWAL(filepath.Join(t.TempDir(), "fresh.wal"), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fresh.close()
+	if _, err := fresh.read(); err != nil {
+		t.Fatal(err)
+	}
+	state := func(w *walFile) string {
+		w.syncMu.Lock()
+		defer w.syncMu.Unlock()
+		return fmt.Sprintf("header %+v, end %d, size %d, seq %d, %d pending; synced generation %d to %d, size %d",
+			w.header, w.end, w.size, w.seq, len(w.pending), w.syncedGen, w.synced, w.syncedSize)
+	}
+	if got, want := state(w), state(fresh); got != want {
+		t.Fatalf("erased: %s\nwant as a new log: %s", got, want)
+	}
+
+	if err := w.writeHeader(walHeader{Format: walFormat, Generation: 1, Txid: 5, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		m := w.testBatch(t, fmt.Sprint("new", i), 3, 300)
+		w.syncMu.Lock()
+		syncedSize := w.syncedSize
+		w.syncMu.Unlock()
+		if w.end > syncedSize || w.size%walChunk != 0 {
+			t.Fatalf("batch %d reaches byte %d of a %d-byte log synced to %d", i, w.end, w.size, syncedSize)
+		}
+		if err := w.sync(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := readAs(t, w, func([]byte) {})
+	if s.header.Generation != 1 || len(s.records) != 30 || s.damage != nil {
+		t.Fatalf("after the erase, generation %d, %d records, damage %s; want generation 1's 30, nothing else", s.header.Generation, len(s.records), s.damage)
+	}
+}

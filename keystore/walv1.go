@@ -6,10 +6,11 @@ import (
 )
 
 // Format 1 of the write-ahead log, which schema 4 wrote. It is read once,
-// when a schema-4 store is opened: recovery replays its records, writes a
-// clean format-1 header (so that a schema-4 program finds nothing to
-// recover, and then refuses the newer schema), and the journal's first
-// checkpoint starts format 2 in the other slot.
+// when a schema-4 store is opened: recovery replays its records and
+// writes a clean format-1 header, so that a schema-4 program, should the
+// upgrade not finish, finds nothing to recover and opens its store as it
+// is. The upgrade to schema 6 then empties the log (walFile.erase), and
+// the journal starts format 2.
 //
 // Its header is format 2's with "kgwal\x00\x00\x01" for magic. A record:
 //

@@ -99,7 +99,7 @@ func Build(dir string, n int, owner perms.Cred) (Store, error) {
 				if err := tx.PutPayload(r, payload); err != nil {
 					return err
 				}
-				if err := tx.PutLink(ring.Serial, keystore.Link{Seq: ring.NextSeq, Key: serial}, r.Type, desc); err != nil {
+				if err := tx.PutLink(ring.Serial, keystore.Link{Seq: ring.NextSeq, Key: serial}, tx.RecordHash(r)); err != nil {
 					return err
 				}
 				ring.NextSeq++
