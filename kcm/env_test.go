@@ -201,3 +201,6 @@ func (e *env) collection(uid uint32) *krb5ring.Collection {
 }
 
 func uitoa(u uint32) string { return strconv.FormatUint(uint64(u), 10) }
+
+// kcmRoot is uid 0, as the tests' MIT tools run.
+var kcmRoot = perms.Cred{UID: 0, GID: 0}
