@@ -213,8 +213,23 @@ func (c *call) store(ctx context.Context) error {
 }
 
 // find returns the first credential of the cache (in its order) that m
-// matches with flags, raw and decoded.
+// matches with flags, raw and decoded. When m names its server exactly,
+// the one key that can hold it is read, not the whole cache: the store
+// keeps one credential per server, under the server's name.
 func find(ctx context.Context, k *krb5ring.Cache, m *matchCred, flags uint32) (krb5ring.Record, ccache.Credential, error) {
+	if m.server != nil && flags&(tcMatchSrvNameOnly|tcDontMatchRealm) == 0 {
+		r, err := k.Record(ctx, *m.server)
+		if errors.Is(err, krb5ring.ErrCredNotFound) {
+			return krb5ring.Record{}, ccache.Credential{}, fmt.Errorf("kcm: %s: %w", k.Name(), CodeNotFound)
+		}
+		if err != nil {
+			return krb5ring.Record{}, ccache.Credential{}, err
+		}
+		if cred, _, err := ccache.DecodeCredential(r.Data); err == nil && m.matches(flags, &cred) {
+			return r, cred, nil
+		}
+		return krb5ring.Record{}, ccache.Credential{}, fmt.Errorf("kcm: %s: %w", k.Name(), CodeNotFound)
+	}
 	recs, err := k.Records(ctx)
 	if err != nil {
 		return krb5ring.Record{}, ccache.Credential{}, err

@@ -177,13 +177,13 @@ func (k *Cache) storeIn(ctx context.Context, id keyring.Serial, cred *ccache.Cre
 // expires at the latest endtime of its credentials; 1 s if that has
 // passed (0 would mean never); nothing while no credential has one.
 func (k *Cache) updateExpiry(ctx context.Context, id keyring.Serial) error {
-	creds, err := k.credentials(ctx, id)
+	ends, err := k.endTimes(ctx, id)
 	if err != nil {
 		return err
 	}
 	var latest int64
-	for _, c := range creds {
-		latest = max(latest, int64(c.EndTime))
+	for _, end := range ends {
+		latest = max(latest, int64(end))
 	}
 	if latest == 0 {
 		return nil
@@ -626,4 +626,63 @@ func (k *Cache) SetTimeOffset(ctx context.Context, o TimeOffset) error {
 		}
 		return nil
 	}, nil)
+}
+
+// endTimes reads the endtime of every credential of cache keyring id,
+// without decoding the rest: what updateExpiry needs, after every store,
+// of a cache that may hold a thousand tickets.
+func (k *Cache) endTimes(ctx context.Context, id keyring.Serial) ([]ccache.Timestamp, error) {
+	ms, skipped, err := membersSkipped(ctx, k.c(), id)
+	if err != nil {
+		return nil, err
+	}
+	if skipped {
+		return nil, errRaced
+	}
+	var ends []ccache.Timestamp
+	for _, m := range ms {
+		if !isCredKey(m) {
+			continue
+		}
+		b, err := k.c().Read(ctx, m.id)
+		if vanished(err) {
+			return nil, errRaced
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %q: %w", m.desc, err)
+		}
+		end, err := recordEndTime(b)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", m.desc, err)
+		}
+		ends = append(ends, end)
+	}
+	return ends, nil
+}
+
+// Record returns the credential key for server (described by its unparsed
+// name, as Store names it), raw; an error wrapping ErrCredNotFound if the
+// cache holds none, ErrNotFound if there is no such cache.
+func (k *Cache) Record(ctx context.Context, server ccache.Principal) (Record, error) {
+	desc := server.String()
+	var rec Record
+	err := k.stable(ctx, func(id keyring.Serial) error {
+		for _, typ := range []string{typeUser, typeBigKey} {
+			key, err := k.c().Search(ctx, id, typ, desc, 0)
+			if notThere(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("krb5ring: %s: %w", k.Name(), err)
+			}
+			b, err := k.c().Read(ctx, key)
+			if err != nil {
+				return fmt.Errorf("krb5ring: %s: read %q: %w", k.Name(), desc, err)
+			}
+			rec = Record{Key: key, Data: b}
+			return nil
+		}
+		return fmt.Errorf("krb5ring: %w: %q in %s", ErrCredNotFound, desc, k.Name())
+	})
+	return rec, err
 }
