@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/kcm"
+	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
 // daemonCommand is keyctl-go's own command, not keyctl's: it is dispatched
@@ -33,23 +36,42 @@ const daemonCommand = "daemon"
 //
 // Started by systemd for a .socket unit (LISTEN_FDS), it serves the
 // socket it is given, and --socket is not used.
+//
+// --kcm-socket PATH also serves Kerberos caches on PATH for MIT's KCM
+// cache type (package kcm), from the same store; with --system, --kcm
+// alone means kcm.DefaultSocket, where MIT looks by default. A socket
+// systemd passes under the name kcm.ActivationName is served the same way.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
-	var socket string
-	system := false
+	var socket, kcmSocket string
+	system, kcmDefault := false, false
 	for len(args) > 0 {
 		switch {
 		case args[0] == "--system":
 			system = true
 			args = args[1:]
-		case args[0] == "--socket" && len(args) >= 2:
-			socket = args[1]
+		case args[0] == "--kcm":
+			kcmDefault = true
+			args = args[1:]
+		case (args[0] == "--socket" || args[0] == "--kcm-socket") && len(args) >= 2:
+			if args[0] == "--socket" {
+				socket = args[1]
+			} else {
+				kcmSocket = args[1]
+			}
 			args = args[2:]
 		default:
-			fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--system] [--socket <path>]")
+			fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--system] [--socket <path>] [--kcm | --kcm-socket <path>]")
 			return 2
 		}
 	}
-	if err := a.serve(ctx, socket, system); err != nil {
+	if kcmDefault && kcmSocket == "" {
+		if !system {
+			fmt.Fprintln(a.stderr, "keyctl-go daemon: --kcm names the system's KCM socket: use it with --system, or give --kcm-socket <path>")
+			return 2
+		}
+		kcmSocket = kcm.DefaultSocket
+	}
+	if err := a.serve(ctx, socket, system, kcmSocket); err != nil {
 		fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
 		return 1
 	}
@@ -77,7 +99,18 @@ func (a *app) daemonStore(system bool) (string, error) {
 	return a.dbFile()
 }
 
-func (a *app) serve(ctx context.Context, socket string, system bool) error {
+func (a *app) serve(ctx context.Context, socket string, system bool, kcmSocket string) error {
+	// The KCM socket, if systemd passed one, is taken out first: the
+	// daemon's own activation takes exactly one socket.
+	kcmLn, err := kcm.ActivationListener()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if kcmLn != nil { // not handed to the KCM server
+			kcmLn.Close()
+		}
+	}()
 	// A socket from the service manager comes first: it chose where
 	// clients connect, and may have started this daemon because one did.
 	ln, err := daemon.ActivationListener()
@@ -123,10 +156,40 @@ func (a *app) serve(ctx context.Context, socket string, system bool) error {
 		store.Close()
 		return err
 	}
+	kcmSrv, err := serveKCM(store, kcmLn, kcmSocket)
+	kcmLn = nil
+	if err != nil {
+		srv.Close()
+		store.Close()
+		return err
+	}
 	fmt.Fprintf(a.stderr, "keyctl-go daemon: serving %s on %s (pid %s)\n", path, srv.Path(), strconv.Itoa(os.Getpid()))
 	// Until SIGTERM or SIGINT; then the calls in flight finish, and the
 	// store is closed so that everything acknowledged is on disk and the
 	// file is let go.
 	err = srv.Run(ctx)
+	if kcmSrv != nil {
+		err = errors.Join(err, kcmSrv.Close())
+	}
 	return errors.Join(err, store.Close())
+}
+
+// serveKCM serves the store's Kerberos caches on the KCM socket systemd
+// passed, or else on path; neither means no KCM server (nil).
+func serveKCM(store *keyring.Store, ln *net.UnixListener, path string) (*kcm.Server, error) {
+	if ln == nil && path == "" {
+		return nil, nil
+	}
+	if ln == nil {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return nil, err
+		}
+		var err error
+		if ln, err = kcm.Listen(path); err != nil {
+			return nil, err
+		}
+	}
+	srv := kcm.NewServer(store, kcm.Options{})
+	go srv.Serve(ln)
+	return srv, nil
 }
