@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/google/uuid"
 
@@ -383,6 +384,7 @@ func (c *call) getCredList(ctx context.Context) error {
 	if size > maxReplySize {
 		return fmt.Errorf("kcm: a list of %d bytes is more than a reply can hold: %w", size, CodeUnsupported)
 	}
+	c.out = slices.Grow(c.out, size)
 	c.put32(uint32(len(recs)))
 	for _, r := range recs {
 		c.put32(uint32(len(r.Data)))
