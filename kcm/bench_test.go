@@ -90,12 +90,13 @@ func BenchmarkSSSDKCMKlist1000(b *testing.B) {
 	}
 }
 
-// newSSSDEnv is env with Debian's sssd-kcm instead of our server. sssd_kcm
+// newSSSDEnv is env with Debian's sssd-kcm instead of our server, with
+// kcmConf's lines added to sssd.conf's [kcm] section. sssd_kcm
 // has its config database and its store compiled in (/etc/sssd,
 // /var/lib/sss, /var/log/sssd), so it runs in a private mount namespace
 // with those bind-mounted from a temp dir; it exits when its parent (this
 // process) does, and is killed by its PID when the benchmark ends.
-func newSSSDEnv(b *testing.B) *env {
+func newSSSDEnv(b testing.TB, kcmConf ...string) *env {
 	b.Helper()
 	for _, tool := range []string{"/usr/sbin/sssd", "/usr/libexec/sssd/sssd_kcm", "unshare", "mount"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -118,7 +119,7 @@ func newSSSDEnv(b *testing.B) *env {
 		}
 	}
 	sock := filepath.Join(dir, "kcm.sock")
-	conf := "[sssd]\nservices =\ndomains =\n[kcm]\nsocket_path = " + sock + "\nresponder_idle_timeout = 0\n"
+	conf := "[sssd]\nservices =\ndomains =\n[kcm]\nsocket_path = " + sock + "\nresponder_idle_timeout = 0\n" + strings.Join(kcmConf, "\n") + "\n"
 	if err := os.WriteFile(filepath.Join(dir, "etc", "sssd.conf"), []byte(conf), 0o600); err != nil {
 		b.Fatal(err)
 	}

@@ -24,8 +24,11 @@
 //
 // The uid is the kernel's: SO_PEERCRED on the connection. A uid's
 // requests are served in its own collection, whatever names they carry;
-// a name that starts with another uid ("1001", "1001:5") is refused. Root
-// is no exception, as with sssd-kcm by default.
+// a name that starts with another uid ("1001", "1001:5") is refused as
+// sssd-kcm refuses it: a cache that is not there to read or destroy
+// (KRB5_FCC_NOFILE, "Credentials cache 'KCM:1001' not found"), and
+// KRB5_FCC_INTERNAL to make one or switch to it. Root is no exception, as
+// with sssd-kcm by default.
 //
 // # Operations
 //
@@ -98,9 +101,9 @@
 //     forever (sssd issue #7105).
 //   - Names need not start with the caller's uid: a cache made by
 //     keyctl-go krb5 import is served under its own name. Only a name
-//     that starts with another uid is refused (sssd refuses every name
-//     without the caller's uid in front, with KRB5_FCC_INTERNAL, which is
-//     what this server answers too).
+//     that starts with another uid is refused (sssd refuses to make any
+//     name without the caller's uid in front, and its check is a plain
+//     prefix, so uid 1 may make "10"; here "10" is uid 10's).
 //   - GET_DEFAULT_CACHE returns the collection's primary; when that cache
 //     is gone but others are there, the first of them, as sssd does once
 //     its default is deleted, without changing the primary pointer.

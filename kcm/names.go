@@ -3,6 +3,7 @@ package kcm
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -20,14 +21,19 @@ import (
 // (the kernel's, 4095), since the name is the cache keyring's description.
 const maxNameLen = 4095
 
-// checkName refuses a name no cache of uid can have: empty, too long, or
-// starting with another uid, that is, a run of digits other than uid's
-// followed by the end or a colon ("1001" or "1001:5" asked for by uid
-// 1000), which sssd-kcm refuses too (KRB5_FCC_INTERNAL, its answer to a
-// name without the caller's uid in front). The name is looked up in the
-// caller's own collection whatever it says; this only makes another
-// user's cache names fail loudly instead of naming a cache that is not
-// theirs.
+// errOtherUID means a cache name starts with another uid: a run of
+// digits other than the caller's uid, followed by the end or a colon
+// ("1001" or "1001:5" asked for by uid 1000). Such a name is refused as
+// sssd-kcm refuses it: a cache to make is KRB5_FCC_INTERNAL (its answer to
+// a name without the caller's uid in front), and a cache to read or
+// destroy is one the caller has not got, KRB5_FCC_NOFILE ("Credentials
+// cache 'KCM:1001' not found"). Names are looked up in the caller's own
+// collection whatever they say; this keeps another user's cache names
+// from ever naming a cache, even one the caller made by that name.
+var errOtherUID = errors.New("kcm: the cache name starts with another uid")
+
+// checkName refuses a name no cache of uid can have: empty or too long
+// (KRB5_CC_BADNAME), or starting with another uid (errOtherUID).
 func checkName(uid uint32, name string) error {
 	if name == "" || len(name) > maxNameLen {
 		return fmt.Errorf("kcm: cache name of %d bytes: %w", len(name), CodeBadName)
@@ -37,7 +43,7 @@ func checkName(uid uint32, name string) error {
 		return nil
 	}
 	if name[:digits] != strconv.FormatUint(uint64(uid), 10) {
-		return fmt.Errorf("kcm: cache %q is not uid %d's: %w", name, uid, CodeInternal)
+		return fmt.Errorf("kcm: cache %q of uid %d: %w", name, uid, errOtherUID)
 	}
 	return nil
 }

@@ -73,14 +73,33 @@ func (c *call) put32(v uint32) { c.out = binary.BigEndian.AppendUint32(c.out, v)
 
 func (c *call) putName(name string) { c.out = append(append(c.out, name...), 0) }
 
-// cache reads a cache name argument and checks that it may be the
-// caller's.
+// cache reads the name of a cache to read or change, and checks that it
+// may be the caller's: another uid's is a cache the caller has not got.
 func (c *call) cache() (*krb5ring.Cache, error) {
 	name, err := c.in.name()
 	if err != nil {
 		return nil, err
 	}
 	if err := checkName(c.acct.uid, name); err != nil {
+		if errors.Is(err, errOtherUID) {
+			return nil, fmt.Errorf("%w: %w", krb5ring.ErrNotFound, err)
+		}
+		return nil, err
+	}
+	return c.col.Cache(name), nil
+}
+
+// newCache reads the name of a cache that may be made (INITIALIZE,
+// REPLACE): another uid's is KRB5_FCC_INTERNAL, as sssd-kcm refuses it.
+func (c *call) newCache() (*krb5ring.Cache, error) {
+	name, err := c.in.name()
+	if err != nil {
+		return nil, err
+	}
+	if err := checkName(c.acct.uid, name); err != nil {
+		if errors.Is(err, errOtherUID) {
+			return nil, fmt.Errorf("%w: %w", err, CodeInternal)
+		}
 		return nil, err
 	}
 	return c.col.Cache(name), nil
@@ -155,7 +174,7 @@ func (c *call) fits(ctx context.Context, k *krb5ring.Cache, code Code) error {
 // initialize: (name, princ) -> (). Empties the cache, making it if need
 // be, and gives it a principal.
 func (c *call) initialize(ctx context.Context) error {
-	k, err := c.cache()
+	k, err := c.newCache()
 	if err != nil {
 		return err
 	}
@@ -480,9 +499,14 @@ func (c *call) getDefaultCache(ctx context.Context) error {
 	return nil
 }
 
-// setDefaultCache: (name) -> (). The cache must exist.
+// setDefaultCache: (name) -> (). The cache must exist; one that does not
+// (another uid's name included) is KRB5_FCC_INTERNAL, as sssd-kcm answers
+// kswitch to it.
 func (c *call) setDefaultCache(ctx context.Context) error {
 	k, err := c.cache()
+	if errors.Is(err, errOtherUID) {
+		return fmt.Errorf("%w: %w", err, CodeInternal)
+	}
 	if err != nil {
 		return err
 	}
@@ -490,7 +514,7 @@ func (c *call) setDefaultCache(ctx context.Context) error {
 		return err
 	}
 	if ok, err := exists(ctx, k); err != nil || !ok {
-		return errors.Join(err, fmt.Errorf("kcm: %s: %w", k.Name(), krb5ring.ErrNotFound))
+		return errors.Join(err, fmt.Errorf("kcm: no cache %s: %w", k.Name(), CodeInternal))
 	}
 	return c.col.Switch(ctx, k.Name().Subsidiary)
 }
@@ -535,7 +559,7 @@ func (c *call) setKDCOffset(ctx context.Context) error {
 // implemented" and would replace the cache by hand, emptying it first
 // and storing until the limit.
 func (c *call) replace(ctx context.Context) error {
-	k, err := c.cache()
+	k, err := c.newCache()
 	if err != nil {
 		return err
 	}

@@ -133,7 +133,9 @@ func TestMalformedRequests(t *testing.T) {
 		{"GET_CRED_BY_UUID, UUID cut short", frame(2, 0, uint16(kcm.OpGetCredByUUID), cat(name("0"), make([]byte, 15))), 0, kcm.CodeIO},
 		{"GET_CACHE_BY_UUID, no UUID", frame(2, 0, uint16(kcm.OpGetCacheByUUID), nil), 0, kcm.CodeIO},
 		{"SET_KDC_OFFSET, offset cut short", frame(2, 0, uint16(kcm.OpSetKDCOffset), cat(name("0"), []byte{0, 0})), 0, kcm.CodeIO},
-		{"DESTROY of a name with another uid", frame(2, 0, uint16(kcm.OpDestroy), name("1000")), 0, kcm.CodeInternal},
+		{"DESTROY of a name with another uid", frame(2, 0, uint16(kcm.OpDestroy), name("1000")), 0, kcm.CodeNoFile},
+		{"INITIALIZE of a name with another uid", frame(2, 0, uint16(kcm.OpInitialize), cat(name("1000:1"), princ)), 0, kcm.CodeInternal},
+		{"SET_DEFAULT_CACHE of a cache that is not there", frame(2, 0, uint16(kcm.OpSetDefaultCache), name("0:nothing")), 0, kcm.CodeInternal},
 		{"STORE into a cache that is not there", frame(2, 0, uint16(kcm.OpStore), cat(name("0:nothing"), cred)), 0, kcm.CodeNoFile},
 	} {
 		cl := e.dial()
