@@ -110,6 +110,10 @@
 //   - A GET_CRED_LIST reply longer than MIT's 10 MiB reply limit is
 //     answered KRB5_CC_NOSUPP, after which MIT's client asks for the
 //     credentials one at a time.
+//   - The cache limit is exact, and a kinit it refuses leaves nothing:
+//     sssd-kcm 2.8.2 with max_uid_ccaches = 2 let a uid make a third
+//     cache, and the kinit it refused left an empty cache that klist -l
+//     lists as expired.
 //   - Changes are watchable: keyctl-go krb5 watch (krb5ring.Watch) hears
 //     what kinit, kvno and kdestroy do through KCM.
 //
