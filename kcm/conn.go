@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"time"
 )
 
 // conn is one client connection: requests one at a time, each answered
@@ -30,6 +31,17 @@ func (c *conn) serve() {
 	r := bufio.NewReaderSize(c.uc, readBufferSize)
 	ctx := context.Background()
 	for {
+		// The deadline is set under the server's lock, so that it never
+		// overrides the one Close sets to wake this reader.
+		c.srv.mu.Lock()
+		closed := c.srv.closed
+		if !closed {
+			c.uc.SetReadDeadline(time.Now().Add(c.srv.opts.IdleTimeout))
+		}
+		c.srv.mu.Unlock()
+		if closed {
+			return
+		}
 		frame, err := c.readFrame(r)
 		if errors.Is(err, errTooLarge) {
 			c.uc.Write(failureFrame(CodeIO))
@@ -42,12 +54,6 @@ func (c *conn) serve() {
 			return
 		}
 		if _, err := c.uc.Write(c.srv.handle(ctx, c.acct, frame)); err != nil {
-			return
-		}
-		c.srv.mu.Lock()
-		closed := c.srv.closed
-		c.srv.mu.Unlock()
-		if closed {
 			return
 		}
 	}

@@ -3,8 +3,11 @@ package kcm_test
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyctl-go/keyctl-go/ccache"
 	"github.com/keyctl-go/keyctl-go/kcm"
@@ -180,5 +183,25 @@ func TestMalformedRequests(t *testing.T) {
 	}
 	if after := e.snapshot(t); after != before {
 		t.Fatal("malformed requests changed the collection")
+	}
+}
+
+// TestIdleConnectionsClose: a connection that sends nothing, or stops in
+// the middle of a request, is closed after IdleTimeout; MIT's tools,
+// which reconnect, do not notice.
+func TestIdleConnectionsClose(t *testing.T) {
+	e := newEnv(t, kcm.Options{IdleTimeout: 200 * time.Millisecond})
+	e.kinit(nil, "alice")
+	idle, partial := e.dial(), e.dial()
+	partial.c.Write([]byte{0, 0, 0, 8, 2, 0})
+	time.Sleep(600 * time.Millisecond)
+	for _, c := range []*rawClient{idle, partial} {
+		c.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if n, err := c.c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) {
+			t.Fatalf("an idle connection: read %d bytes, %v; want EOF, closed by the server", n, err)
+		}
+	}
+	if out := e.run("klist"); !strings.Contains(out, "alice@TEST.LOCAL") {
+		t.Fatalf("klist:\n%s", out)
 	}
 }

@@ -29,6 +29,13 @@ const (
 	// DefaultDrainTimeout is how long Close lets a connection write the
 	// reply it owes to a client that does not read it.
 	DefaultDrainTimeout = 5 * time.Second
+	// DefaultIdleTimeout is how long a connection may wait for its next
+	// request, or take to send one, before it is closed: sssd-kcm's
+	// client_idle_timeout. MIT's client reconnects when it finds the
+	// connection closed (the write fails with EPIPE), so this only bounds
+	// what an idle or slow client holds: a descriptor, and the part of a
+	// request it sent.
+	DefaultIdleTimeout = 60 * time.Second
 )
 
 // Options configure a Server. The zero value gives sssd-kcm's limits.
@@ -47,6 +54,9 @@ type Options struct {
 	// DrainTimeout bounds the writing of replies when the server closes;
 	// 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
+	// IdleTimeout bounds the wait for, and the reading of, each request;
+	// 0 means DefaultIdleTimeout.
+	IdleTimeout time.Duration
 	// Now is the clock credential timeouts are computed from; nil means
 	// time.Now.
 	Now func() time.Time
@@ -88,6 +98,9 @@ func NewServer(store *keyring.Store, opts Options) *Server {
 	}
 	if opts.DrainTimeout <= 0 {
 		opts.DrainTimeout = DefaultDrainTimeout
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
 	}
 	log := opts.Logger
 	if log == nil {
