@@ -71,7 +71,9 @@
 //
 // A request is at most Options.MaxRequestSize bytes (default 10 MiB,
 // MIT's and sssd-kcm's packet limit); a longer one is answered KRB5_CC_IO
-// and its connection closed unread. A request that does not parse is
+// and its connection closed unread. A connection idle, or slow to send a
+// request, for Options.IdleTimeout (default 60 s, sssd-kcm's
+// client_idle_timeout) is closed; MIT's client reconnects. A request that does not parse is
 // answered KRB5_CC_IO, as sssd-kcm answers it, and changes nothing; the
 // connection goes on. FuzzHandle checks that no bytes crash the handler.
 //

@@ -34,8 +34,8 @@
 // (Collection.With), or a *daemon.Client. Watch reports a collection's
 // changes as Events, through QueueSource or a daemon.Client.
 //
-// Records, TimeOffset and SetTimeOffset serve a KCM server, which speaks
-// in raw version 4 records and per-cache time offsets.
+// Records, Record, TimeOffset and SetTimeOffset serve a KCM server, which
+// speaks in raw version 4 records and per-cache time offsets.
 //
 // # Caveats
 //
