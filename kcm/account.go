@@ -13,12 +13,16 @@ import (
 )
 
 // reopenInterval is how often a uid's collection is resolved afresh
-// (krb5ring.Open, in the transaction of a write): that looks its keyrings
-// up again and pushes back the expiry of the uid's persistent keyring,
-// which, as in the kernel, goes PersistentKeyringExpiry (3 days) after it
-// was last asked for, caches and all. An hour keeps a cache that is only
-// ever read alive for as long as its tickets can be.
-const reopenInterval = time.Hour
+// (krb5ring.Open, in a transaction, on the first request after it): that
+// looks its keyrings up again, and pushes back the expiry of the uid's
+// persistent keyring, which, as in the kernel, goes
+// PersistentKeyringExpiry (3 days) after it was last asked for, caches
+// and all. The server's process keeps the collection keyring it resolved
+// alive (MIT's possession link), so if somebody unlinks it from the
+// persistent keyring, or puts another in its place, through the daemon,
+// the server would go on serving the old one: a minute bounds how long,
+// for one commit a minute per active uid.
+const reopenInterval = time.Minute
 
 // account is what the server holds for one uid: the process it acts as
 // (uid and gid from the kernel, charged to no quota: the KCM limits

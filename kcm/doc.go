@@ -127,9 +127,12 @@
 //   - A uid's persistent keyring, which holds its collection, expires as
 //     the kernel's does, three days (keyring.PersistentKeyringExpiry)
 //     after it was last asked for, caches and all. The server asks for
-//     it again on the first request an hour or more after it last did; a
+//     it again on the first request a minute or more after it last did; a
 //     uid that makes no request for three days loses its caches, as with
 //     MIT's KEYRING:persistent caches, where sssd-kcm keeps them.
+//   - The collection is resolved once a minute: if somebody unlinks the
+//     uid's collection keyring through the daemon, or puts another in its
+//     place, the server serves the old one for up to a minute.
 //   - GET_CRED_BY_UUID reads the cache to find the UUID: a client that
 //     walks a cache of n credentials by UUID (Heimdal; MIT only when
 //     GET_CRED_LIST fails) does n² work. MIT 1.20 uses GET_CRED_LIST.
