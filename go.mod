@@ -3,6 +3,7 @@ module github.com/keyctl-go/keyctl-go
 go 1.26.0
 
 require (
+	github.com/google/uuid v1.6.0
 	github.com/rogpeppe/go-internal v1.16.0
 	go.etcd.io/bbolt v1.5.0
 	go.uber.org/goleak v1.3.0

@@ -31,13 +31,17 @@ const (
 // the socket for theirs (EPERM, ENOTDIR, with the directory named).
 //
 // An empty socket leaves its directory alone: a socket-activated daemon's
-// socket is the service manager's, in a directory it made.
+// socket is the service manager's, in a directory it made. An empty store
+// does too: a second socket of the daemon's (KCM's) is prepared alone.
 func PrepareSystemDirs(socket, store string) error {
 	uid := uint32(os.Geteuid())
 	if socket != "" {
 		if err := (dirPolicy{uid: uid, mode: 0o755, parents: 0o755}).prepare(filepath.Dir(socket)); err != nil {
 			return err
 		}
+	}
+	if store == "" {
+		return nil
 	}
 	return dirPolicy{uid: uid, mode: 0o700, parents: 0o755}.prepare(filepath.Dir(store))
 }

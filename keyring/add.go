@@ -28,14 +28,8 @@ import (
 // update posts KeyUpdated on the key alone.
 func (p *Process) Add(ctx context.Context, typ, desc string, payload []byte, ring Serial) (Serial, error) {
 	const op = "add_key"
-	if err := checkNames(typ, desc); err != nil {
+	if err := checkAdd(op, typ, desc, payload); err != nil {
 		return 0, err
-	}
-	if desc != "" && desc[0] == '.' && typ == "keyring" {
-		return 0, fmt.Errorf("keyring: %s: keyring name %q is reserved: %w", op, desc, unix.EPERM)
-	}
-	if len(payload) > MaxAddPayload {
-		return 0, fmt.Errorf("keyring: %s: payload of %d bytes, limit %d: %w", op, len(payload), MaxAddPayload, unix.EINVAL)
 	}
 	if err := p.create(ctx, ring); err != nil {
 		return 0, err
@@ -47,6 +41,20 @@ func (p *Process) Add(ctx context.Context, typ, desc string, payload []byte, rin
 		return err
 	})
 	return id, err
+}
+
+// checkAdd is what add_key checks before it looks anything up.
+func checkAdd(op, typ, desc string, payload []byte) error {
+	if err := checkNames(typ, desc); err != nil {
+		return err
+	}
+	if desc != "" && desc[0] == '.' && typ == "keyring" {
+		return fmt.Errorf("keyring: %s: keyring name %q is reserved: %w", op, desc, unix.EPERM)
+	}
+	if len(payload) > MaxAddPayload {
+		return fmt.Errorf("keyring: %s: payload of %d bytes, limit %d: %w", op, len(payload), MaxAddPayload, unix.EINVAL)
+	}
+	return nil
 }
 
 func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, error) {
@@ -89,7 +97,8 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 	}
 
 	// A new key (key_alloc): the type vets the description, and the key is
-	// owned by the caller, charged to it, with the type's default mask.
+	// owned by the caller, charged to it (unless the caller is uncharged:
+	// Store.ProcessNotInQuota), with the type's default mask.
 	if kt.vetDesc != nil {
 		if err := kt.vetDesc(desc); err != nil {
 			return 0, err
@@ -106,12 +115,15 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 		UID:         t.p.cred.UID,
 		GID:         t.p.cred.GID,
 		Perm:        uint32(kt.defaultMask()),
-		Flags:       keystore.FlagInQuota,
 		CTime:       t.now,
 		DataLen:     uint32(len(payload)),
 		QuotaBytes:  uint32(len(desc)) + 1 + kt.chargeBytes(len(payload)),
 	}
-	newCharge := charge{uid: r.UID, keys: 1, bytes: int64(r.QuotaBytes)}
+	newCharge := charge{uid: r.UID}
+	if !t.p.notInQuota {
+		r.Flags |= keystore.FlagInQuota
+		newCharge.keys, newCharge.bytes = 1, int64(r.QuotaBytes)
+	}
 	if !linked {
 		if err := t.checkQuota(op, ringID, linkCharge(ring.KeyRecord, 1), newCharge); err != nil {
 			return 0, err
@@ -181,14 +193,24 @@ func (t *txn) updateKey(op string, k ref, kt *keyType, payload []byte) error {
 	}
 	r := k.KeyRecord
 	newBytes := uint32(len(r.Description)) + 1 + kt.chargeBytes(len(payload))
+	// The charge follows the writer (see Store.ProcessNotInQuota): a
+	// charged writer pays for the new payload, also on a key that was
+	// uncharged; an uncharged one takes the key off its owner's quota.
 	delta := charge{uid: r.UID}
-	if r.Flags&keystore.FlagInQuota != 0 {
+	switch charged := r.Flags&keystore.FlagInQuota != 0; {
+	case charged && !t.p.notInQuota:
 		delta.bytes = int64(newBytes) - int64(r.QuotaBytes)
-		if err := t.checkQuota(op, k.serial(), delta); err != nil {
-			return err
-		}
-		r.QuotaBytes = newBytes
+	case charged:
+		delta.keys, delta.bytes = -1, -int64(r.QuotaBytes)
+		r.Flags &^= keystore.FlagInQuota
+	case !t.p.notInQuota:
+		delta.keys, delta.bytes = 1, int64(newBytes)
+		r.Flags |= keystore.FlagInQuota
 	}
+	if err := t.checkQuota(op, k.serial(), delta); err != nil {
+		return err
+	}
+	r.QuotaBytes = newBytes
 	if err := t.applyQuota(delta); err != nil {
 		return err
 	}

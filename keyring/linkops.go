@@ -22,21 +22,24 @@ func (p *Process) Link(ctx context.Context, key, ring Serial) error {
 	if err := p.create(ctx, key, ring); err != nil {
 		return err
 	}
-	return p.update(ctx, func(t *txn) error {
-		r, err := t.lookup(op, ring, 0, perms.Write)
-		if err != nil {
-			return err
-		}
-		k, err := t.lookup(op, key, 0, perms.Link)
-		if err != nil {
-			return err
-		}
-		if err := t.link(op, k, r); err != nil {
-			return err
-		}
-		t.post(r.serial(), watchqueue.KeyLinked, k.serial())
-		return nil
-	})
+	return p.update(ctx, func(t *txn) error { return t.linkOp(key, ring) })
+}
+
+func (t *txn) linkOp(key, ring Serial) error {
+	const op = "keyctl_link"
+	r, err := t.lookup(op, ring, 0, perms.Write)
+	if err != nil {
+		return err
+	}
+	k, err := t.lookup(op, key, 0, perms.Link)
+	if err != nil {
+		return err
+	}
+	if err := t.link(op, k, r); err != nil {
+		return err
+	}
+	t.post(r.serial(), watchqueue.KeyLinked, k.serial())
+	return nil
 }
 
 // link checks and makes a link (key_link), without posting.
@@ -102,27 +105,30 @@ func (t *txn) checkCycle(op string, key, ring ref) error {
 // as aux. A key nothing holds any more is destroyed.
 func (p *Process) Unlink(ctx context.Context, key, ring Serial) error {
 	const op = "keyctl_unlink"
-	return p.update(ctx, func(t *txn) error {
-		r, err := t.lookup(op, ring, 0, perms.Write)
-		if err != nil {
-			return err
-		}
-		k, err := t.lookup(op, key, lookupDeferPerm, 0)
-		if err != nil {
-			return err
-		}
-		if r.Flags&keystore.FlagKeep != 0 && k.Flags&keystore.FlagKeep != 0 {
-			return errKey(op, key, unix.EPERM, "both key and keyring are kept")
-		}
-		if !r.IsKeyring() {
-			return errKey(op, ring, unix.ENOTDIR, "not a keyring")
-		}
-		if err := t.unlinkSlot(op, r.KeyRecord, k.KeyRecord); err != nil {
-			return err
-		}
-		t.post(r.serial(), watchqueue.KeyUnlinked, k.serial())
-		return nil
-	})
+	return p.update(ctx, func(t *txn) error { return t.unlink(key, ring) })
+}
+
+func (t *txn) unlink(key, ring Serial) error {
+	const op = "keyctl_unlink"
+	r, err := t.lookup(op, ring, 0, perms.Write)
+	if err != nil {
+		return err
+	}
+	k, err := t.lookup(op, key, lookupDeferPerm, 0)
+	if err != nil {
+		return err
+	}
+	if r.Flags&keystore.FlagKeep != 0 && k.Flags&keystore.FlagKeep != 0 {
+		return errKey(op, key, unix.EPERM, "both key and keyring are kept")
+	}
+	if !r.IsKeyring() {
+		return errKey(op, ring, unix.ENOTDIR, "not a keyring")
+	}
+	if err := t.unlinkSlot(op, r.KeyRecord, k.KeyRecord); err != nil {
+		return err
+	}
+	t.post(r.serial(), watchqueue.KeyUnlinked, k.serial())
+	return nil
 }
 
 // unlinkSlot removes the link in ring's slot for key's type and description
@@ -166,53 +172,56 @@ func (p *Process) Move(ctx context.Context, key, from, to Serial, flags uint) er
 	if err := p.create(ctx, key, to); err != nil {
 		return err
 	}
-	return p.update(ctx, func(t *txn) error {
-		k, err := t.lookup(op, key, lookupPartial, perms.Link)
-		if err != nil {
-			return err
-		}
-		f, err := t.lookup(op, from, 0, perms.Write)
-		if err != nil {
-			return err
-		}
-		dst, err := t.lookup(op, to, 0, perms.Write)
-		if err != nil {
-			return err
-		}
-		if f.Serial == dst.Serial {
-			return nil
-		}
-		if !f.IsKeyring() || !dst.IsKeyring() {
-			return errKey(op, key, unix.ENOTDIR, "not a keyring")
-		}
-		if _, ok := t.tx.Lookup(f.Serial, t.tx.RecordHash(k.KeyRecord)); !ok {
-			return errKey(op, key, unix.ENOENT, "no %s %q in %v", k.Type, k.Description, from)
-		}
-		if _, ok := t.tx.Lookup(dst.Serial, t.tx.RecordHash(k.KeyRecord)); ok && flags&MoveExclusive != 0 {
-			return errKey(op, key, unix.EEXIST, "%v holds a key of that type and description", to)
-		}
-		// Link first, so the key is never unheld in between; both checks
-		// run before anything is written.
-		if err := t.link(op, k, dst); err != nil {
-			return err
-		}
-		// Linking may have displaced and rewritten from (when key has its
-		// type and description and dst held it): take both afresh.
-		fr, err := t.key(f.serial())
-		if err != nil {
-			return err
-		}
-		kr, err := t.key(k.serial())
-		if err != nil {
-			return err
-		}
-		if err := t.unlinkSlot(op, fr, kr); err != nil {
-			return err
-		}
-		t.post(f.serial(), watchqueue.KeyUnlinked, k.serial())
-		t.post(dst.serial(), watchqueue.KeyLinked, k.serial())
+	return p.update(ctx, func(t *txn) error { return t.move(key, from, to, flags) })
+}
+
+func (t *txn) move(key, from, to Serial, flags uint) error {
+	const op = "keyctl_move"
+	k, err := t.lookup(op, key, lookupPartial, perms.Link)
+	if err != nil {
+		return err
+	}
+	f, err := t.lookup(op, from, 0, perms.Write)
+	if err != nil {
+		return err
+	}
+	dst, err := t.lookup(op, to, 0, perms.Write)
+	if err != nil {
+		return err
+	}
+	if f.Serial == dst.Serial {
 		return nil
-	})
+	}
+	if !f.IsKeyring() || !dst.IsKeyring() {
+		return errKey(op, key, unix.ENOTDIR, "not a keyring")
+	}
+	if _, ok := t.tx.Lookup(f.Serial, t.tx.RecordHash(k.KeyRecord)); !ok {
+		return errKey(op, key, unix.ENOENT, "no %s %q in %v", k.Type, k.Description, from)
+	}
+	if _, ok := t.tx.Lookup(dst.Serial, t.tx.RecordHash(k.KeyRecord)); ok && flags&MoveExclusive != 0 {
+		return errKey(op, key, unix.EEXIST, "%v holds a key of that type and description", to)
+	}
+	// Link first, so the key is never unheld in between; both checks
+	// run before anything is written.
+	if err := t.link(op, k, dst); err != nil {
+		return err
+	}
+	// Linking may have displaced and rewritten from (when key has its
+	// type and description and dst held it): take both afresh.
+	fr, err := t.key(f.serial())
+	if err != nil {
+		return err
+	}
+	kr, err := t.key(k.serial())
+	if err != nil {
+		return err
+	}
+	if err := t.unlinkSlot(op, fr, kr); err != nil {
+		return err
+	}
+	t.post(f.serial(), watchqueue.KeyUnlinked, k.serial())
+	t.post(dst.serial(), watchqueue.KeyLinked, k.serial())
+	return nil
 }
 
 // Clear empties a keyring (KEYCTL_CLEAR): Write on it; not a keyring is
@@ -222,21 +231,24 @@ func (p *Process) Clear(ctx context.Context, ring Serial) error {
 	if err := p.create(ctx, ring); err != nil {
 		return err
 	}
-	return p.update(ctx, func(t *txn) error {
-		r, err := t.lookup(op, ring, 0, perms.Write)
-		if err != nil {
-			return err
-		}
-		if !r.IsKeyring() {
-			return errKey(op, ring, unix.ENOTDIR, "not a keyring")
-		}
-		if r.Flags&keystore.FlagKeep != 0 {
-			return errKey(op, ring, unix.EPERM, "keyring is kept")
-		}
-		if err := t.clearKeyring(r.KeyRecord); err != nil {
-			return err
-		}
-		t.post(r.serial(), watchqueue.KeyCleared, 0)
-		return nil
-	})
+	return p.update(ctx, func(t *txn) error { return t.clear(ring) })
+}
+
+func (t *txn) clear(ring Serial) error {
+	const op = "keyctl_clear"
+	r, err := t.lookup(op, ring, 0, perms.Write)
+	if err != nil {
+		return err
+	}
+	if !r.IsKeyring() {
+		return errKey(op, ring, unix.ENOTDIR, "not a keyring")
+	}
+	if r.Flags&keystore.FlagKeep != 0 {
+		return errKey(op, ring, unix.EPERM, "keyring is kept")
+	}
+	if err := t.clearKeyring(r.KeyRecord); err != nil {
+		return err
+	}
+	t.post(r.serial(), watchqueue.KeyCleared, 0)
+	return nil
 }

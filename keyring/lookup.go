@@ -130,32 +130,84 @@ func (t *txn) resolve(op string, id Serial) (serial Serial, special bool, err er
 // no deeper than the kernel searches; and r itself grants Search (counting
 // the possessor byte).
 func (t *txn) possesses(r *keystore.KeyRecord) bool {
+	// A transaction that reads many keys (a Tx listing a cache) would walk
+	// the same keyrings for each: the answer is kept for as long as the
+	// graph is unchanged, which the store's graph generation tells, since
+	// every change to links, masks and owners advances it before the
+	// commit, in this transaction as in any other.
+	gen := t.s.cache.currentGraph()
+	if m, ok := t.possessed[r.Serial]; ok && m.gen == gen {
+		return m.yes
+	}
+	yes := t.walkPossession(r)
+	if t.possessed == nil {
+		t.possessed = make(map[uint32]possession)
+	}
+	t.possessed[r.Serial] = possession{gen: gen, yes: yes}
+	return yes
+}
+
+// possession is a possesses answer and the graph generation it holds for.
+type possession struct {
+	gen uint64
+	yes bool
+}
+
+func (t *txn) walkPossession(r *keystore.KeyRecord) bool {
 	target := ref{KeyRecord: r, possessed: true}
 	if perms.Check(t.p.cred, target.subject(), true, perms.Search) != nil {
 		return false
 	}
 	h := t.tx.RecordHash(r)
-	for _, start := range t.searchRoots() {
+	roots, rings := t.possessionRings()
+	for _, start := range roots {
 		if Serial(r.Serial) == start {
 			return true
 		}
-		root, err := t.key(start)
-		if err != nil || perms.Check(t.p.cred, ref{KeyRecord: root}.subject(), true, perms.Search) != nil {
-			continue
-		}
-		found := false
-		t.walkKeyrings(root, true, func(ring *keystore.KeyRecord) bool {
-			if l, ok := t.tx.Lookup(ring.Serial, h); ok && l.Key == r.Serial {
-				found = true
-				return false
-			}
-			return true
-		})
-		if found {
+	}
+	for _, ring := range rings {
+		if l, ok := t.tx.Lookup(ring, h); ok && l.Key == r.Serial {
 			return true
 		}
 	}
 	return false
+}
+
+// possessionRings returns the search roots and every keyring the walk
+// from them reaches (walkKeyrings from each root the caller may Search,
+// possessed), which possession looks for a key in; kept for the
+// transaction while the graph is unchanged, so that checking many keys
+// walks the tree once.
+func (t *txn) possessionRings() (roots []Serial, rings []uint32) {
+	gen := t.s.cache.currentGraph()
+	if w := t.reach; w != nil && w.gen == gen {
+		return w.roots, w.rings
+	}
+	roots = t.searchRoots()
+	seen := make(map[uint32]bool)
+	for _, start := range roots {
+		root, err := t.key(start)
+		if err != nil || perms.Check(t.p.cred, ref{KeyRecord: root}.subject(), true, perms.Search) != nil {
+			continue
+		}
+		t.walkKeyrings(root, true, func(ring *keystore.KeyRecord) bool {
+			if !seen[ring.Serial] {
+				seen[ring.Serial] = true
+				rings = append(rings, ring.Serial)
+			}
+			return true
+		})
+	}
+	t.reach = &reach{gen: gen, roots: roots, rings: rings}
+	return roots, rings
+}
+
+// reach is what possessionRings found, and the graph generation it holds
+// for.
+type reach struct {
+	gen   uint64
+	roots []Serial
+	rings []uint32
 }
 
 // walkKeyrings visits root and the keyrings below it depth-first, as the

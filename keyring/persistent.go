@@ -28,44 +28,59 @@ const OwnUID = ^uint32(0)
 // (ENOTDIR if not a keyring), the persistent keyring Link. Posts KeyLinked
 // on dest.
 func (p *Process) GetPersistent(ctx context.Context, uid uint32, dest Serial) (Serial, error) {
-	const op = "keyctl_get_persistent"
-	if uid == OwnUID {
-		uid = p.cred.UID
-	}
-	if uid != p.cred.UID && !p.sysAdmin() {
-		return 0, fmt.Errorf("keyring: %s: uid %d's persistent keyring: %w", op, uid, unix.EPERM)
+	uid, err := p.persistentUID(uid)
+	if err != nil {
+		return 0, err
 	}
 	if err := p.create(ctx, dest); err != nil {
 		return 0, err
 	}
 	var id Serial
-	err := p.update(ctx, func(t *txn) error {
-		d, err := t.lookup(op, dest, 0, perms.Write)
-		if err != nil {
-			return err
-		}
-		if !d.IsKeyring() {
-			return errKey(op, dest, unix.ENOTDIR, "not a keyring")
-		}
-		r, err := t.persistentKeyring(uid)
-		if err != nil {
-			return err
-		}
-		// The kernel reaches it through its register with a possessed
-		// reference (key_get_persistent), so Link may come from the
-		// possessor byte.
-		pk := ref{KeyRecord: r, possessed: true}
-		if err := t.permit(op, Serial(r.Serial), pk, perms.Link); err != nil {
-			return err
-		}
-		if err := t.link(op, pk, d); err != nil {
-			return err
-		}
-		t.post(d.serial(), watchqueue.KeyLinked, Serial(r.Serial))
-		id = Serial(r.Serial)
-		return nil
+	err = p.update(ctx, func(t *txn) (err error) {
+		id, err = t.getPersistent(uid, dest)
+		return err
 	})
 	return id, err
+}
+
+// persistentUID is the uid whose persistent keyring GetPersistent may
+// give the process: its own, or any for uid 0.
+func (p *Process) persistentUID(uid uint32) (uint32, error) {
+	if uid == OwnUID {
+		uid = p.cred.UID
+	}
+	if uid != p.cred.UID && !p.sysAdmin() {
+		return 0, fmt.Errorf("keyring: keyctl_get_persistent: uid %d's persistent keyring: %w", uid, unix.EPERM)
+	}
+	return uid, nil
+}
+
+// getPersistent is GetPersistent once uid is checked.
+func (t *txn) getPersistent(uid uint32, dest Serial) (Serial, error) {
+	const op = "keyctl_get_persistent"
+	d, err := t.lookup(op, dest, 0, perms.Write)
+	if err != nil {
+		return 0, err
+	}
+	if !d.IsKeyring() {
+		return 0, errKey(op, dest, unix.ENOTDIR, "not a keyring")
+	}
+	r, err := t.persistentKeyring(uid)
+	if err != nil {
+		return 0, err
+	}
+	// The kernel reaches it through its register with a possessed
+	// reference (key_get_persistent), so Link may come from the
+	// possessor byte.
+	pk := ref{KeyRecord: r, possessed: true}
+	if err := t.permit(op, Serial(r.Serial), pk, perms.Link); err != nil {
+		return 0, err
+	}
+	if err := t.link(op, pk, d); err != nil {
+		return 0, err
+	}
+	t.post(d.serial(), watchqueue.KeyLinked, Serial(r.Serial))
+	return Serial(r.Serial), nil
 }
 
 // persistentKeyring finds or makes uid's persistent keyring and pushes its

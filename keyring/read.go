@@ -33,16 +33,20 @@ func (p *Process) Describe(ctx context.Context, id Serial) (Description, error) 
 		return describe(&ck.rec), nil
 	}
 	var d Description
-	err := p.read(ctx, func(t *txn) error {
-		k, err := t.lookup("keyctl_describe", id, lookupPartial, perms.View)
-		if err != nil {
-			return err
-		}
-		d = describe(k.KeyRecord)
-		t.remember(k, nil, false)
-		return nil
+	err := p.read(ctx, func(t *txn) (err error) {
+		d, err = t.describe(id)
+		return err
 	})
 	return d, err
+}
+
+func (t *txn) describe(id Serial) (Description, error) {
+	k, err := t.lookup("keyctl_describe", id, lookupPartial, perms.View)
+	if err != nil {
+		return Description{}, err
+	}
+	t.remember(k, nil, false)
+	return describe(k.KeyRecord), nil
 }
 
 func describe(r *keystore.KeyRecord) Description {
@@ -137,6 +141,51 @@ func (p *Process) Keys(ctx context.Context, ring Serial) ([]Serial, error) {
 	if err != nil {
 		return nil, err
 	}
+	return keys(b, isKeyring, ring)
+}
+
+func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKeyring bool, err error) {
+	err = p.read(ctx, func(t *txn) error {
+		payload, isKeyring, err = t.readKey(id)
+		return err
+	})
+	return payload, isKeyring, err
+}
+
+func (t *txn) readKey(id Serial) (payload []byte, isKeyring bool, err error) {
+	const op = "keyctl_read"
+	k, err := t.lookup(op, id, lookupDeferPerm, 0)
+	if err != nil {
+		return nil, false, errKey(op, id, unix.ENOKEY, "")
+	}
+	if k.Flags&keystore.FlagNegative != 0 {
+		return nil, false, errKey(op, id, unix.Errno(k.Reject), "negative key")
+	}
+	if err := t.permit(op, id, k, perms.Read); err != nil && !k.possessed {
+		return nil, false, err
+	}
+	kt := keyTypes[k.Type]
+	if kt == nil || !kt.readable {
+		return nil, false, errKey(op, id, unix.EOPNOTSUPP, "%s keys cannot be read", k.Type)
+	}
+	if err := t.validate(op, id, k.KeyRecord); err != nil {
+		return nil, false, err
+	}
+	if k.IsKeyring() {
+		for l := range t.tx.Links(k.Serial) {
+			payload = binary.LittleEndian.AppendUint32(payload, l.Key)
+		}
+		return payload, true, nil
+	}
+	payload, err = t.tx.Payload(k.KeyRecord)
+	if err == nil {
+		t.remember(k, payload, true)
+	}
+	return payload, false, err
+}
+
+// keys decodes a keyring's payload as Keys does.
+func keys(b []byte, isKeyring bool, ring Serial) ([]Serial, error) {
 	if !isKeyring {
 		return nil, errKey("keyctl_read", ring, unix.ENOTDIR, "not a keyring")
 	}
@@ -145,42 +194,6 @@ func (p *Process) Keys(ctx context.Context, ring Serial) ([]Serial, error) {
 		ids = append(ids, Serial(binary.LittleEndian.Uint32(b)))
 	}
 	return ids, nil
-}
-
-func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKeyring bool, err error) {
-	const op = "keyctl_read"
-	err = p.read(ctx, func(t *txn) error {
-		k, err := t.lookup(op, id, lookupDeferPerm, 0)
-		if err != nil {
-			return errKey(op, id, unix.ENOKEY, "")
-		}
-		if k.Flags&keystore.FlagNegative != 0 {
-			return errKey(op, id, unix.Errno(k.Reject), "negative key")
-		}
-		if err := t.permit(op, id, k, perms.Read); err != nil && !k.possessed {
-			return err
-		}
-		kt := keyTypes[k.Type]
-		if kt == nil || !kt.readable {
-			return errKey(op, id, unix.EOPNOTSUPP, "%s keys cannot be read", k.Type)
-		}
-		if err := t.validate(op, id, k.KeyRecord); err != nil {
-			return err
-		}
-		isKeyring = k.IsKeyring()
-		if isKeyring {
-			for l := range t.tx.Links(k.Serial) {
-				payload = binary.LittleEndian.AppendUint32(payload, l.Key)
-			}
-			return nil
-		}
-		payload, err = t.tx.Payload(k.KeyRecord)
-		if err == nil {
-			t.remember(k, payload, true)
-		}
-		return err
-	})
-	return payload, isKeyring, err
 }
 
 // read runs a read-only operation. If it resolves a user keyring that does

@@ -46,22 +46,29 @@ func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, des
 		return found, err
 	}
 	var found Serial
-	err := p.update(ctx, func(t *txn) error {
-		// The kernel looks the destination up right after the keyring, so
-		// a bad destination wins over "not found".
-		if _, err := t.lookup(op, ring, 0, perms.Search); err != nil {
-			return err
-		}
-		if _, err := t.lookup(op, dest, 0, perms.Write); err != nil {
-			return err
-		}
-		var err error
-		if found, err = t.search(op, ring, typ, desc); err != nil {
-			return err
-		}
-		return t.linkInto(op, found, dest)
+	err := p.update(ctx, func(t *txn) (err error) {
+		found, err = t.searchInto(ring, typ, desc, dest)
+		return err
 	})
 	return found, err
+}
+
+// searchInto is a search that links what it finds into dest.
+func (t *txn) searchInto(ring Serial, typ, desc string, dest Serial) (Serial, error) {
+	const op = "keyctl_search"
+	// The kernel looks the destination up right after the keyring, so
+	// a bad destination wins over "not found".
+	if _, err := t.lookup(op, ring, 0, perms.Search); err != nil {
+		return 0, err
+	}
+	if _, err := t.lookup(op, dest, 0, perms.Write); err != nil {
+		return 0, err
+	}
+	found, err := t.search(op, ring, typ, desc)
+	if err != nil {
+		return 0, err
+	}
+	return found, t.linkInto(op, found, dest)
 }
 
 // RequestKey finds a key as request_key does when no upcall is possible:

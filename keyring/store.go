@@ -160,12 +160,39 @@ type Process struct {
 
 	createMu sync.Mutex // one maker of thread and process keyrings at a time
 	cache    processCache
+
+	// notInQuota: what this process stores is charged to no one (see
+	// Store.ProcessNotInQuota).
+	notInQuota bool
 }
 
 // Process returns a handle acting with cred, with no session keyring (so
 // @s resolves to the user-session keyring, as in the kernel).
 func (s *Store) Process(cred perms.Cred) *Process {
 	return &Process{s: s, cred: cred.Clone()}
+}
+
+// ProcessNotInQuota is Process for a service that runs inside the
+// store's own process and bounds what it stores with limits of its own,
+// as the KCM server bounds Kerberos caches per uid: the keys it makes,
+// and the payloads it writes into keys, are charged to nobody's quota,
+// as the kernel's KEY_ALLOC_NOT_IN_QUOTA leaves the keys it makes for
+// itself uncharged. The keys belong to cred's uid all the same, with the
+// kernel's permissions.
+//
+// The charge follows the writer: when a quota-charged process updates
+// such a key, the key becomes charged to its owner, checked against the
+// quota, so a user cannot grow an uncharged key past what its quota
+// allows; when an uncharged process updates a charged key, the charge is
+// given back. Links are charged to the keyring's owner as always, for
+// keyrings that are charged.
+//
+// It is not for clients: the daemon makes each connection's Process with
+// Process, and nothing a client sends reaches this.
+func (s *Store) ProcessNotInQuota(cred perms.Cred) *Process {
+	p := s.Process(cred)
+	p.notInQuota = true
+	return p
 }
 
 // Cred is the process's credentials.

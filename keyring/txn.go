@@ -28,10 +28,12 @@ type txn struct {
 	destroyed []Serial // destroyed keys, whose watchers get removal records
 	dropped   []Serial // keys that lost a holder: sweep destroys them if nothing holds them now
 	write     bool
-	roots     uint64       // a read's processCache.rootsGen, taken before it reckons possession
-	expiring  bool         // an expiry or revocation was set: wake the collector after the commit
-	charged   []ownerUsage // quota charges applied, written by flushQuota
-	stored    []ownerUsage // owners' usage as stored, read once per operation
+	roots     uint64                // a read's processCache.rootsGen, taken before it reckons possession
+	expiring  bool                  // an expiry or revocation was set: wake the collector after the commit
+	charged   []ownerUsage          // quota charges applied, written by flushQuota
+	stored    []ownerUsage          // owners' usage as stored, read once per operation
+	possessed map[uint32]possession // possesses' answers (lookup.go)
+	reach     *reach                // the keyrings possession looks in (lookup.go)
 }
 
 // post queues a notification for after the commit.

@@ -50,35 +50,48 @@ func (k *Cache) Keyring(ctx context.Context) (keyring.Serial, error) {
 // Initialize empties the cache, making its keyring if missing, and gives it
 // a default principal and, if offset is not nil, a KDC time offset
 // (krb5_cc_initialize). As in MIT, an existing keyring is cleared in
-// place and keeps its serial, and a reader may see it empty for a moment;
-// Replace has no such moment.
+// place and keeps its serial. Through a Caller that makes transactions
+// (keyring.Atomizer) that is one commit, and nobody sees the cache empty;
+// over the daemon a reader may, for a moment.
 func (k *Cache) Initialize(ctx context.Context, princ ccache.Principal, offset *TimeOffset) error {
 	pb, err := encodePrincipal(princ)
 	if err != nil {
 		return err
 	}
+	return k.col.atomically(ctx, func(col *Collection) error {
+		_, err := col.Cache(k.sub).initialize(ctx, pb, offset, false)
+		return err
+	}, nil)
+}
+
+// initialize is Initialize with the principal encoded; with exclusive, a
+// cache keyring already there is EEXIST rather than cleared. It returns
+// the cache keyring.
+func (k *Cache) initialize(ctx context.Context, pb []byte, offset *TimeOffset, exclusive bool) (keyring.Serial, error) {
 	id, err := k.Keyring(ctx)
 	switch {
+	case err == nil && exclusive:
+		return 0, fmt.Errorf("krb5ring: %s exists: %w", k.Name(), unix.EEXIST)
 	case err == nil:
 		if err := k.c().Clear(ctx, id); err != nil {
-			return fmt.Errorf("krb5ring: initialize %s: %w", k.Name(), err)
+			return 0, fmt.Errorf("krb5ring: initialize %s: %w", k.Name(), err)
 		}
 	case errors.Is(err, ErrNotFound):
 		if id, err = k.c().Add(ctx, typeKeyring, k.sub, nil, k.col.ring); err != nil {
-			return fmt.Errorf("krb5ring: initialize %s: %w", k.Name(), err)
+			return 0, fmt.Errorf("krb5ring: initialize %s: %w", k.Name(), err)
 		}
 		if k.legacy() {
 			if err := k.c().Link(ctx, id, k.col.anchor); err != nil {
-				return fmt.Errorf("krb5ring: initialize %s: link into the session: %w", k.Name(), err)
+				return 0, fmt.Errorf("krb5ring: initialize %s: link into the session: %w", k.Name(), err)
 			}
 		}
 	default:
-		return err
+		return 0, err
 	}
 	if err := k.fillHeader(ctx, id, pb, offset); err != nil {
-		return fmt.Errorf("krb5ring: initialize %s: %w", k.Name(), err)
+		return 0, fmt.Errorf("krb5ring: initialize %s: %w", k.Name(), err)
 	}
-	return nil
+	return id, nil
 }
 
 // fillHeader adds the principal and time-offset keys to cache keyring id.
@@ -98,8 +111,12 @@ func (k *Cache) fillHeader(ctx context.Context, id keyring.Serial, princ []byte,
 // for the same server principal if there is one: its key is updated in
 // place. The key expires at the ticket's endtime, and the cache keyring at
 // the latest endtime of all its credentials (1 s from now if all have
-// passed), as MIT sets them.
+// passed), as MIT sets them. Through a keyring.Atomizer it is one commit.
 func (k *Cache) Store(ctx context.Context, cred *ccache.Credential) error {
+	return k.col.atomically(ctx, func(col *Collection) error { return col.Cache(k.sub).store(ctx, cred) }, nil)
+}
+
+func (k *Cache) store(ctx context.Context, cred *ccache.Credential) error {
 	id, err := k.Keyring(ctx)
 	if err != nil {
 		return err
@@ -160,13 +177,13 @@ func (k *Cache) storeIn(ctx context.Context, id keyring.Serial, cred *ccache.Cre
 // expires at the latest endtime of its credentials; 1 s if that has
 // passed (0 would mean never); nothing while no credential has one.
 func (k *Cache) updateExpiry(ctx context.Context, id keyring.Serial) error {
-	creds, err := k.credentials(ctx, id)
+	ends, err := k.endTimes(ctx, id)
 	if err != nil {
 		return err
 	}
 	var latest int64
-	for _, c := range creds {
-		latest = max(latest, int64(c.EndTime))
+	for _, end := range ends {
+		latest = max(latest, int64(end))
 	}
 	if latest == 0 {
 		return nil
@@ -183,6 +200,10 @@ func (k *Cache) updateExpiry(ctx context.Context, id keyring.Serial) error {
 
 // RemoveCred unlinks the credential for server (krb5_cc_remove_cred).
 func (k *Cache) RemoveCred(ctx context.Context, server ccache.Principal) error {
+	return k.col.atomically(ctx, func(col *Collection) error { return col.Cache(k.sub).removeCred(ctx, server) }, nil)
+}
+
+func (k *Cache) removeCred(ctx context.Context, server ccache.Principal) error {
 	id, err := k.Keyring(ctx)
 	if err != nil {
 		return err
@@ -384,6 +405,10 @@ func (k *Cache) export(ctx context.Context, id keyring.Serial) (*ccache.File, er
 // collection and its primary pointer stay; the pointer may go on naming
 // the destroyed cache, as with MIT.
 func (k *Cache) Destroy(ctx context.Context) error {
+	return k.col.atomically(ctx, func(col *Collection) error { return col.Cache(k.sub).destroy(ctx) }, nil)
+}
+
+func (k *Cache) destroy(ctx context.Context) error {
 	id, err := k.Keyring(ctx)
 	if err != nil {
 		return err
@@ -410,9 +435,13 @@ func (k *Cache) Destroy(ctx context.Context) error {
 // kinit does on renewal and what an import is.
 //
 // Unlike MIT's KEYRING cache (clear, then store), no reader ever sees the
-// cache empty or half written: the new contents are built in a fresh
-// keyring out of sight (under the caller's process keyring) and moved into
-// the collection in one commit, displacing the old keyring, which keeps its
+// cache empty or half written. Through a Caller that makes transactions
+// (a keyring.Process or Tx) the cache keyring is cleared and filled in
+// one transaction: it keeps its serial, and its watchers hear the clear
+// and the new keys together, after the commit. Over the daemon, which
+// has no transactions, the new contents are built in a fresh keyring out
+// of sight (under the caller's process keyring) and moved into the
+// collection in one commit, displacing the old keyring, which keeps its
 // place in the collection's order. What that costs: the cache keyring gets
 // a new serial. A reader that looks the cache up by name (as MIT does on
 // every call) sees the old contents or the new, whole; one that holds the
@@ -437,6 +466,24 @@ func (k *Cache) replace(ctx context.Context, f *ccache.File, exclusive bool) err
 	var offset *TimeOffset
 	if s, us, ok := f.TimeOffset(); ok {
 		offset = &TimeOffset{s, us}
+	}
+	if _, ok := k.c().(keyring.Atomizer); ok {
+		return k.col.atomically(ctx, func(col *Collection) error {
+			k := col.Cache(k.sub)
+			id, err := k.initialize(ctx, pb, offset, exclusive)
+			if err != nil {
+				return err
+			}
+			for i := range f.Credentials {
+				if err := k.storeIn(ctx, id, &f.Credentials[i]); err != nil {
+					return fmt.Errorf("krb5ring: fill %s: %w", k.Name(), err)
+				}
+			}
+			if err := k.updateExpiry(ctx, id); err != nil {
+				return fmt.Errorf("krb5ring: fill %s: %w", k.Name(), err)
+			}
+			return nil
+		}, nil)
 	}
 	return k.swapIn(ctx, exclusive, func(ctx context.Context, id keyring.Serial) error {
 		if err := k.fillHeader(ctx, id, pb, offset); err != nil {
@@ -490,4 +537,152 @@ func (k *Cache) swapIn(ctx context.Context, exclusive bool, fill func(context.Co
 		}
 	}
 	return nil
+}
+
+// Record is one credential key of a cache: its serial, which stays while
+// the key does (a credential stored again for the same server is
+// rewritten in place), and its payload, the version 4 FILE record of the
+// credential byte for byte.
+type Record struct {
+	Key  keyring.Serial
+	Data []byte
+}
+
+// Records returns the cache's credential keys in the store's order, as
+// Credentials does, but undecoded: what a KCM server hands its clients.
+func (k *Cache) Records(ctx context.Context) ([]Record, error) {
+	var recs []Record
+	err := k.stable(ctx, func(id keyring.Serial) error {
+		ms, skipped, err := membersSkipped(ctx, k.c(), id)
+		if err != nil {
+			return fmt.Errorf("krb5ring: %s: %w", k.Name(), err)
+		}
+		if skipped {
+			return errRaced
+		}
+		recs = recs[:0]
+		for _, m := range ms {
+			if !isCredKey(m) {
+				continue
+			}
+			b, err := k.c().Read(ctx, m.id)
+			if vanished(err) {
+				return errRaced
+			}
+			if err != nil {
+				return fmt.Errorf("krb5ring: %s: read %q: %w", k.Name(), m.desc, err)
+			}
+			recs = append(recs, Record{Key: m.id, Data: b})
+		}
+		return nil
+	})
+	return recs, err
+}
+
+// TimeOffset returns the cache's KDC time offset (__krb5_time_offsets__);
+// ok is false if it has none. A missing or uninitialised cache is an
+// error wrapping ErrNotFound.
+func (k *Cache) TimeOffset(ctx context.Context) (o TimeOffset, ok bool, err error) {
+	err = k.stable(ctx, func(id keyring.Serial) error {
+		if _, err := k.principal(ctx, id); err != nil {
+			return err
+		}
+		key, err := k.c().Search(ctx, id, typeUser, offsetsKey, 0)
+		if notThere(err) {
+			ok = false
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("krb5ring: %s: %w", k.Name(), err)
+		}
+		b, err := k.c().Read(ctx, key)
+		if err != nil {
+			return fmt.Errorf("krb5ring: %s: read %s: %w", k.Name(), offsetsKey, err)
+		}
+		if o, err = decodeOffset(b); err != nil {
+			return fmt.Errorf("krb5ring: %s: %w", k.Name(), err)
+		}
+		ok = true
+		return nil
+	})
+	return o, ok, err
+}
+
+// SetTimeOffset sets the cache's KDC time offset, rewriting
+// __krb5_time_offsets__ in place or adding it, as MIT's initialize writes
+// it. A missing or uninitialised cache is an error wrapping ErrNotFound.
+func (k *Cache) SetTimeOffset(ctx context.Context, o TimeOffset) error {
+	return k.col.atomically(ctx, func(col *Collection) error {
+		k := col.Cache(k.sub)
+		id, err := k.Keyring(ctx)
+		if err != nil {
+			return err
+		}
+		if _, err := k.principal(ctx, id); err != nil {
+			return err
+		}
+		if _, err := k.c().Add(ctx, typeUser, offsetsKey, encodeOffset(o), id); err != nil {
+			return fmt.Errorf("krb5ring: %s: set %s: %w", k.Name(), offsetsKey, err)
+		}
+		return nil
+	}, nil)
+}
+
+// endTimes reads the endtime of every credential of cache keyring id,
+// without decoding the rest: what updateExpiry needs, after every store,
+// of a cache that may hold a thousand tickets.
+func (k *Cache) endTimes(ctx context.Context, id keyring.Serial) ([]ccache.Timestamp, error) {
+	ms, skipped, err := membersSkipped(ctx, k.c(), id)
+	if err != nil {
+		return nil, err
+	}
+	if skipped {
+		return nil, errRaced
+	}
+	var ends []ccache.Timestamp
+	for _, m := range ms {
+		if !isCredKey(m) {
+			continue
+		}
+		b, err := k.c().Read(ctx, m.id)
+		if vanished(err) {
+			return nil, errRaced
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read %q: %w", m.desc, err)
+		}
+		end, err := recordEndTime(b)
+		if err != nil {
+			return nil, fmt.Errorf("key %q: %w", m.desc, err)
+		}
+		ends = append(ends, end)
+	}
+	return ends, nil
+}
+
+// Record returns the credential key for server (described by its unparsed
+// name, as Store names it), raw; an error wrapping ErrCredNotFound if the
+// cache holds none, ErrNotFound if there is no such cache.
+func (k *Cache) Record(ctx context.Context, server ccache.Principal) (Record, error) {
+	desc := server.String()
+	var rec Record
+	err := k.stable(ctx, func(id keyring.Serial) error {
+		for _, typ := range []string{typeUser, typeBigKey} {
+			key, err := k.c().Search(ctx, id, typ, desc, 0)
+			if notThere(err) {
+				continue
+			}
+			if err != nil {
+				return fmt.Errorf("krb5ring: %s: %w", k.Name(), err)
+			}
+			b, err := k.c().Read(ctx, key)
+			if err != nil {
+				return fmt.Errorf("krb5ring: %s: read %q: %w", k.Name(), desc, err)
+			}
+			rec = Record{Key: key, Data: b}
+			return nil
+		}
+		return fmt.Errorf("krb5ring: %w: %q in %s", ErrCredNotFound, desc, k.Name())
+	})
+	return rec, err
 }

@@ -81,10 +81,42 @@ type Collection struct {
 // all, owner view only) require.
 func Open(ctx context.Context, c keyring.Caller, name Name, opts Options) (*Collection, error) {
 	col := &Collection{c: c, name: name.CollectionName(), opts: opts}
-	if err := col.resolve(ctx); err != nil {
+	err := col.atomically(ctx, func(col *Collection) error { return col.resolve(ctx) }, col)
+	if err != nil {
 		return nil, fmt.Errorf("krb5ring: open %s: %w", col.name, err)
 	}
 	return col, nil
+}
+
+// With returns the collection acting through c instead, with what Open
+// resolved: for a keyring.Tx, so that several steps form one transaction.
+// The keyrings it names must still be there when c acts; if they are
+// not, its calls fail as they would on a collection removed meanwhile.
+func (col *Collection) With(c keyring.Caller) *Collection {
+	dup := *col
+	dup.c = c
+	return &dup
+}
+
+// atomically runs fn on the collection in one transaction when its
+// Caller can make one (a keyring.Process, or a Tx already running), and
+// as separate calls otherwise (a daemon client). Whatever fn resolves
+// about the collection (its keyrings, its primary pointer) is copied back
+// into keep, if not nil, once it has committed.
+func (col *Collection) atomically(ctx context.Context, fn func(*Collection) error, keep *Collection) error {
+	a, ok := col.c.(keyring.Atomizer)
+	if !ok {
+		return fn(col)
+	}
+	var done *Collection
+	err := a.Atomic(ctx, func(tx *keyring.Tx) error {
+		done = col.With(tx)
+		return fn(done)
+	})
+	if err == nil && keep != nil {
+		keep.anchor, keep.ring, keep.primary = done.anchor, done.ring, done.primary
+	}
+	return err
 }
 
 // Name returns the collection's name.
@@ -355,6 +387,22 @@ func (col *Collection) uniqueName(ctx context.Context) (string, error) {
 // collection (krb5_cc_new_unique). The cache has no principal until it is
 // initialized.
 func (col *Collection) NewUnique(ctx context.Context) (*Cache, error) {
+	if _, ok := col.c.(keyring.Atomizer); ok {
+		// In one transaction nobody can take the name between the look
+		// and the add.
+		var name string
+		err := col.atomically(ctx, func(col *Collection) (err error) {
+			if name, err = col.uniqueName(ctx); err != nil {
+				return err
+			}
+			_, err = col.c.Add(ctx, typeKeyring, name, nil, col.ring)
+			return err
+		}, nil)
+		if err != nil {
+			return nil, fmt.Errorf("krb5ring: new cache in %s: %w", col.name, err)
+		}
+		return col.Cache(name), nil
+	}
 	for range uniqueTries {
 		name, err := col.uniqueName(ctx)
 		if err != nil {
@@ -379,8 +427,24 @@ func (col *Collection) NewUnique(ctx context.Context) (*Cache, error) {
 // the cache that already has f's principal, else into the primary cache if
 // that has none, else into a new unique cache; then that cache is made
 // primary. The chosen cache's contents are replaced whole (see
-// Cache.Replace). It returns the cache written.
+// Cache.Replace). It returns the cache written. Through a
+// keyring.Atomizer all of it is one transaction.
 func (col *Collection) Import(ctx context.Context, f *ccache.File) (*Cache, error) {
+	var sub string
+	err := col.atomically(ctx, func(col *Collection) error {
+		k, err := col.importFile(ctx, f)
+		if err == nil {
+			sub = k.sub
+		}
+		return err
+	}, col)
+	if err != nil {
+		return nil, err
+	}
+	return col.Cache(sub), nil
+}
+
+func (col *Collection) importFile(ctx context.Context, f *ccache.File) (*Cache, error) {
 	k, err := col.Match(ctx, f.DefaultPrincipal)
 	exclusive := false
 	if errors.Is(err, ErrNotFound) {

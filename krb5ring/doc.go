@@ -30,17 +30,26 @@
 // markers included.
 //
 // Everything goes through a keyring.Caller: a *keyring.Process on a store
-// opened in this process, or a *daemon.Client. Watch reports a
-// collection's changes as Events, through QueueSource or a daemon.Client.
+// opened in this process, a *keyring.Tx inside one of its transactions
+// (Collection.With), or a *daemon.Client. Watch reports a collection's
+// changes as Events, through QueueSource or a daemon.Client.
+//
+// Records, Record, TimeOffset and SetTimeOffset serve a KCM server, which
+// speaks in raw version 4 records and per-cache time offsets.
 //
 // # Caveats
 //
-//   - The store has no transaction spanning several operations, so
-//     Replace builds the new cache keyring under the caller's process
-//     keyring and moves it into the collection in one commit (KEYCTL_MOVE
-//     displacing the old keyring). Readers by name never see an empty or
-//     half-written cache, but the cache keyring's serial changes with each
-//     Replace; see Replace. Initialize, like MIT, clears in place.
+//   - Through a Caller that makes transactions (keyring.Atomizer: a
+//     *keyring.Process or a *keyring.Tx), every change that takes several
+//     operations (Open, Initialize, Store, RemoveCred, Destroy, Replace,
+//     NewUnique, Import) is one transaction: one commit, and no reader
+//     sees it half done. The daemon has no transactions, so over a
+//     *daemon.Client they are separate calls, and Replace builds the new
+//     cache keyring under the caller's process keyring and moves it into
+//     the collection in one commit (KEYCTL_MOVE displacing the old
+//     keyring): readers by name never see an empty or half-written cache,
+//     but the cache keyring's serial changes with each Replace; see
+//     Replace. Initialize, like MIT, clears in place.
 //   - One key per server principal: a FILE cache with two records for one
 //     server (possible, since FILE caches append) keeps only the later,
 //     and so does not come back byte for byte. Header fields other than

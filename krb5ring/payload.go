@@ -112,3 +112,49 @@ func decodeCredential(b []byte) (ccache.Credential, error) {
 	}
 	return f.Credentials[0], nil
 }
+
+// recordEndTime reads a version 4 credential record's endtime, skipping
+// its two principals, its keyblock and two times without decoding them.
+func recordEndTime(b []byte) (ccache.Timestamp, error) {
+	off := 0
+	u32 := func() (uint32, bool) {
+		if len(b)-off < 4 {
+			return 0, false
+		}
+		v := binary.BigEndian.Uint32(b[off:])
+		off += 4
+		return v, true
+	}
+	skip := func(n uint32) bool {
+		if uint64(n) > uint64(len(b)-off) {
+			return false
+		}
+		off += int(n)
+		return true
+	}
+	data := func() bool {
+		n, ok := u32()
+		return ok && skip(n)
+	}
+	principal := func() bool {
+		if _, ok := u32(); !ok { // name type
+			return false
+		}
+		n, ok := u32()
+		if !ok || !data() { // the count, then the realm
+			return false
+		}
+		for range n {
+			if !data() {
+				return false
+			}
+		}
+		return true
+	}
+	ok := principal() && principal() && skip(2) && data() && skip(8)
+	end, ok2 := u32()
+	if !ok || !ok2 {
+		return 0, fmt.Errorf("%w: credential record cut short", ErrFormat)
+	}
+	return ccache.Timestamp(end), nil
+}

@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strconv"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/kcm"
+	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
 // daemonCommand is keyctl-go's own command, not keyctl's: it is dispatched
@@ -16,7 +19,7 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>]"
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--kcm | --kcm-socket <path>]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH]
 // [--max-conns-per-uid N]`: serve the store on a Unix socket until
@@ -46,6 +49,11 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // Started by systemd for a .socket unit (LISTEN_FDS), it serves the
 // socket it is given, and --socket is not used.
 //
+// --kcm-socket PATH also serves Kerberos caches on PATH for MIT's KCM
+// cache type (package kcm), from the same store; with --system, --kcm
+// alone means kcm.DefaultSocket, where MIT looks by default. A socket
+// systemd passes under the name kcm.ActivationName is served the same way.
+//
 // It logs (log/slog, text lines on stderr) its start and stop, the
 // connections it refuses or cuts, and accept errors.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
@@ -57,6 +65,12 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			args = args[1:]
 		case args[0] == "--socket" && len(args) >= 2:
 			opts.socket = args[1]
+			args = args[2:]
+		case args[0] == "--kcm":
+			opts.kcmDefault = true
+			args = args[1:]
+		case args[0] == "--kcm-socket" && len(args) >= 2:
+			opts.kcmSocket = args[1]
 			args = args[2:]
 		case args[0] == "--max-conns-per-uid" && len(args) >= 2:
 			n, err := strconv.Atoi(args[1])
@@ -71,6 +85,13 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			return 2
 		}
 	}
+	if opts.kcmDefault && opts.kcmSocket == "" {
+		if !opts.system {
+			fmt.Fprintln(a.stderr, "keyctl-go daemon: --kcm names the system's KCM socket: use it with --system, or give --kcm-socket <path>")
+			return 2
+		}
+		opts.kcmSocket = kcm.DefaultSocket
+	}
 	if err := a.serve(ctx, opts); err != nil {
 		fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
 		return 1
@@ -83,6 +104,8 @@ type daemonOptions struct {
 	system         bool
 	socket         string // "": the mode's default
 	maxConnsPerUID int    // 0: daemon.DefaultMaxConnsPerUID
+	kcmDefault     bool   // --kcm: the system's KCM socket
+	kcmSocket      string // "": no KCM server, unless systemd passes its socket
 }
 
 // daemonLogger is the daemon's log: text lines on stderr, without the
@@ -111,10 +134,19 @@ func (a *app) daemonStore(system bool) (string, error) {
 }
 
 func (a *app) serve(ctx context.Context, o daemonOptions) error {
+	// The KCM socket, if systemd passed one, is taken out first: the
+	// daemon's own activation takes exactly one socket.
+	kcmLn, err := kcm.ActivationListener()
+	if err != nil {
+		return err
+	}
 	// A socket from the service manager comes first: it chose where
 	// clients connect, and may have started this daemon because one did.
 	ln, err := daemon.ActivationListener()
 	if err != nil {
+		if kcmLn != nil {
+			kcmLn.Close()
+		}
 		return err
 	}
 	socket := o.socket
@@ -124,6 +156,9 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	fail := func(err error) error {
 		if ln != nil {
 			ln.Close()
+		}
+		if kcmLn != nil {
+			kcmLn.Close()
 		}
 		return err
 	}
@@ -148,6 +183,11 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	if err != nil {
 		return fail(err)
 	}
+	if kcmLn == nil && o.kcmSocket != "" {
+		if kcmLn, err = listenKCM(o.kcmSocket, o.system); err != nil {
+			return fail(err)
+		}
+	}
 	store, err := a.openStore(path, 0)
 	if err != nil {
 		return fail(err)
@@ -158,9 +198,13 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	if ln != nil {
 		srv = daemon.NewServer(ln, store, opts)
 	} else if srv, err = daemon.Listen(socket, store, opts); err != nil {
+		if kcmLn != nil {
+			kcmLn.Close()
+		}
 		store.Close()
 		return err
 	}
+	kcmSrv := serveKCM(store, kcmLn, log)
 	mode := "per-user"
 	if o.system {
 		mode = "system"
@@ -170,9 +214,39 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	// store is closed so that everything acknowledged is on disk and the
 	// file is let go.
 	err = srv.Run(ctx)
+	if kcmSrv != nil {
+		err = errors.Join(err, kcmSrv.Close())
+	}
 	err = errors.Join(err, store.Close())
 	if err == nil {
 		log.Info("keyctl-go daemon: store closed", "store", path)
 	}
 	return err
+}
+
+// listenKCM binds the KCM socket at path, its directory checked as the
+// daemon's own is: the system's (made if missing, never loosened) or the
+// user's alone.
+func listenKCM(path string, system bool) (*net.UnixListener, error) {
+	var err error
+	if system {
+		err = daemon.PrepareSystemDirs(path, "")
+	} else {
+		err = daemon.PrepareUserSocketDir(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return kcm.Listen(path)
+}
+
+// serveKCM serves the store's Kerberos caches on ln, if there is one.
+func serveKCM(store *keyring.Store, ln *net.UnixListener, log *slog.Logger) *kcm.Server {
+	if ln == nil {
+		return nil
+	}
+	srv := kcm.NewServer(store, kcm.Options{Logger: log})
+	go srv.Serve(ln)
+	log.Info("keyctl-go daemon: serving KCM", "socket", ln.Addr().String())
+	return srv
 }
