@@ -24,7 +24,7 @@ func TestDaemonServesKCM(t *testing.T) {
 	db := filepath.Join(dir, "keys.db")
 	kcmSock := filepath.Join(dir, "kcm.sock")
 	stderr := &bytes.Buffer{}
-	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--socket", db+".sock", "--kcm-socket", kcmSock)
+	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--kcm-socket", kcmSock)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
