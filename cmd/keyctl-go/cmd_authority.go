@@ -47,13 +47,28 @@ func cmdReject(ctx context.Context, a *app, args []string) error {
 	if _, err := number(args[1], 10, "timeout"); err != nil {
 		return err
 	}
-	if _, err := number(args[2], 10, "error"); err != nil {
+	if _, err := rejectErrno(args[2]); err != nil {
 		return err
 	}
 	if _, err := a.keyID(ctx, args[3]); err != nil {
 		return err
 	}
 	return notPermitted("keyctl_negate")
+}
+
+// rejectErrno is reject's <error>: one of the names keyctl knows, or a
+// number.
+func rejectErrno(arg string) (unix.Errno, error) {
+	switch arg {
+	case "rejected":
+		return unix.EKEYREJECTED, nil
+	case "revoked":
+		return unix.EKEYREVOKED, nil
+	case "expired":
+		return unix.EKEYEXPIRED, nil
+	}
+	n, err := number(arg, 10, "error")
+	return unix.Errno(n), err
 }
 
 // cmdInstantiate is `instantiate [-x] <key> <data> <keyring>`.

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
@@ -26,14 +28,14 @@ import (
 // then collected. keyctl-go exits with prog's status (128+signal if a
 // signal ended it).
 func cmdSession(ctx context.Context, a *app, args []string) error {
-	name := ""
+	name, named := "", false
 	if len(args) > 0 {
 		if args[0] != "-" {
-			name = args[0]
+			name, named = args[0], true
 		}
 		args = args[1:]
 	}
-	joined, pinned, err := a.joinAndPin(ctx, name)
+	joined, pinned, err := a.joinAndPin(ctx, name, named)
 	if err != nil {
 		return err
 	}
@@ -89,7 +91,7 @@ func cmdNewSession(ctx context.Context, a *app, args []string) error {
 	if len(args) == 1 {
 		name = args[0]
 	}
-	_, pinned, err := a.joinAndPin(ctx, name)
+	_, pinned, err := a.joinAndPin(ctx, name, len(args) == 1)
 	if err != nil {
 		return err
 	}
@@ -98,9 +100,14 @@ func cmdNewSession(ctx context.Context, a *app, args []string) error {
 }
 
 // joinAndPin joins the session keyring, pins it, and lets go of the store.
+// named says a name was given (an empty one is EINVAL, not anonymous).
 // It returns what join returned (0 for the session already joined, as the
 // kernel returns) and the serial of the session pinned.
-func (a *app) joinAndPin(ctx context.Context, name string) (joined, pinned keyring.Serial, err error) {
+func (a *app) joinAndPin(ctx context.Context, name string, named bool) (joined, pinned keyring.Serial, err error) {
+	if named && name == "" {
+		// keyctl passes "" on as a name, which the kernel refuses.
+		return 0, 0, opError("keyctl_join_session_keyring", unix.EINVAL)
+	}
 	p, err := a.process(ctx)
 	if err != nil {
 		return 0, 0, err
