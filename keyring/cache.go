@@ -192,6 +192,14 @@ func (pc *processCache) setSearch(k searchKey, hit searchHit, graphRev uint64) {
 	}
 }
 
+// forget drops every answer: what the process possesses has changed
+// without the graph changing (it assumed or gave up an authority).
+func (pc *processCache) forget() {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	pc.possessed, pc.searches = nil, nil
+}
+
 // reset starts over for a newer graph revision.
 func (pc *processCache) reset(graphRev uint64) {
 	if pc.possessed == nil || graphRev > pc.graphRev {
@@ -207,7 +215,7 @@ func (pc *processCache) reset(graphRev uint64) {
 // it costs more than the rest of a cached read on some machines.
 func (ck *cachedKey) usable(s *Store) bool {
 	r := &ck.rec
-	if r.Flags&(keystore.FlagNegative|keystore.FlagRevoked|keystore.FlagInvalidated) != 0 {
+	if r.Flags&(keystore.FlagNegative|keystore.FlagRevoked|keystore.FlagInvalidated|keystore.FlagUnderConstruction) != 0 {
 		return false
 	}
 	return r.Expiry == 0 || s.now().UnixNano() < r.Expiry

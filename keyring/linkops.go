@@ -107,7 +107,7 @@ func (p *Process) Unlink(ctx context.Context, key, ring Serial) error {
 		if err != nil {
 			return err
 		}
-		k, err := t.lookup(op, key, lookupDeferPerm, 0)
+		k, err := t.lookup(op, key, lookupDeferPerm|lookupPartial, 0)
 		if err != nil {
 			return err
 		}

@@ -151,6 +151,10 @@ func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKey
 	const op = "keyctl_read"
 	err = p.read(ctx, func(t *txn) error {
 		k, err := t.lookup(op, id, lookupDeferPerm, 0)
+		var pending *constructionPending
+		if errors.As(err, &pending) {
+			return err
+		}
 		if err != nil {
 			return errKey(op, id, unix.ENOKEY, "")
 		}
@@ -165,6 +169,10 @@ func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKey
 			return errKey(op, id, unix.EOPNOTSUPP, "%s keys cannot be read", k.Type)
 		}
 		if err := t.validate(op, id, k.KeyRecord); err != nil {
+			return err
+		}
+		if k.Type == authKeyType {
+			payload, err = t.calloutInfo(op, k.KeyRecord)
 			return err
 		}
 		isKeyring = k.IsKeyring()
@@ -185,8 +193,18 @@ func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKey
 
 // read runs a read-only operation. If it resolves a user keyring that does
 // not exist yet, the keyrings are made, as the kernel makes them on that
-// lookup, and the operation runs again.
+// lookup, and the operation runs again; so it does once a key under
+// construction that it met has been constructed.
 func (p *Process) read(ctx context.Context, fn func(t *txn) error) error {
+	for {
+		err := p.readOnce(ctx, fn)
+		if again, err := awaitConstruction(ctx, err); !again {
+			return err
+		}
+	}
+}
+
+func (p *Process) readOnce(ctx context.Context, fn func(t *txn) error) error {
 	err := p.view(fn)
 	if errors.Is(err, errNeedsWrite) {
 		if err := p.makeUserKeyrings(ctx); err != nil {

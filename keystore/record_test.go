@@ -13,6 +13,7 @@ import (
 func TestKeyRecordRoundTrip(t *testing.T) {
 	for _, r := range []keystore.KeyRecord{
 		{Serial: 3, Type: "user", Description: "x"},
+		{Serial: 4, Type: "user", Description: "debug:x", Flags: keystore.FlagInQuota | keystore.FlagUnderConstruction, QuotaBytes: 8},
 		{Serial: 1<<31 - 1, Type: "keyring", Description: "_ses", UID: 1000, GID: 0xffffffff, Perm: 0x3f3f3f3f,
 			Flags: keystore.FlagInQuota | keystore.FlagRestricted, Expiry: -5, CTime: 1 << 62, DataLen: 7, QuotaBytes: 33,
 			Links: 2, Pins: 1, NextSeq: 1 << 40, Reject: 126, RestrictType: "asymmetric", Restriction: "key_or_keyring:123"},
