@@ -486,6 +486,15 @@ func (s *Store) started(c *construction) *Construction {
 	s.hold(c.key)
 	s.hold(c.session)
 	c.timer = time.AfterFunc(s.constructionTimeout, func() {
+		// Close waits for this (timersMu), and this does nothing once
+		// Close has begun.
+		s.timersMu.RLock()
+		defer s.timersMu.RUnlock()
+		select {
+		case <-s.closing:
+			return
+		default:
+		}
 		if err := s.abandon(context.Background(), c); err != nil {
 			s.log.Warn("keyring: negating a construction past its deadline", "key", c.key, "err", err)
 		}
@@ -616,7 +625,8 @@ func (t *txn) spendAuthority(c *construction) error {
 }
 
 // ended is what follows the commit that ended c: the authority is spent,
-// waiters are woken, and the store lets go of what the construction held.
+// the store lets go of what the construction held, and then waiters are
+// woken, so that they see all of it.
 func (s *Store) ended(c *construction) {
 	if c.over.Swap(true) {
 		return
@@ -625,10 +635,10 @@ func (s *Store) ended(c *construction) {
 		c.timer.Stop()
 	}
 	s.building.remove(c)
-	close(c.done)
 	if err := s.release(context.Background(), c.key, c.session); err != nil {
 		s.log.Warn("keyring: letting go of a construction", "key", c.key, "err", err)
 	}
+	close(c.done)
 }
 
 // abandonBuilt negates the keys p was building and never completed: p is

@@ -77,6 +77,7 @@ type Store struct {
 	cache *readCache // committed keys, for reads that need no transaction (cache.go)
 
 	building            constructions // request_key constructions under way (construct.go)
+	timersMu            sync.RWMutex  // held by deadline timers at work; Close takes it to wait for them
 	negativeTimeout     time.Duration
 	constructionTimeout time.Duration
 
@@ -156,10 +157,12 @@ func Open(path string, opts Options) (*Store, error) {
 // they receive nothing more. Close is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
+		close(s.closing)
+		s.timersMu.Lock() // no deadline timer at work from here on
 		if err := s.abandonAll(context.Background()); err != nil {
 			s.log.Warn("keyring: negating constructions as the store closes", "err", err)
 		}
-		close(s.closing)
+		s.timersMu.Unlock()
 		s.collected.Wait()
 	})
 	return s.db.Close()
