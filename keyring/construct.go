@@ -320,6 +320,9 @@ func (t *txn) construct(op, typ, desc string, callout []byte, destID Serial) (*c
 	if typ == "keyring" {
 		return nil, fmt.Errorf("keyring: %s %s:%s: keyrings cannot be constructed: %w", op, typ, desc, unix.EPERM)
 	}
+	if desc == "" {
+		return nil, fmt.Errorf("keyring: %s %s: a key needs a description: %w", op, typ, unix.EINVAL) // key_alloc's
+	}
 	requester, authDest := t.p, Serial(0)
 	if c := t.p.assumedAuthority(); c != nil {
 		if !t.authorityValid(c) {

@@ -181,6 +181,7 @@ func TestConstructionArguments(t *testing.T) {
 		{"unknown type", "lizardsgizzards", "d", []byte("x"), 0, unix.ENOKEY},
 		{"overlong callout", "user", "d", bytes.Repeat([]byte("a"), keyring.MaxCalloutInfo+1), 0, unix.EINVAL},
 		{"keyring", "keyring", "d", []byte("x"), 0, unix.EPERM},
+		{"empty description", "user", "", []byte("x"), 0, unix.EINVAL},
 		{"authority keys are not requested", ".request_key_auth", "d", []byte("x"), 0, unix.EPERM},
 		{"bad destination", "user", "d", []byte("x"), 12345, unix.ENOKEY},
 	} {
