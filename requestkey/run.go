@@ -120,12 +120,16 @@ func Build(ctx context.Context, caller keyring.Caller, c *keyring.Construction, 
 	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
 	defer cancel()
 	b := &builder{opts: opts, cfg: cfg, c: c, caller: caller, log: opts.logger()}
-	dir, err := b.privateBin()
-	if err != nil {
-		return err
+	path := helperPath
+	if dir, err := b.privateBin(); err != nil {
+		// A program named keyctl still runs keyctl-go; "keyctl" looked up
+		// in PATH does not.
+		b.log.Warn("request-key: no private PATH directory for keyctl: "+err.Error(), "key", c.Key)
+	} else if dir != "" {
+		defer os.RemoveAll(dir)
+		path = dir + ":" + path
 	}
-	defer os.RemoveAll(dir)
-	b.env = append([]string{"HOME=/", "PATH=" + dir + ":" + helperPath, EnvAuthority + "=" + FormatAuthority(c)}, opts.Env...)
+	b.env = append([]string{"HOME=/", "PATH=" + path, EnvAuthority + "=" + FormatAuthority(c)}, opts.Env...)
 	return b.do(ctx, "create", false)
 }
 
@@ -140,7 +144,8 @@ type builder struct {
 }
 
 // privateBin makes the directory that goes first in the helper's PATH,
-// holding "keyctl", a link to keyctl-go; "" if there is no keyctl-go.
+// holding "keyctl", a link to keyctl-go; "" if there is no keyctl-go. It
+// is made in $TMPDIR (os.TempDir), mode 0700.
 func (b *builder) privateBin() (string, error) {
 	if b.opts.Keyctl == "" {
 		return "", nil
