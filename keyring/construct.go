@@ -103,7 +103,9 @@ type construction struct {
 	requester *Process
 	done      chan struct{} // closed once the construction has ended
 	over      atomic.Bool   // the key is instantiated or negated: the authority is spent
-	timer     *time.Timer   // the store's bound (DefaultConstructionTimeout)
+
+	timerMu sync.Mutex  // guards timer, armed after the commit while the construction may already be ending
+	timer   *time.Timer // the store's bound (DefaultConstructionTimeout)
 }
 
 // constructions is a store's registry of live constructions, by key.
@@ -486,6 +488,11 @@ func (t *txn) makeAuthority(c *construction) error {
 // key, as the kernel's authority holds its target, and the helper's
 // session keyring, which holds the authority), arms the store's bound, and describes it for the builder.
 func (s *Store) started(c *construction) *Construction {
+	c.timerMu.Lock()
+	defer c.timerMu.Unlock()
+	if c.over.Load() {
+		return s.describe(c) // ended already (its builder went, or the store closed)
+	}
 	s.hold(c.key)
 	s.hold(c.session)
 	c.timer = time.AfterFunc(s.constructionTimeout, func() {
@@ -502,6 +509,11 @@ func (s *Store) started(c *construction) *Construction {
 			s.log.Warn("keyring: negating a construction past its deadline", "key", c.key, "err", err)
 		}
 	})
+	return s.describe(c)
+}
+
+// describe is c as its builder sees it.
+func (s *Store) describe(c *construction) *Construction {
 	r := c.requester
 	return &Construction{
 		Key:         c.key,
@@ -634,9 +646,11 @@ func (s *Store) ended(c *construction) {
 	if c.over.Swap(true) {
 		return
 	}
+	c.timerMu.Lock()
 	if c.timer != nil {
 		c.timer.Stop()
 	}
+	c.timerMu.Unlock()
 	s.building.remove(c)
 	if err := s.release(context.Background(), c.key, c.session); err != nil {
 		s.log.Warn("keyring: letting go of a construction", "key", c.key, "err", err)
