@@ -240,12 +240,15 @@ func (p *Process) requestKey(ctx context.Context, typ, desc string, callout []by
 	}
 	var found Serial
 	var made *construction
-	run := p.read
-	if dest != 0 || withCallout {
-		run = p.update
-	}
-	err := run(ctx, func(t *txn) error {
-		found, made = 0, nil
+	// attempt is one search, and with construct, the construction of the
+	// key if the search found nothing.
+	attempt := func(t *txn, construct bool) error {
+		found = 0
+		if made != nil {
+			// A transaction run again (keystore.DB.Update) makes it anew.
+			t.s.building.remove(made)
+			made = nil
+		}
 		if dest != 0 {
 			if _, err := t.lookup(op, dest, 0, perms.Write); err != nil {
 				return err
@@ -264,14 +267,20 @@ func (p *Process) requestKey(ctx context.Context, typ, desc string, callout []by
 			}
 			found = id
 			return nil
-		case !errors.Is(err, errNotFound):
+		case !construct || !errors.Is(err, errNotFound):
 			return err
-		case !withCallout:
-			return fmt.Errorf("keyring: %s %s:%s: %w", op, typ, desc, unix.ENOKEY)
 		}
 		made, err = t.construct(op, typ, desc, callout, dest)
 		return err
-	})
+	}
+	// A key found with nothing to link needs no commit, and no fsync.
+	var err error
+	if dest == 0 {
+		err = p.read(ctx, func(t *txn) error { return attempt(t, false) })
+	}
+	if dest != 0 || (withCallout && errors.Is(err, errNotFound)) {
+		err = p.update(ctx, func(t *txn) error { return attempt(t, withCallout) })
+	}
 	if err != nil {
 		if made != nil {
 			p.s.building.remove(made) // the transaction that made it did not commit
