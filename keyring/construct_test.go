@@ -293,8 +293,6 @@ func TestConcurrentRequestWaitsForTheConstruction(t *testing.T) {
 	req, helper, session := requester(t, e, alice)
 	other := e.store.Process(alice)
 	defer other.Release(ctx)
-	must[keyring.Serial](t)(other.JoinSession(ctx, ""))
-	must[keyring.Serial](t)(other.JoinSession(ctx, "")) // a session of its own, then the shared one
 	if err := other.AdoptSession(ctx, session); err != nil {
 		t.Fatal(err)
 	}

@@ -97,6 +97,10 @@
 // # Caveats
 //
 //   - Typed link restrictions are not supported (ENOENT).
+//   - A wait for a key under construction ends with its ctx, or with the
+//     construction (at most Options.ConstructionTimeout). A caller that
+//     passes a ctx without an end, as the daemon does for its clients'
+//     calls, may wait that long, and so may whoever waits for that call.
 //   - Authorities and the helpers' "_req" keyrings live in memory, as
 //     thread and process keyrings do: a helper reaches them through the
 //     same Store (a daemon, or the store its requester serves it).
