@@ -175,16 +175,16 @@ func (d *daemonProcess) wait(t testing.TB) error {
 
 // A step of a scripted client: one call, named by Op.
 type step struct {
-	Op      string // add, read, describe, update, setperm, chown, watch, keyringid, fill, records, spin
-	Name    string `json:",omitempty"` // add: remember the new key by this name
+	Op      string // add, read, describe, update, setperm, chown, watch, keyringid, fill, records, spin, adopt, join, pin, unpin, persistent, link
+	Name    string `json:",omitempty"` // add, join: remember the new key by this name
 	Key     int32  `json:",omitempty"` // the key, or the ring for keyringid
 	Ref     string `json:",omitempty"` // the key, as named by an earlier add of this script
 	Type    string `json:",omitempty"`
-	Desc    string `json:",omitempty"`
+	Desc    string `json:",omitempty"` // join: the session's name
 	Payload string `json:",omitempty"`
-	Ring    int32  `json:",omitempty"` // add: the keyring
+	Ring    int32  `json:",omitempty"` // add, link, persistent: the keyring
 	Perm    uint32 `json:",omitempty"` // setperm
-	UID     uint32 `json:",omitempty"` // chown
+	UID     uint32 `json:",omitempty"` // chown, persistent
 	Tag     int    `json:",omitempty"` // watch
 	N       int    `json:",omitempty"` // records: how many key records to wait for; spin: the payload's size
 }
@@ -192,7 +192,7 @@ type step struct {
 // What a step did, one JSON line on the script's stdout per step.
 type outcome struct {
 	Op      string
-	Serial  int32    // add, keyringid: the key
+	Serial  int32    // add, keyringid, join, pin, persistent: the key
 	Errno   int      // the call's errno, 0 for success
 	Data    string   // read: the payload
 	UID     uint32   // describe: the owner
@@ -261,6 +261,25 @@ func (s step) run(ctx context.Context, c *daemon.Client, named map[string]keyrin
 		var id keyring.Serial
 		id, err = c.GetKeyringID(ctx, key, true)
 		o.Serial = int32(id)
+	case "adopt":
+		err = c.AdoptSession(ctx, key)
+	case "join":
+		var id keyring.Serial
+		id, err = c.JoinSession(ctx, s.Desc)
+		o.Serial = int32(id)
+		named[s.Name] = id
+	case "pin":
+		var id keyring.Serial
+		id, err = c.PinSession(ctx)
+		o.Serial = int32(id)
+	case "unpin":
+		err = c.UnpinSession(ctx, key)
+	case "persistent":
+		var id keyring.Serial
+		id, err = c.GetPersistent(ctx, s.UID, keyring.Serial(s.Ring))
+		o.Serial = int32(id)
+	case "link":
+		err = c.Link(ctx, key, keyring.Serial(s.Ring))
 	case "fill":
 		for err == nil {
 			if _, err = c.Add(ctx, "user", "fill-"+strconv.Itoa(o.Count), []byte("x"), keyring.UserKeyring); err == nil {

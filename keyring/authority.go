@@ -60,15 +60,8 @@ func (p *Process) AssumeAuthority(ctx context.Context, key Serial, token Authori
 	}
 	p.setAuthority(c)
 	if p.sessionKeyring() == 0 {
-		p.s.hold(c.session)
-		p.mu.Lock()
-		taken := p.session == 0
-		if taken {
-			p.session = c.session
-		}
-		p.mu.Unlock()
-		if !taken {
-			p.s.release(ctx, c.session)
+		if err := p.adopt(ctx, c.session); err != nil {
+			return 0, err
 		}
 	}
 	return c.authority, nil
@@ -82,12 +75,13 @@ func (p *Process) assumedAuthority() *construction {
 }
 
 // setAuthority assumes c's authority (nil gives it up). What the process
-// possesses changes with it, so its cached answers go.
+// possesses changes with it, as with its keyrings, so its cached answers
+// go.
 func (p *Process) setAuthority(c *construction) {
 	p.mu.Lock()
 	p.authority = c
 	p.mu.Unlock()
-	p.cache.forget()
+	p.cache.rootsChanged()
 }
 
 // authorityValid reports whether c's authority is still good in this

@@ -137,8 +137,13 @@ func (c *readCache) currentGraph() uint64 {
 // possession of keys and search results. All of it is valid for one graph
 // revision.
 type processCache struct {
-	mu        sync.Mutex
-	graphRev  uint64 // the readCache graphGen the answers hold for
+	mu       sync.Mutex
+	graphRev uint64 // the readCache graphGen the answers hold for
+	// roots counts changes to the process's thread, process and session
+	// keyrings, which possession is reckoned from: the answers hold for
+	// one set of them, so a process that leaves a session does not keep
+	// possessing its keys.
+	roots     uint64
 	possessed map[uint32]bool
 	searches  map[searchKey]searchHit
 }
@@ -164,9 +169,28 @@ func (pc *processCache) possession(serial uint32, graphRev uint64) (possessed, o
 	return possessed, ok
 }
 
-func (pc *processCache) setPossession(serial uint32, possessed bool, graphRev uint64) {
+// rootsChanged forgets every answer: the process's keyrings changed.
+func (pc *processCache) rootsChanged() {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	pc.roots++
+	pc.possessed, pc.searches = nil, nil
+}
+
+// rootsGen is the count of root changes, which a read transaction takes
+// before it reckons possession and offers its answers with.
+func (pc *processCache) rootsGen() uint64 {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	return pc.roots
+}
+
+func (pc *processCache) setPossession(serial uint32, possessed bool, graphRev, roots uint64) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if roots != pc.roots {
+		return // reckoned from keyrings the process no longer has
+	}
 	pc.reset(graphRev)
 	if pc.graphRev == graphRev && len(pc.possessed) < maxCachedKeys {
 		pc.possessed[serial] = possessed
@@ -183,21 +207,16 @@ func (pc *processCache) search(k searchKey, graphRev uint64) (searchHit, bool) {
 	return hit, ok
 }
 
-func (pc *processCache) setSearch(k searchKey, hit searchHit, graphRev uint64) {
+func (pc *processCache) setSearch(k searchKey, hit searchHit, graphRev, roots uint64) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
+	if roots != pc.roots {
+		return
+	}
 	pc.reset(graphRev)
 	if pc.graphRev == graphRev && len(pc.searches) < maxCachedKeys {
 		pc.searches[k] = hit
 	}
-}
-
-// forget drops every answer: what the process possesses has changed
-// without the graph changing (it assumed or gave up an authority).
-func (pc *processCache) forget() {
-	pc.mu.Lock()
-	defer pc.mu.Unlock()
-	pc.possessed, pc.searches = nil, nil
 }
 
 // reset starts over for a newer graph revision.

@@ -25,6 +25,23 @@
 // GetKeyringID with create) and live in memory only, as long as the Process;
 // GroupKeyring (@g) is EINVAL.
 //
+// # Possession
+//
+// A key is possessed, as in the kernel, when it is reachable from the
+// process's thread, process or session keyring (the user-session keyring
+// when it has no session). The kernel gives a process a session keyring
+// only by inheritance or by joining one by name; a Process gets one by
+// JoinSession, or by AdoptSession, the userspace form of inheritance,
+// which takes a serial and so checks what the kernel's fork never needs
+// to: that the keyring is a session of the caller's own uid handed down
+// (held as a session by a process of the store, pinned by PinSession, or
+// a registered named session), or a keyring of its own it may Search,
+// which the kernel would let it join by name. Anything else is EACCES, to
+// root as well. Pins are their owner's: only the keyring's owner may pin
+// or unpin it, and the registry's holds on user, persistent and named
+// session keyrings are not pins. Answers a Process caches about
+// possession are dropped whenever its keyrings change.
+//
 // A change is acknowledged once it is durable, and its notifications are
 // posted once it is durable too, in commit order, never for an operation
 // that failed; each carries the store's revision for queues that keep
@@ -49,19 +66,20 @@
 //
 // The store never runs the helper: the requester does, as itself (package
 // requestkey reads /etc/request-key.conf and runs what it names). The
-// kernel runs /sbin/request-key with the requester's credentials too, but
-// it can; a daemon serving many users could only do so by changing
-// identity, and then a bug in it would run programs as anyone. Here the
-// program runs with exactly the rights of the process that asked, and the
-// store trusts what it writes no more than an add_key from that user.
+// kernel runs /sbin/request-key as root, lending it the requester's
+// keyrings; a daemon serving many users could run programs only by
+// changing identity, and then a bug in it would run them as anyone. Here
+// the program runs with exactly the rights of the process that asked, and
+// the store trusts what it writes no more than an add_key from that user.
 //
 // The authority goes to the helper as a token (Construction.Token), which
 // the requester hands to it alone (keyctl-go: in its environment) and
 // AssumeAuthority checks, with the requester's uid: in the kernel the
 // helper holds the authority because it is the only process in the
-// authority's session keyring, which cannot be joined by id; here a
-// session keyring can be adopted by serial, so the serial alone cannot
-// prove anything. Another uid is refused even with the token.
+// authority's session keyring, which nobody can join; here a live session
+// can be adopted by serial by any process of its owner's uid (see
+// AdoptSession), so holding the "_req" keyring proves nothing. Another uid
+// is refused even with the token.
 //
 // # Where this differs from the kernel, on purpose
 //
@@ -79,7 +97,18 @@
 //     the 4 bytes each link was charged. The kernel's gc keeps charging them
 //     until the keyring is cleared or destroyed (measured: a session charged
 //     5 bytes, 12 with a key in it, stays at 9 once the key is invalidated).
-//   - Uid 0 stands in for CAP_SYS_ADMIN where the kernel asks for it.
+//   - Uid 0 stands in for CAP_SYS_ADMIN where the kernel asks for it, and
+//     for CAP_SETUID in GetPersistent.
+//   - A session is handed down by serial (AdoptSession), under the rules
+//     above, rather than by fork. Named sessions persist, registered by
+//     name, one keyring to a name: a name held by another user's live
+//     session that the joiner may not Search stays with it, and the joiner
+//     gets an unregistered keyring of that name (the kernel lets both
+//     carry it). Joining by name looks only at named sessions, where the
+//     kernel's join finds any keyring of that name the caller may Search.
+//   - Another user's named session that the kernel lets a process join
+//     (it grants Search) can be joined but not pinned: pins record no
+//     pinner, so only the owner may take them.
 //   - A construction is bounded (Options.ConstructionTimeout): a key still
 //     under construction then is negated, as it is when its requester's
 //     Process is released or the store closes. A store reopened after a

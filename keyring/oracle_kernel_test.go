@@ -245,6 +245,8 @@ func oracleKernelExec(op oracleOp) oracleResult {
 		err = oracleKernelRestrict(op.Ring, op.RType, op.Restriction)
 	case "getid":
 		n, err = unix.KeyctlGetKeyringID(int(op.Key), op.Create)
+	case "persistent":
+		n, err = unix.KeyctlInt(unix.KEYCTL_GET_PERSISTENT, int(op.UID), int(op.Ring), 0, 0)
 	case "settle":
 		return oracleKernelSettle(op)
 	case "cleanup":

@@ -67,6 +67,7 @@ func (p *Process) createVolatile(ctx context.Context, id Serial) error {
 	p.mu.Lock()
 	*slot = made
 	p.mu.Unlock()
+	p.cache.rootsChanged() // keys it holds are possessed now
 	return nil
 }
 

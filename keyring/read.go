@@ -89,7 +89,7 @@ func (t *txn) remember(k ref, payload []byte, hasPayload bool) *cachedKey {
 	c := t.s.cache
 	ck := c.fill(rev, &cachedKey{rec: *k.KeyRecord, payload: payload, hasPayload: hasPayload})
 	if current, graphGen := c.current(rev); current {
-		t.p.cache.setPossession(k.Serial, k.possessed, graphGen)
+		t.p.cache.setPossession(k.Serial, k.possessed, graphGen, t.roots)
 	}
 	return ck
 }

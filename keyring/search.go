@@ -215,6 +215,6 @@ func (t *txn) rememberSearch(k searchKey, found Serial) {
 		}
 	}
 	if current, graphGen := t.s.cache.current(t.tx.Revision()); current {
-		t.p.cache.setSearch(k, searchHit{ring: hit[0], found: hit[1]}, graphGen)
+		t.p.cache.setSearch(k, searchHit{ring: hit[0], found: hit[1]}, graphGen, t.roots)
 	}
 }

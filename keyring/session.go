@@ -21,6 +21,12 @@ import (
 // process holds them), so other processes can join them. A name starting
 // with '.' is EPERM. Joining the session the process already has returns
 // 0, as the kernel does.
+//
+// A name is registered to one keyring at a time. A name another user's
+// live session holds that the caller may not Search stays with that
+// session: the caller gets a new keyring of that name, not registered, so
+// that it lives while the caller holds or pins it, as the kernel's do. (In
+// the kernel both would carry the name.)
 func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) {
 	const op = "keyctl_join_session_keyring"
 	if name != "" && name[0] == '.' {
@@ -32,17 +38,27 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 	var joined Serial
 	err := p.update(ctx, func(t *txn) error {
 		var displaced *keystore.KeyRecord
+		register := name != ""
 		if name != "" {
 			if s := Serial(t.tx.Name(keystore.NameSession, name)); s != 0 {
 				r, err := t.key(s)
 				if err != nil {
 					return err
 				}
-				if t.validate(op, s, r) == nil && perms.Check(t.p.cred, ref{KeyRecord: r}.subject(), false, perms.Search) == nil {
+				live := t.validate(op, s, r) == nil
+				if live && perms.Check(t.p.cred, ref{KeyRecord: r}.subject(), false, perms.Search) == nil {
 					joined = s
 					return nil
 				}
-				displaced = r
+				// The name passes on from the caller's own keyring or a
+				// dead one. Another user's live session keeps it, and the
+				// hold that comes with it: taking it would let anyone
+				// collect that user's session by joining its name.
+				if live && r.UID != t.p.cred.UID {
+					register = false
+				} else {
+					displaced = r
+				}
 			}
 		}
 		serial, err := t.tx.NewSerial()
@@ -62,6 +78,8 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 		if name != "" {
 			r.Description = name
 			r.Perm = uint32(perms.DefaultNamedSessionKeyring)
+		}
+		if register {
 			r.Pins = 1
 		}
 		r.QuotaBytes = uint32(len(r.Description)) + 1
@@ -75,7 +93,7 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 		if err := t.put(r); err != nil {
 			return err
 		}
-		if name != "" {
+		if register {
 			if err := t.tx.PutName(keystore.NameSession, name, r.Serial); err != nil {
 				return err
 			}
@@ -102,7 +120,25 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 
 // AdoptSession makes id the process's session keyring: the way a session
 // is handed down to child processes, which learn its serial from their
-// parent. It must be a keyring.
+// parent. The kernel gives a process a session keyring only by
+// inheritance or by joining it by name, and serials are no secret, so id
+// must be a keyring the caller could have been given so:
+//
+//   - one of its own sessions handed down: a keyring of the caller's uid
+//     that a process of the store has as its session now (what a forked
+//     child inherits), that is pinned as a session (PinSession, which
+//     only the owner may do), or that is registered as a named session
+//     (JoinSession); or
+//   - a keyring of the caller's uid that grants it Search without
+//     possession, which the kernel would let it join by name: its @u and
+//     @us among them (the kernel's join finds them under their names, and
+//     makes @us the session of a process that has none).
+//
+// Anything else is EACCES, for uid 0 as well: the kernel's root gets
+// another user's session only by joining it by name, which JoinSession
+// governs. A missing, revoked or expired keyring fails as the kernel's
+// lookup does (ENOKEY, EKEYREVOKED, EKEYEXPIRED), before the permission;
+// a key of the caller's own that is not a keyring is ENOTDIR.
 func (p *Process) AdoptSession(ctx context.Context, id Serial) error {
 	const op = "adopt_session"
 	err := p.read(ctx, func(t *txn) error {
@@ -110,10 +146,19 @@ func (p *Process) AdoptSession(ctx context.Context, id Serial) error {
 		if err != nil {
 			return err
 		}
+		if err := t.validate(op, id, r); err != nil {
+			return err
+		}
+		if r.UID != t.p.cred.UID {
+			return errKey(op, id, unix.EACCES, "another user's keyring")
+		}
 		if !r.IsKeyring() {
 			return errKey(op, id, unix.ENOTDIR, "not a keyring")
 		}
-		return t.validate(op, id, r)
+		if t.isSession(r) || perms.Check(t.p.cred, ref{KeyRecord: r}.subject(), false, perms.Search) == nil {
+			return nil
+		}
+		return errKey(op, id, unix.EACCES, "neither a session handed down nor searchable")
 	})
 	if err != nil {
 		return err
@@ -121,17 +166,75 @@ func (p *Process) AdoptSession(ctx context.Context, id Serial) error {
 	return p.adopt(ctx, id)
 }
 
+// isSession reports whether r is a session keyring that its owner can
+// hand down: one a process of the store has as its session now (what a
+// forked child would inherit), one pinned as a session, or a registered
+// named session. For a keyring of the caller's own uid, each says that a
+// process of that uid had it as its session: only the owner may pin
+// (PinSession), a named session is registered to the uid that made it
+// (JoinSession), and the only ways into a session are join and adoption.
+func (t *txn) isSession(r *keystore.KeyRecord) bool {
+	return r.IsKeyring() && (t.s.isLiveSession(Serial(r.Serial)) || t.sessionPins(r) > 0 ||
+		t.tx.Name(keystore.NameSession, r.Description) == r.Serial)
+}
+
+// sessionPins is how many of r's pins PinSession took: its pins less
+// those the registry holds.
+func (t *txn) sessionPins(r *keystore.KeyRecord) uint32 {
+	held := uint32(0)
+	if t.tx.Name(keystore.NameSession, r.Description) == r.Serial {
+		held++
+	}
+	if kind, uid, ok := userRegistry(r.Description); ok && t.tx.Name(kind, uidName(uid)) == r.Serial {
+		held++
+	}
+	if r.Pins < held {
+		return 0
+	}
+	return r.Pins - held
+}
+
 // adopt holds id as the session and lets go of the old one.
 func (p *Process) adopt(ctx context.Context, id Serial) error {
 	p.s.hold(id)
+	p.s.enterSession(id)
 	p.mu.Lock()
 	old := p.session
 	p.session = id
 	p.mu.Unlock()
+	p.cache.rootsChanged()
 	if old != 0 {
+		p.s.leaveSession(old)
 		return p.s.release(ctx, old)
 	}
 	return nil
+}
+
+// enterSession and leaveSession count the processes that have id as their
+// session, for isSession; the key hold itself is Store.hold's.
+func (s *Store) enterSession(id Serial) {
+	s.mu.Lock()
+	s.sessions[id]++
+	s.mu.Unlock()
+}
+
+func (s *Store) leaveSession(id Serial) {
+	if id == 0 {
+		return
+	}
+	s.mu.Lock()
+	if s.sessions[id]--; s.sessions[id] <= 0 {
+		delete(s.sessions, id)
+	}
+	s.mu.Unlock()
+}
+
+// isLiveSession reports whether a process of the store has id as its
+// session now.
+func (s *Store) isLiveSession(id Serial) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.sessions[id] > 0
 }
 
 // KeyringID returns the serial a key id names (KEYCTL_GET_KEYRING_ID),
@@ -190,6 +293,13 @@ func Capabilities() []byte {
 // This is how a session is handed to a tree of processes, which the kernel
 // does by inheritance: `keyctl-go session` pins the session it joins while
 // its child runs.
+//
+// Only the session's owner may pin it, else EACCES: a pin says "handed down
+// by its owner" (AdoptSession trusts it), and it is stored without a record
+// of who took it, so a pin by anyone else could neither be told apart nor
+// taken back by them. A process in another user's named session, which
+// the kernel lets it join if that user opened it to Search, keeps it only
+// while it holds it.
 func (p *Process) PinSession(ctx context.Context) (Serial, error) {
 	const op = "pin_session"
 	id := p.sessionKeyring()
@@ -201,13 +311,19 @@ func (p *Process) PinSession(ctx context.Context) (Serial, error) {
 		if err != nil {
 			return err
 		}
+		if r.UID != t.p.cred.UID {
+			return errKey(op, id, unix.EACCES, "another user's session")
+		}
 		r.Pins++
 		return t.put(r)
 	})
 }
 
 // UnpinSession lets go of a hold PinSession took on session keyring id. A
-// session that nothing holds any more is collected.
+// session that nothing holds any more is collected. Only the keyring's
+// owner may unpin it (EACCES), and only pins PinSession took (EINVAL): the
+// registry's own hold on a user, user-session, persistent or named session
+// keyring is not a pin to take off.
 func (p *Process) UnpinSession(ctx context.Context, id Serial) error {
 	const op = "unpin_session"
 	return p.update(ctx, func(t *txn) error {
@@ -215,7 +331,10 @@ func (p *Process) UnpinSession(ctx context.Context, id Serial) error {
 		if err != nil {
 			return err
 		}
-		if !r.IsKeyring() || r.Pins == 0 {
+		if r.UID != t.p.cred.UID {
+			return errKey(op, id, unix.EACCES, "another user's keyring")
+		}
+		if !r.IsKeyring() || t.sessionPins(r) == 0 {
 			return errKey(op, id, unix.EINVAL, "not a pinned keyring")
 		}
 		r.Pins--

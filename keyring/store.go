@@ -81,12 +81,13 @@ type Store struct {
 	negativeTimeout     time.Duration
 	constructionTimeout time.Duration
 
-	// mu guards watches and held. Lock order: a caller's commit (keystore's
-	// committer) may run post with mu taken; nothing holds mu while waiting
-	// for a commit.
-	mu      sync.Mutex
-	watches map[Serial]*notify.WatchList // keys someone watches
-	held    map[Serial]int               // keys processes hold in memory (their sessions)
+	// mu guards watches, held and sessions. Lock order: a caller's commit
+	// (keystore's committer) may run post with mu taken; nothing holds mu
+	// while waiting for a commit.
+	mu       sync.Mutex
+	watches  map[Serial]*notify.WatchList // keys someone watches
+	held     map[Serial]int               // keys processes hold in memory (their sessions)
+	sessions map[Serial]int               // of those, the ones held as a session (session.go)
 
 	closing   chan struct{} // closed by Close, to stop the collector
 	wake      chan struct{} // a new expiry was committed: the collector looks again
@@ -102,17 +103,18 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		db:      db,
-		quota:   opts.Quota,
-		delay:   opts.GCDelay,
-		now:     opts.Now,
-		log:     opts.Logger,
-		policy:  notify.NewPolicy(notify.PolicyOptions{WatchLimit: opts.WatchLimit}),
-		watches: make(map[Serial]*notify.WatchList),
-		held:    make(map[Serial]int),
-		closing: make(chan struct{}),
-		wake:    make(chan struct{}, 1),
-		cache:   newReadCache(),
+		db:       db,
+		quota:    opts.Quota,
+		delay:    opts.GCDelay,
+		now:      opts.Now,
+		log:      opts.Logger,
+		policy:   notify.NewPolicy(notify.PolicyOptions{WatchLimit: opts.WatchLimit}),
+		watches:  make(map[Serial]*notify.WatchList),
+		held:     make(map[Serial]int),
+		sessions: make(map[Serial]int),
+		closing:  make(chan struct{}),
+		wake:     make(chan struct{}, 1),
+		cache:    newReadCache(),
 
 		negativeTimeout:     opts.NegativeTimeout,
 		constructionTimeout: opts.ConstructionTimeout,
@@ -213,6 +215,8 @@ func (p *Process) Release(ctx context.Context) error {
 	held := []Serial{p.session, p.process, p.thread}
 	p.session, p.process, p.thread = 0, 0, 0
 	p.mu.Unlock()
+	p.cache.rootsChanged()
+	p.s.leaveSession(held[0])
 	var ids []Serial
 	for _, id := range held {
 		if id != 0 {

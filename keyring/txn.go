@@ -28,6 +28,7 @@ type txn struct {
 	destroyed []Serial // destroyed keys, whose watchers get removal records
 	dropped   []Serial // keys that lost a holder: sweep destroys them if nothing holds them now
 	write     bool
+	roots     uint64       // a read's processCache.rootsGen, taken before it reckons possession
 	expiring  bool         // an expiry or revocation was set: wake the collector after the commit
 	charged   []ownerUsage // quota charges applied, written by flushQuota
 	stored    []ownerUsage // owners' usage as stored, read once per operation
@@ -84,7 +85,7 @@ func (p *Process) updateOnce(ctx context.Context, fn func(t *txn) error) error {
 func (p *Process) view(fn func(t *txn) error) error {
 	s := p.s
 	return s.db.View(func(tx *keystore.Tx) error {
-		return fn(&txn{tx: tx, s: s, p: p, now: s.now().UnixNano()})
+		return fn(&txn{tx: tx, s: s, p: p, now: s.now().UnixNano(), roots: p.cache.rootsGen()})
 	})
 }
 

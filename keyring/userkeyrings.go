@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
 
 	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/perms"
@@ -99,4 +101,26 @@ func (p *Process) makeUserKeyrings(ctx context.Context) error {
 		_, err := t.userKeyring(keystore.NameUserSession)
 		return err
 	})
+}
+
+// userRegistry says which registry entry a keyring of description desc
+// would be held by if it is a user, user-session or persistent keyring:
+// the kind, and the uid its description names. A description never
+// changes, an owner may (Chown), so the description is what tells the
+// entry. Anyone may make a keyring with such a description; only the
+// registry's serial tells whether it is the registered one.
+func userRegistry(desc string) (kind keystore.NameKind, uid uint32, ok bool) {
+	for _, reg := range [...]struct {
+		prefix string
+		kind   keystore.NameKind
+	}{{"_uid.", keystore.NameUser}, {"_uid_ses.", keystore.NameUserSession}, {"_persistent.", keystore.NamePersistent}} {
+		if rest, found := strings.CutPrefix(desc, reg.prefix); found {
+			n, err := strconv.ParseUint(rest, 10, 32)
+			if err != nil || uidName(uint32(n)) != rest {
+				return 0, 0, false
+			}
+			return reg.kind, uint32(n), true
+		}
+	}
+	return 0, 0, false
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 	"golang.org/x/sys/unix"
 )
 
@@ -107,42 +106,20 @@ func Open(path string, opts Options) (*DB, error) {
 // open opens the store under its locked log: recovery from the log, then
 // bbolt, then the schema and the data key, then the journal.
 func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, error) {
-	var bodies [][]byte
-	haveLog, err := wal.readHeader()
+	log, err := wal.read()
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	if haveLog && wal.header.Txid != 0 {
-		exists, err := restoreCheckpoint(path, wal.header)
-		if err != nil {
-			return nil, openError(path, fmt.Errorf("recovering from %s: %w", wal.path, err))
-		}
-		if exists {
-			if bodies, err = wal.records(); err != nil {
-				return nil, openError(path, err)
-			}
+	// A damaged log is refused before anything is written: the files stay
+	// as they are for a repair. A log beside no database means nothing.
+	if _, err := os.Stat(path); err == nil {
+		if err := log.refusal(wal.path); err != nil {
+			return nil, openError(path, err)
 		}
 	}
-	var size int64
-	if st, err := os.Stat(path); err == nil {
-		size = st.Size()
-	}
-	mapSize := mapSizeFor(size)
-	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
-		Timeout:         timeout,
-		FreelistType:    bolt.FreelistMapType,
-		InitialMmapSize: int(mapSize),
-	})
-	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, timeout)
-	}
+	bdb, mapSize, err := recoverFromLog(path, wal, &log, timeout)
 	if err != nil {
-		return nil, openError(path, err)
-	}
-	bdb.AllocSize = growStep(size)
-	if err := replay(bdb, bodies); err != nil {
-		bdb.Close()
-		return nil, openError(path, err)
+		return nil, err
 	}
 	db := &DB{bolt: bdb, path: path}
 	db.vol.Store(newVolatileState())

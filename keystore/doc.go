@@ -14,7 +14,9 @@
 // returns once it is durable; concurrent Updates share one commit and one
 // fsync (group commit), while a lone Update is committed at once, in its
 // caller's goroutine. Check verifies every invariant of the layout, for
-// tests and repairs. The bucket layout is documented on SchemaVersion.
+// tests and repairs. Inspect reports on a store's log and Checks a copy of
+// the store, changing nothing; Repair salvages a store whose log is
+// damaged (fsck). The bucket layout is documented on SchemaVersion.
 //
 // # Durability
 //
@@ -31,6 +33,13 @@
 // committer's lead, so the next batch commits while it waits. The journal
 // starts with a store's first commit, so opening and closing a store only
 // to read it costs no fsync.
+//
+// A crash may tear the batches whose fsync had not returned, and recovery
+// drops them: none was acknowledged. Damage anywhere else in the log would
+// lose acknowledged changes, so Open refuses the store with ErrCorrupt,
+// naming the log and the byte where the damage starts, and changes
+// nothing; Repair keeps the records before it (walread.go tells the two
+// apart, the caveats below say how far).
 //
 // NewSerial hands out serials for new keys. They look as random as the
 // kernel's, but they are a keyed permutation of a counter (serials.go), so
@@ -93,6 +102,27 @@
 // and only while the store is closed (Close leaves nothing in the log). A
 // log found beside a file it was not written for is refused, naming the
 // log to remove.
+//
+// What the log tells apart (walread.go). Refused as damage: a record that
+// does not check (any bit of it) when an intact record after it says the
+// log had been synced past its start; a record out of sequence, or whose
+// mark of what was synced lies past its own place (bytes cut out of the
+// middle); a record that checks but runs past the end of the file, and a
+// file whose size is not a whole number of 256 KiB chunks (the log cut
+// short); records of a generation whose header does not check (the header
+// in force damaged, an older one left). Not told from a torn write: damage
+// to the records after the last one whose sync a later record noted, which
+// for a lone writer is the last record and under concurrent writers may be
+// the last few batches (they were acknowledged; the store opens without
+// them); a log cut at a multiple of 256 KiB on a record's start or in its
+// 24-byte head; a log deleted or emptied (the store opens as its file is);
+// both header slots damaged past their magic. The checks are CRC-32C,
+// against damage, not an attacker who can write the log. They rely on the
+// file system changing a file's size in one piece when it grows by
+// ftruncate (ext4, XFS and btrfs journal it); elsewhere a crash while the
+// log grows may leave a size that is refused, and Repair then drops
+// nothing. A schema-4 store's log (format 1) has none of these marks: it
+// is read as schema 4 read it, up to the first record that does not check.
 //
 // A change is visible to readers when bbolt commits it, one fsync before
 // it is durable: a crash in between loses a change that a reader may have

@@ -33,3 +33,6 @@ func CopyStoreFiles(t testing.TB, path string) string {
 	}
 	return dst
 }
+
+// WALChunk is the log's unit of growth: its size is a multiple of it.
+const WALChunk = walChunk

@@ -10,8 +10,10 @@ import (
 	"io/fs"
 	"os"
 	"sync"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // The journal makes commits durable through the write-ahead log (wal.go)
@@ -78,6 +80,7 @@ type journal struct {
 type ticket struct {
 	seq   uint64
 	sync  bool
+	mark  walMark // what the sync makes durable
 	err   error
 	hooks []func()
 }
@@ -212,6 +215,75 @@ func notItsLog(path, format string, args ...any) error {
 	return corrupt(format+": the write-ahead log %s.wal does not belong to this store; remove it to open the store as it is, losing what the log holds", append(args, path)...)
 }
 
+// recoverFromLog brings the database file at path to the state the log
+// describes, whose contents were read as log (which must not be corrupt:
+// open refuses it first, Repair takes only its intact records), and
+// returns bbolt open on it, mapped mapSize bytes. It puts back the log's
+// checkpoint, replays the records onto it in one transaction committed
+// and synced by bbolt itself, and then writes a clean header, in the
+// log's own format: the replay's commit, or any after it, may reuse the
+// checkpoint's pages, so the checkpoint must never be restored again. A
+// damaged log gets a clean header too, newer than any it holds, so that
+// what follows the damage is never read again.
+func recoverFromLog(path string, w *walFile, log *walState, timeout time.Duration) (bdb *bolt.DB, mapSize int64, err error) {
+	exists := false
+	if log.header.Txid != 0 {
+		if exists, err = restoreCheckpoint(path, log.header); err != nil {
+			return nil, 0, openError(path, fmt.Errorf("recovering from %s: %w", w.path, err))
+		}
+	}
+	if bdb, mapSize, err = openBolt(path, timeout); err != nil {
+		return nil, 0, err
+	}
+	if log.header.Txid == 0 && log.damage == nil {
+		return bdb, mapSize, nil
+	}
+	if exists {
+		err = replay(bdb, log.bodies())
+	}
+	if err == nil {
+		err = bdb.Sync()
+	}
+	if err == nil {
+		format := log.header.Format
+		if format == 0 {
+			format = walFormat // no header in force, only a damaged one
+		}
+		err = w.writeHeader(walHeader{
+			Format: format, Generation: log.newest + 1,
+			PageSize: bdb.Info().PageSize, Meta: make([]byte, metaHeadLen),
+		})
+	}
+	if err != nil {
+		bdb.Close()
+		return nil, 0, openError(path, err)
+	}
+	return bdb, mapSize, nil
+}
+
+// openBolt opens bbolt on the file at path, mapped with room to spare
+// (mapSizeFor), waiting up to timeout for another process that holds it.
+func openBolt(path string, timeout time.Duration) (*bolt.DB, int64, error) {
+	var size int64
+	if st, err := os.Stat(path); err == nil {
+		size = st.Size()
+	}
+	mapSize := mapSizeFor(size)
+	bdb, err := bolt.Open(path, 0o600, &bolt.Options{
+		Timeout:         timeout,
+		FreelistType:    bolt.FreelistMapType,
+		InitialMmapSize: int(mapSize),
+	})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, 0, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, timeout)
+	}
+	if err != nil {
+		return nil, 0, openError(path, err)
+	}
+	bdb.AllocSize = growStep(size)
+	return bdb, mapSize, nil
+}
+
 // replay applies the log's records to bdb in one transaction, committed
 // and synced by bbolt itself.
 func replay(bdb *bolt.DB, bodies [][]byte) error {
@@ -222,7 +294,7 @@ func replay(bdb *bolt.DB, bodies [][]byte) error {
 		for i, body := range bodies {
 			ops, err := decodeRedo(body)
 			if err != nil {
-				return fmt.Errorf("write-ahead log record %d: %w", i, err)
+				return fmt.Errorf("write-ahead log record %d: %w", i+1, err)
 			}
 			if err := applyRedo(tx, ops); err != nil {
 				return err
@@ -255,12 +327,11 @@ func mapSizeFor(size int64) int64 {
 }
 
 // newJournal takes over the log w for the open bbolt database, which must
-// be fully synced (bbolt committed everything so far itself). A log that
-// held a checkpoint is marked clean first: recovery has replayed it, and
-// the replay's commit may have reused the checkpoint's pages, so it must
-// never be restored again. The journal itself starts with the first
-// commit (beforeCommit), so that a process that only reads, such as most
-// CLI invocations, pays no fsync to open and close the store.
+// be fully synced (bbolt committed everything so far itself), and whose
+// log has nothing left to recover (recoverFromLog). A new log gets its
+// first header. The journal itself starts with the first commit
+// (beforeCommit), so that a process that only reads, such as most CLI
+// invocations, pays no fsync to open and close the store.
 func newJournal(bdb *bolt.DB, path string, w *walFile, mapSize int64) (*journal, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -268,7 +339,7 @@ func newJournal(bdb *bolt.DB, path string, w *walFile, mapSize int64) (*journal,
 	}
 	j := &journal{bolt: bdb, path: path, file: f, wal: w, pageSize: bdb.Info().PageSize, mapSize: mapSize}
 	j.seqCond.L = &j.seqMu
-	if w.header.Txid != 0 || w.header.Generation == 0 {
+	if w.header.Generation == 0 {
 		if err := j.markClean(); err != nil {
 			f.Close()
 			return nil, err
@@ -283,7 +354,7 @@ func (j *journal) markClean() error {
 	if err := j.bolt.Sync(); err != nil {
 		return fmt.Errorf("keystore: syncing %s: %w", j.path, err)
 	}
-	return j.wal.writeHeader(walHeader{Generation: j.wal.header.Generation + 1, PageSize: j.pageSize, Meta: make([]byte, metaHeadLen)})
+	return j.wal.writeHeader(walHeader{Format: walFormat, Generation: j.wal.header.Generation + 1, PageSize: j.pageSize, Meta: make([]byte, metaHeadLen)})
 }
 
 // metaHead reads the head of transaction txid's meta page from the file.
@@ -318,7 +389,7 @@ func (j *journal) checkpoint() error {
 	}
 	if err == nil {
 		err = j.wal.writeHeader(walHeader{
-			Generation: j.wal.header.Generation + 1, Txid: txid, PageSize: j.pageSize,
+			Format: walFormat, Generation: j.wal.header.Generation + 1, Txid: txid, PageSize: j.pageSize,
 			RootSum: root, FreelistSum: freelist, Meta: head,
 		})
 	}
@@ -421,7 +492,7 @@ func (j *journal) write() *ticket {
 	full := j.size > j.pin.Size()+walGrowth
 	var err error
 	if !full {
-		full, err = j.wal.write()
+		t.mark, full, err = j.wal.write()
 	}
 	if err == nil && full {
 		err = j.checkpoint()
@@ -440,7 +511,7 @@ func (j *journal) write() *ticket {
 // log, so the journal is broken and refuses writes from then on.
 func (j *journal) finish(t *ticket) error {
 	if t.err == nil && t.sync {
-		t.err = j.wal.sync()
+		t.err = j.wal.sync(t.mark)
 	}
 	j.seqMu.Lock()
 	defer j.seqMu.Unlock()

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -195,27 +196,43 @@ func FuzzRedoRecord(f *testing.F) {
 	})
 }
 
-// FuzzWALRecords feeds the log's record splitter and header parser
-// arbitrary bytes: they never panic, never yield a record past the area,
-// and what they yield is what was framed.
+// FuzzWALRecords feeds the log's record reader and header parser
+// arbitrary bytes: they never panic; the records read are in sequence from
+// 1, back to back from the start of the record area, with their synced
+// marks in order, and reframe as exactly the bytes they were read from;
+// damage starts where they end, and the intact records found after it are
+// inside the area and reframe as theirs.
 func FuzzWALRecords(f *testing.F) {
-	w := &walFile{header: walHeader{Generation: 7}}
-	w.appendRecord([]byte("first"))
-	w.appendRecord(appendRedoPut(nil, idRows, []byte("k"), []byte("v")))
-	f.Add(w.pending, uint64(7))
-	f.Add(w.pending, uint64(8))
+	f.Add(testWALArea(7, 3), uint64(7))
+	f.Add(testWALArea(7, 3), uint64(8))
 	f.Add([]byte{5, 0, 0, 0, 1, 2, 3, 4, 'a'}, uint64(0))
 	f.Fuzz(func(t *testing.T, area []byte, gen uint64) {
-		bodies, used := splitWALRecords(area, gen)
-		if used > len(area) {
-			t.Fatalf("used %d of %d bytes", used, len(area))
+		s := walState{size: walRecordsAt + int64(len(area)), header: walHeader{Generation: gen, Txid: 1}, hasHeader: true}
+		s.scanRecords(area)
+		at, synced := walRecordsAt, walRecordsAt
+		var again []byte
+		for i, r := range s.records {
+			if r.at != at || r.seq != uint32(i+1) || r.synced < synced || r.synced > r.at {
+				t.Fatalf("record %d: at %d, seq %d, synced %d, after a record ending at %d synced to %d", i, r.at, r.seq, r.synced, at, synced)
+			}
+			again = appendWALRecord(again, gen, r.seq, r.synced, r.body)
+			at, synced = r.end(), r.synced
 		}
-		rebuilt := &walFile{header: walHeader{Generation: gen}}
-		for _, b := range bodies {
-			rebuilt.appendRecord(b)
+		if s.end != at || !bytes.Equal(again, area[:at-walRecordsAt]) {
+			t.Fatalf("records end at %d, read up to %d; % x reframe as % x", at, s.end, area[:s.end-walRecordsAt], again)
 		}
-		if !bytes.Equal(rebuilt.pending, area[:used]) {
-			t.Fatalf("records % x reframe as % x", area[:used], rebuilt.pending)
+		if d := s.damage; d != nil {
+			if d.at != s.end {
+				t.Fatalf("damage at %d, records end at %d", d.at, s.end)
+			}
+			for _, r := range d.after {
+				if r.at < d.at || r.end() > s.size {
+					t.Fatalf("record found at %d..%d, outside %d..%d", r.at, r.end(), d.at, s.size)
+				}
+				if framed := appendWALRecord(nil, gen, r.seq, r.synced, r.body); !bytes.Equal(framed, area[r.at-walRecordsAt:r.end()-walRecordsAt]) {
+					t.Fatalf("record at %d reframes as % x", r.at, framed)
+				}
+			}
 		}
 		if h, ok := parseWALHeader(area); ok {
 			if binary.LittleEndian.Uint32(area[36:]) != walHeaderSum(area) || len(h.Meta) != metaHeadLen {
@@ -225,8 +242,53 @@ func FuzzWALRecords(f *testing.F) {
 	})
 }
 
+// FuzzWALRecordsV1 does the same for the format-1 reader, kept for
+// upgrading schema-4 stores: what it yields is what was framed.
+func FuzzWALRecordsV1(f *testing.F) {
+	area := appendWALRecordV1(nil, 7, []byte("first"))
+	area = appendWALRecordV1(area, 7, appendRedoPut(nil, idRows, []byte("k"), []byte("v")))
+	f.Add(area, uint64(7))
+	f.Add(area, uint64(8))
+	f.Add([]byte{5, 0, 0, 0, 1, 2, 3, 4, 'a'}, uint64(0))
+	f.Fuzz(func(t *testing.T, area []byte, gen uint64) {
+		bodies, used := splitWALRecordsV1(area, gen)
+		if used > len(area) {
+			t.Fatalf("used %d of %d bytes", used, len(area))
+		}
+		var again []byte
+		for _, b := range bodies {
+			again = appendWALRecordV1(again, gen, b)
+		}
+		if !bytes.Equal(again, area[:used]) {
+			t.Fatalf("records % x reframe as % x", area[:used], again)
+		}
+	})
+}
+
+// appendWALRecordV1 frames body as a format-1 record of generation gen.
+func appendWALRecordV1(dst []byte, gen uint64, body []byte) []byte {
+	var g [8]byte
+	binary.LittleEndian.PutUint64(g[:], gen)
+	sum := crc32.Update(crc32.Checksum(g[:], castagnoli()), castagnoli(), body)
+	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(body)))
+	dst = binary.LittleEndian.AppendUint32(dst, sum)
+	return append(dst, body...)
+}
+
+// testWALArea is a record area of generation gen holding n records, each
+// framed once the one before it was synced (a lone writer), then zeros.
+func testWALArea(gen uint64, n int) []byte {
+	var area []byte
+	for i := range n {
+		body := appendRedoPut(nil, idRows, fmt.Appendf(nil, "key %d", i), bytes.Repeat([]byte{byte(i)}, 40+i))
+		area = appendWALRecord(area, gen, uint32(i+1), walRecordsAt+int64(len(area)), body)
+	}
+	return append(area, make([]byte, 64)...)
+}
+
 // A batch bigger than the whole log is made durable by a checkpoint: the
-// log file does not grow past its capacity for it.
+// log file does not grow past its capacity for it (nor past the one chunk
+// every log has).
 func TestBatchBiggerThanTheLogCheckpoints(t *testing.T) {
 	defer func(c int64) { walCapacity = c }(walCapacity)
 	walCapacity = 16 << 10
@@ -235,7 +297,7 @@ func TestBatchBiggerThanTheLogCheckpoints(t *testing.T) {
 	// The batch is the store's first commit: the journal starts with a
 	// checkpoint, so the batch meets an empty log.
 	r := &KeyRecord{Serial: 2000, Type: "big_key", Description: "big", Perm: 0x3f010000, Pins: 1}
-	big := bytes.Repeat([]byte("x"), 64<<10)
+	big := bytes.Repeat([]byte("x"), 2*int(walChunk))
 	err := db.Update(context.Background(), func(tx *Tx) error {
 		if err := tx.PutKey(r); err != nil {
 			return err
@@ -246,13 +308,13 @@ func TestBatchBiggerThanTheLogCheckpoints(t *testing.T) {
 		t.Fatal(err)
 	}
 	if got := db.journal.wal.header.Generation; got != gen+2 {
-		t.Errorf("a 64 KiB batch into an empty 16 KiB log made %d checkpoints, want 2 (the journal's start, then the batch's)", got-gen)
+		t.Errorf("a 512 KiB batch into an empty 16 KiB log made %d checkpoints, want 2 (the journal's start, then the batch's)", got-gen)
 	}
 	st, err := os.Stat(db.path + ".wal")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Size() > walRecordsAt+walCapacity {
+	if st.Size() > max(walChunk, walRecordsAt+walCapacity) {
 		t.Errorf("the log grew to %d bytes for one big batch", st.Size())
 	}
 	checkRows(t, crashCopy(t, db), map[uint32][]byte{2000: big})

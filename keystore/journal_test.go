@@ -128,29 +128,6 @@ func TestPowerLossRecoveryFromTheCheckpoint(t *testing.T) {
 	wantKeys(t, crashed, want)
 }
 
-// A record cut short by a crash in the middle of writing it was never
-// acknowledged: recovery stops before it and keeps everything else.
-func TestTornRecordEndsTheLog(t *testing.T) {
-	db, path := openTemp(t, keystore.Options{})
-	want := fillAndChange(t, db, 20)
-	crashed := keystore.CopyStoreFiles(t, path)
-	wal, err := os.ReadFile(crashed + ".wal")
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Walk the records (wal.go) to the end of the log and write half a
-	// record there, then a valid-looking length with garbage after it.
-	at := 8192
-	for binary.LittleEndian.Uint32(wal[at:]) != 0 {
-		at += 8 + int(binary.LittleEndian.Uint32(wal[at:]))
-	}
-	copy(wal[at:], []byte{200, 0, 0, 0, 0xde, 0xad, 0xbe, 0xef, 'P', 1, 5, 'h', 'a'})
-	if err := os.WriteFile(crashed+".wal", wal, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	wantKeys(t, crashed, want)
-}
-
 // A log beside a database it was not written for (another store's, or
 // this store's file replaced by a copy) is refused with ErrCorrupt that
 // says what to do, and neither file is changed.

@@ -10,7 +10,7 @@ import (
 // SchemaVersion is the version of the bucket layout below. A store of an
 // older version is upgraded when opened; a newer one is refused.
 //
-// The layout, version 4. Integers are big-endian, so that byte order is
+// The layout, version 5 (as 4). Integers are big-endian, so that byte order is
 // numeric order and cursors walk keys in order.
 //
 //	meta      "schema"    → u32 version
@@ -57,8 +57,14 @@ import (
 // has version 3's buckets, and a write-ahead log beside the file
 // (journal.go, wal.go) that may hold commits the file does not: a program
 // that knows only version 3 would ignore the log and lose them, so the
-// version says not to open the store.
-const SchemaVersion = 4
+// version says not to open the store. Version 5 has version 4's buckets;
+// its log is format 2 (wal.go), whose records carry a sequence number and
+// how far the log was synced, so that damage inside the log is refused
+// instead of taken for a torn write at its end. Opening a version-4 store
+// recovers it from its format-1 log (walv1.go) before the upgrade; a
+// program that knows only version 4 would ignore a format-2 log, hence
+// the new version.
+const SchemaVersion = 5
 
 var (
 	bucketMeta    = []byte("meta")

@@ -32,6 +32,7 @@ var upgrades = map[uint32]func(*DB, *bolt.Tx) error{
 	1: addParents,
 	2: foldIntoRows,
 	3: func(*DB, *bolt.Tx) error { return nil }, // the log beside the file; no bucket changes
+	4: func(*DB, *bolt.Tx) error { return nil }, // the log's format 2 (recoverFromLog read format 1); no bucket changes
 }
 
 // addParents (1 → 2) builds the parents bucket from the links bucket.

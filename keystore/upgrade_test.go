@@ -1,7 +1,11 @@
 package keystore_test
 
 import (
+	"cmp"
 	"context"
+	"encoding/binary"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -95,24 +99,117 @@ func TestNewerSchemaIsRefused(t *testing.T) {
 // key "token", a keyring "child" that links the token too and holds a
 // logon key, a user key with a timeout, and uid 1000's persistent keyring.
 // manifest names their serials. Opening it moves everything into the rows
-// of schema 3 under the same serials, then to schema 4.
+// of schema 3 under the same serials, then on to the current schema.
 func TestUpgradeFromSchemaV2(t *testing.T) { testUpgradeFrom(t, "v2") }
 
 // testdata/schema-v3 holds the same keys written by the schema-3 code
 // (commit 4cd957e), which had no write-ahead log.
 func TestUpgradeFromSchemaV3(t *testing.T) { testUpgradeFrom(t, "v3") }
 
-func testUpgradeFrom(t *testing.T, version string) {
+// testdata/schema-v4 holds the same keys written by the schema-4 code
+// (commit 96ce306, with generator_test.go), and 30 user keys in the
+// persistent keyring, left as a power failure may leave them: the file as
+// it was at the journal's first checkpoint, every change in the format-1
+// log. Opening it replays that log with the format-1 reader.
+func TestUpgradeFromSchemaV4(t *testing.T) { testUpgradeFrom(t, "v4") }
+
+// A schema-4 store's log is retired in a way a schema-4 program
+// understands: once its records are replayed, its header in force is a
+// clean format-1 header, so such a program finds nothing to recover (and
+// then refuses schema 5), whatever the upgraded store does next; the
+// journal then starts format 2 in the other slot.
+func TestSchemaV4LogIsRetired(t *testing.T) {
+	path := copyTestStore(t, "v4")
+	if in := walSlots(t, path); in[0].format != 1 || in[0].txid == 0 {
+		t.Fatalf("the test store's log: %+v; want a format-1 checkpoint in force", in)
+	}
+	db, err := keystore.Open(path, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	wantV1Clean := func(when string) {
+		t.Helper()
+		var newest *walSlot
+		for _, s := range walSlots(t, path) {
+			if s.format == 1 && (newest == nil || s.gen > newest.gen) {
+				newest = &s
+			}
+		}
+		if newest != nil && newest.txid != 0 {
+			t.Fatalf("%s, a schema-4 program would recover from checkpoint %d of the old log", when, newest.txid)
+		}
+	}
+	wantV1Clean("once opened")
+	var bulk int
+	db.View(func(tx *keystore.Tx) error {
+		for l := range tx.Links(1536764704) { // the persistent keyring (manifest)
+			if r, _ := tx.Key(l.Key); r != nil && strings.HasPrefix(r.Description, "bulk-") {
+				bulk++
+			}
+		}
+		return nil
+	})
+	if bulk != 30 {
+		t.Errorf("%d of the 30 keys the log held are in the store", bulk)
+	}
+	putKey(t, db, userKey(4242), []byte("after the upgrade"))
+	wantV1Clean("after the first commit")
+	if in := walSlots(t, path); in[0].format != 2 || in[0].txid == 0 {
+		t.Errorf("after a commit the log is %+v; want a format-2 checkpoint in force", in)
+	}
+	crashed := keystore.CopyStoreFiles(t, path)
+	wantKeys(t, crashed, map[uint32][]byte{4242: []byte("after the upgrade")})
+}
+
+// walSlot is what a header slot of a log says, if it has a magic.
+type walSlot struct {
+	format    byte
+	gen, txid uint64
+}
+
+// walSlots are the header slots of the log of the store at path, the one
+// of the higher generation first.
+func walSlots(t *testing.T, path string) []walSlot {
+	t.Helper()
+	wal, err := os.ReadFile(path + ".wal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var slots []walSlot
+	for _, at := range []int{0, 4096} {
+		if len(wal) >= at+24 && string(wal[at:at+7]) == "kgwal\x00\x00" {
+			slots = append(slots, walSlot{wal[at+7], binary.LittleEndian.Uint64(wal[at+8:]), binary.LittleEndian.Uint64(wal[at+16:])})
+		}
+	}
+	slices.SortFunc(slots, func(a, b walSlot) int { return cmp.Compare(b.gen, a.gen) })
+	return slots
+}
+
+// copyTestStore copies the checked-in store of schema version (v1, v2...)
+// into a fresh directory and returns its path.
+func copyTestStore(t *testing.T, version string) string {
+	t.Helper()
 	dir := t.TempDir()
-	for _, name := range []string{version + ".db", version + ".db.key"} {
+	for _, name := range []string{version + ".db", version + ".db.key", version + ".db.wal"} {
 		b, err := os.ReadFile(filepath.Join("testdata", "schema-"+version, name))
+		if errors.Is(err, fs.ErrNotExist) && strings.HasSuffix(name, ".wal") {
+			continue // only schema 4 had a log
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
+		// 0600: git does not keep the key file's mode, and a key file open to
+		// others is refused.
 		if err := os.WriteFile(filepath.Join(dir, name), b, 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
+	return filepath.Join(dir, version+".db")
+}
+
+func testUpgradeFrom(t *testing.T, version string) {
+	path := copyTestStore(t, version)
 	manifest, err := os.ReadFile(filepath.Join("testdata", "schema-"+version, "manifest"))
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +224,6 @@ func testUpgradeFrom(t *testing.T, version string) {
 		serial[name] = uint32(n)
 	}
 
-	path := filepath.Join(dir, version+".db")
 	db, err := keystore.Open(path, keystore.Options{})
 	if err != nil {
 		t.Fatalf("opening a schema-%s store: %v", version, err)

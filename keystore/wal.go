@@ -8,6 +8,7 @@ import (
 	"hash/crc32"
 	"io"
 	"os"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -20,10 +21,10 @@ import (
 // bbolt writes its pages without syncing them, and a checkpoint
 // (journal.go) syncs them now and then and starts the log afresh.
 //
-// Layout. Two header slots, then the records:
+// Layout, format 2. Two header slots, then the records:
 //
 //	slot 0 at 0, slot 1 at 4096, records from 8192:
-//	  0  8  magic "kgwal\x00\x00\x01"
+//	  0  8  magic "kgwal\x00\x00\x02" (format 1, of schema 4: "\x01")
 //	  8  8  u64 generation: one more at each checkpoint
 //	 16  8  u64 txid: the bbolt transaction of the checkpoint; 0 for none
 //	 24  4  u32 the bbolt page size
@@ -35,24 +36,52 @@ import (
 //	 40 80  the head of that transaction's bbolt meta page as it was on
 //	        disk: page header and meta (the rest of a meta page is zeros)
 //	record:
-//	  0  4  u32 body length
-//	  4  4  u32 CRC-32C of the generation (8 bytes) and the body
-//	  8  …  body
+//	  0  4  u32 CRC-32C of the generation (8 bytes, not stored) and of
+//	        bytes 4..24: the head checks apart from the body, so that a
+//	        record whose body is damaged still says where it ends
+//	  4  4  u32 body length, at least 1
+//	  8  4  u32 sequence number: 1 for the generation's first record,
+//	        one more for each next
+//	 12  4  u32 CRC-32C of the body
+//	 16  8  u64 synced: the offset up to which the generation's records
+//	        were known to be on disk (fdatasynced) when this one was
+//	        framed; 8192 when none were
+//	 24  …  body
 //
 // Integers are little-endian (the meta page is in bbolt's native order
 // anyway and is copied whole). The header in force is the valid slot of
 // the higher generation; a checkpoint writes the other slot, so a torn
 // header write leaves the previous one. Its records are those from the
-// start of the record area up to the first that does not check: one of
-// an older generation left from before the checkpoint (the generation is
-// in its CRC), a torn write, or zeros.
-var walMagic = [8]byte{'k', 'g', 'w', 'a', 'l', 0, 0, 1}
+// start of the record area on, each the next in sequence, up to the first
+// that does not check.
+//
+// The writer keeps three rules, so that the reader (walread.go) can tell
+// a torn write, which was never acknowledged, from damage to what was:
+//
+//   - Records of a generation are written only once its header is synced.
+//   - The file's size is a whole number of walChunks once it has a
+//     header. It grows by ftruncate, which file systems journal as one
+//     change, so a crash leaves the old size or the new one.
+//   - A record is written only where the file's size is already synced:
+//     the file grows walHeadroom ahead of the records, so that the
+//     batch that grows it syncs the growth long before records reach it.
+//
+// What the reader can and cannot tell from these is in the package
+// doc's caveats.
+var walMagic = [8]byte{'k', 'g', 'w', 'a', 'l', 0, 0, walFormat}
+
+// The log's formats: walFormat is what this package writes; a log of
+// format 1 (schema 4) is read once, to recover and upgrade a store.
+const (
+	walFormatV1 = 1
+	walFormat   = 2
+)
 
 const (
 	walHeaderFixed       = 40
 	walSlotSize          = 4096
 	walRecordsAt   int64 = 2 * walSlotSize
-	walRecordHead        = 8
+	walRecordHead        = 24
 	walHeaderLen         = walHeaderFixed + metaHeadLen
 )
 
@@ -63,15 +92,24 @@ const (
 // adds, replayed in tens of milliseconds.
 var walCapacity int64 = 8 << 20
 
-// walChunk is how far the log file is extended, with zeros, when records
-// reach its end. Overwriting blocks a file already has makes fdatasync
-// write the data alone; appending makes it also commit the file system's
-// journal for the new size and blocks, which costs as much again. So the
-// log grows a chunk at a time and is then overwritten in place.
-var walChunk int64 = 256 << 10
+// walChunk is how far the log file grows, with zeros, when records come
+// near its end, and the log's size is always a multiple of it (bytes; a
+// rule of the format). Overwriting blocks a file already has makes
+// fdatasync write the data alone; appending makes it also commit the file
+// system's journal for the new size and blocks, which costs as much
+// again. So the log grows a chunk at a time and is then overwritten in
+// place.
+const walChunk int64 = 256 << 10
+
+// walHeadroom is how far ahead of the records the file grows (bytes):
+// half a chunk is some 400 small adds, far more than are written while
+// one fdatasync runs, so the growth is synced by the batch that made it
+// before any record is written into it.
+const walHeadroom = walChunk / 2
 
 // walHeader is one header slot's contents.
 type walHeader struct {
+	Format      byte // walFormat, or walFormatV1 for a log being retired
 	Generation  uint64
 	Txid        uint64
 	PageSize    int
@@ -86,8 +124,24 @@ type walFile struct {
 	path    string
 	header  walHeader // the header in force
 	end     int64     // where the next record goes
-	size    int64     // bytes of the file written at least once
+	size    int64     // the file's size, all of it written (zeros at least)
+	seq     uint32    // the sequence number of the last record framed
 	pending []byte    // framed records not yet written
+
+	// What fdatasync has made durable. A batch's sync runs outside the
+	// committer's lead, while the next batch is framed and written.
+	syncMu     sync.Mutex
+	syncedGen  uint64 // the generation synced is of
+	synced     int64  // its records are on disk up to here
+	syncedSize int64  // and the file's size up to here
+}
+
+// walMark is how far a batch's write reached: what its sync makes
+// durable.
+type walMark struct {
+	gen  uint64
+	end  int64
+	size int64
 }
 
 // openWAL opens (creating, mode 0600) and locks the log at path, waiting
@@ -97,7 +151,21 @@ func openWAL(path string, timeout time.Duration) (*walFile, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := lockFile(f, timeout); err != nil {
+	return lockWAL(f, path, unix.LOCK_EX, timeout)
+}
+
+// openWALReadOnly opens the log at path to read it, with a shared lock:
+// no opener of the store can hold it meanwhile.
+func openWALReadOnly(path string, timeout time.Duration) (*walFile, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	return lockWAL(f, path, unix.LOCK_SH, timeout)
+}
+
+func lockWAL(f *os.File, path string, how int, timeout time.Duration) (*walFile, error) {
+	if err := lockFile(f, how, timeout); err != nil {
 		f.Close()
 		return nil, err
 	}
@@ -109,12 +177,12 @@ func openWAL(path string, timeout time.Duration) (*walFile, error) {
 	return &walFile{f: f, path: path, size: st.Size()}, nil
 }
 
-// lockFile takes an exclusive flock on f, retrying until timeout, as
-// bbolt does for the database file.
-func lockFile(f *os.File, timeout time.Duration) error {
+// lockFile takes a flock (how: LOCK_EX or LOCK_SH) on f, retrying until
+// timeout, as bbolt does for the database file.
+func lockFile(f *os.File, how int, timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
 	for {
-		err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB)
+		err := unix.Flock(int(f.Fd()), how|unix.LOCK_NB)
 		if err == nil {
 			return nil
 		}
@@ -132,38 +200,16 @@ var errWALLocked = errors.New("keystore: write-ahead log locked")
 
 func (w *walFile) close() error { return w.f.Close() } // closing drops the flock
 
-// readHeader finds the header in force: ok is false for a log that has
-// none yet (new, or never checkpointed).
-func (w *walFile) readHeader() (ok bool, err error) {
-	var best *walHeader
-	for i := range int64(2) {
-		buf := make([]byte, walHeaderLen)
-		n, err := w.f.ReadAt(buf, i*walSlotSize)
-		if err != nil && err != io.EOF {
-			return false, fmt.Errorf("keystore: reading the write-ahead log %s: %w", w.path, err)
-		}
-		h, valid := parseWALHeader(buf[:n])
-		if valid && (best == nil || h.Generation > best.Generation) {
-			best = &h
-		}
-	}
-	if best == nil {
-		return false, nil
-	}
-	w.header = *best
-	w.end = walRecordsAt
-	return true, nil
-}
-
-// parseWALHeader checks one slot.
+// parseWALHeader checks one slot, of either format.
 func parseWALHeader(b []byte) (walHeader, bool) {
-	if len(b) < walHeaderLen || !bytes.Equal(b[:8], walMagic[:]) {
+	if len(b) < walHeaderLen || !bytes.Equal(b[:7], walMagic[:7]) || (b[7] != walFormat && b[7] != walFormatV1) {
 		return walHeader{}, false
 	}
 	if binary.LittleEndian.Uint32(b[36:]) != walHeaderSum(b) {
 		return walHeader{}, false
 	}
 	return walHeader{
+		Format:      b[7],
 		Generation:  binary.LittleEndian.Uint64(b[8:]),
 		Txid:        binary.LittleEndian.Uint64(b[16:]),
 		PageSize:    int(binary.LittleEndian.Uint32(b[24:])),
@@ -178,104 +224,113 @@ func walHeaderSum(b []byte) uint32 {
 	return crc32.Update(crc32.Checksum(b[:36], castagnoli()), castagnoli(), b[walHeaderFixed:walHeaderLen])
 }
 
-// records reads the bodies of the header's records, in order, up to the
-// first that does not check, and sets end after the last.
-func (w *walFile) records() ([][]byte, error) {
-	start := walRecordsAt
-	st, err := w.f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() <= start {
-		return nil, nil
-	}
-	area := make([]byte, st.Size()-start)
-	if _, err := w.f.ReadAt(area, start); err != nil && err != io.EOF {
-		return nil, fmt.Errorf("keystore: reading the write-ahead log %s: %w", w.path, err)
-	}
-	bodies, used := splitWALRecords(area, w.header.Generation)
-	w.end = start + int64(used)
-	return bodies, nil
+// appendWALRecord frames body as record seq of generation gen, framed
+// when the generation's records were on disk up to synced.
+func appendWALRecord(dst []byte, gen uint64, seq uint32, synced int64, body []byte) []byte {
+	at := len(dst)
+	dst = append(dst, make([]byte, walRecordHead)...)
+	head := dst[at:]
+	binary.LittleEndian.PutUint32(head[4:], uint32(len(body)))
+	binary.LittleEndian.PutUint32(head[8:], seq)
+	binary.LittleEndian.PutUint32(head[12:], crc32.Checksum(body, castagnoli()))
+	binary.LittleEndian.PutUint64(head[16:], uint64(synced))
+	binary.LittleEndian.PutUint32(head, walHeadSum(gen, head))
+	return append(dst, body...)
 }
 
-// splitWALRecords cuts area into the bodies of generation gen's records,
-// stopping at the first that does not check, and says how many bytes
-// they took.
-func splitWALRecords(area []byte, gen uint64) (bodies [][]byte, used int) {
+// walHeadSum is the checksum the head of a record of generation gen
+// carries: the generation is in it, so that an older generation's records
+// left past the end of this one's never check.
+func walHeadSum(gen uint64, head []byte) uint32 {
 	var g [8]byte
 	binary.LittleEndian.PutUint64(g[:], gen)
-	seed := crc32.Checksum(g[:], castagnoli())
-	for len(area)-used >= walRecordHead {
-		n := binary.LittleEndian.Uint32(area[used:])
-		if n == 0 || uint64(n) > uint64(len(area)-used-walRecordHead) {
-			break
-		}
-		body := area[used+walRecordHead : used+walRecordHead+int(n)]
-		if crc32.Update(seed, castagnoli(), body) != binary.LittleEndian.Uint32(area[used+4:]) {
-			break
-		}
-		bodies = append(bodies, body)
-		used += walRecordHead + int(n)
-	}
-	return bodies, used
+	return crc32.Update(crc32.Checksum(g[:], castagnoli()), castagnoli(), head[4:walRecordHead])
 }
 
-// appendRecord frames body as a record of the current generation and
-// keeps it for the next flush.
+// appendRecord frames body as the next record of the current generation
+// and keeps it for the next flush.
 func (w *walFile) appendRecord(body []byte) {
-	var g [8]byte
-	binary.LittleEndian.PutUint64(g[:], w.header.Generation)
-	sum := crc32.Update(crc32.Checksum(g[:], castagnoli()), castagnoli(), body)
-	w.pending = binary.LittleEndian.AppendUint32(w.pending, uint32(len(body)))
-	w.pending = binary.LittleEndian.AppendUint32(w.pending, sum)
-	w.pending = append(w.pending, body...)
+	w.syncMu.Lock()
+	synced := w.synced
+	w.syncMu.Unlock()
+	w.seq++
+	w.pending = appendWALRecord(w.pending, w.header.Generation, w.seq, synced, body)
 }
 
-// write writes the pending records; sync makes them durable. full says
-// they did not fit (the log is at walCapacity, or the disk would not let
-// it grow): nothing was written, and the caller must checkpoint instead,
-// which makes them durable through bbolt's own file.
-func (w *walFile) write() (full bool, err error) {
+// write writes the pending records and returns how far they reach, for
+// sync. full says they did not fit (the log is at walCapacity, or the
+// disk would not let it grow): nothing was written, and the caller must
+// checkpoint instead, which makes them durable through bbolt's own file.
+func (w *walFile) write() (m walMark, full bool, err error) {
+	m = walMark{gen: w.header.Generation, end: w.end, size: w.size}
 	if len(w.pending) == 0 {
-		return false, nil
+		return m, false, nil
 	}
 	end := w.end + int64(len(w.pending))
 	if end > walRecordsAt+walCapacity {
 		// Also for a batch bigger than the whole log (a few hundred 1 MiB
 		// big_key payloads): the checkpoint takes it, and the file keeps
 		// its size.
-		return true, nil
+		return m, true, nil
 	}
-	if end > w.size {
-		if err := w.extend(end); err != nil {
+	if end+walHeadroom > w.size {
+		if err := w.grow(roundUp(end+walHeadroom, walChunk)); err != nil {
 			if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) || errors.Is(err, unix.EFBIG) {
-				return true, nil
+				return m, true, nil
 			}
-			return false, err
+			return m, false, err
+		}
+	}
+	w.syncMu.Lock()
+	unsyncedSize := end > w.syncedSize
+	w.syncMu.Unlock()
+	if unsyncedSize {
+		// Only a batch bigger than the headroom, or one that reaches the
+		// growth while the batch that made it is still syncing, pays this.
+		if err := w.syncNow(); err != nil {
+			return m, false, err
 		}
 	}
 	if _, err := w.f.WriteAt(w.pending, w.end); err != nil {
-		return false, fmt.Errorf("keystore: writing the write-ahead log %s: %w", w.path, err)
+		return m, false, fmt.Errorf("keystore: writing the write-ahead log %s: %w", w.path, err)
 	}
 	w.end = end
 	w.pending = w.pending[:0]
-	return false, nil
+	m.end, m.size = w.end, w.size
+	return m, false, nil
 }
 
-// sync fdatasyncs the log. It may run while the next batch is written:
-// it makes durable at least everything written before it was called.
-func (w *walFile) sync() error {
+// sync fdatasyncs the log. It may run while the next batch is written: it
+// makes durable at least everything written before it was called, which
+// includes m.
+func (w *walFile) sync(m walMark) error {
 	if err := unix.Fdatasync(int(w.f.Fd())); err != nil {
 		return fmt.Errorf("keystore: syncing the write-ahead log %s: %w", w.path, err)
 	}
+	w.syncMu.Lock()
+	defer w.syncMu.Unlock()
+	// A batch of a generation a checkpoint has since ended says nothing
+	// about the new one's records.
+	if m.gen == w.syncedGen && m.end > w.synced {
+		w.synced = m.end
+	}
+	w.syncedSize = max(w.syncedSize, m.size)
 	return nil
 }
 
-// extend grows the file with zeros to cover end, a chunk at a time.
-func (w *walFile) extend(end int64) error {
-	target := (end + walChunk - 1) / walChunk * walChunk
-	zeros := make([]byte, target-w.size)
-	if _, err := w.f.WriteAt(zeros, w.size); err != nil {
+// syncNow syncs what is written so far, from the committer's lead.
+func (w *walFile) syncNow() error {
+	return w.sync(walMark{gen: w.header.Generation, end: w.end, size: w.size})
+}
+
+// grow makes the file target bytes long: ftruncate first, so that the
+// new size reaches the disk in one piece, then zeros over the new part,
+// so that the file has the blocks before records overwrite them.
+func (w *walFile) grow(target int64) error {
+	if err := w.f.Truncate(target); err != nil {
+		return fmt.Errorf("keystore: growing the write-ahead log %s: %w", w.path, err)
+	}
+	if _, err := w.f.WriteAt(make([]byte, target-w.size), w.size); err != nil {
 		w.f.Truncate(w.size) // give back what a failed write took
 		return fmt.Errorf("keystore: growing the write-ahead log %s: %w", w.path, err)
 	}
@@ -283,15 +338,28 @@ func (w *walFile) extend(end int64) error {
 	return nil
 }
 
+// roundUp is n rounded up to a multiple of unit.
+func roundUp(n, unit int64) int64 { return (n + unit - 1) / unit * unit }
+
 // writeHeader starts generation h.Generation: it writes the slot the
 // header in force does not use, fdatasyncs, and empties the log. Pending
 // records are dropped: the caller has made them durable in bbolt's file.
+// A log that is not yet a whole number of chunks grows to one first.
 func (w *walFile) writeHeader(h walHeader) error {
 	if len(h.Meta) != metaHeadLen {
 		return fmt.Errorf("keystore: meta page head of %d bytes, want %d", len(h.Meta), metaHeadLen)
 	}
+	if h.Format != walFormat && h.Format != walFormatV1 {
+		return fmt.Errorf("keystore: write-ahead log format %d", h.Format)
+	}
+	if target := max(walChunk, roundUp(w.size, walChunk)); target != w.size {
+		if err := w.grow(target); err != nil {
+			return err
+		}
+	}
 	buf := make([]byte, walHeaderLen)
 	copy(buf, walMagic[:])
+	buf[7] = h.Format
 	binary.LittleEndian.PutUint64(buf[8:], h.Generation)
 	binary.LittleEndian.PutUint64(buf[16:], h.Txid)
 	binary.LittleEndian.PutUint32(buf[24:], uint32(h.PageSize))
@@ -303,13 +371,30 @@ func (w *walFile) writeHeader(h walHeader) error {
 	if _, err := w.f.WriteAt(buf, at); err != nil {
 		return fmt.Errorf("keystore: writing the write-ahead log %s: %w", w.path, err)
 	}
-	w.size = max(w.size, at+int64(len(buf)))
 	if err := unix.Fdatasync(int(w.f.Fd())); err != nil {
 		return fmt.Errorf("keystore: syncing the write-ahead log %s: %w", w.path, err)
 	}
 	h.Meta = bytes.Clone(h.Meta)
 	w.header = h
 	w.end = walRecordsAt
+	w.seq = 0
 	w.pending = w.pending[:0]
+	w.syncMu.Lock()
+	w.syncedGen, w.synced, w.syncedSize = h.Generation, walRecordsAt, w.size
+	w.syncMu.Unlock()
 	return nil
+}
+
+// readSlots reads both header slots as they are, short or damaged.
+func (w *walFile) readSlots() ([2][]byte, error) {
+	var slots [2][]byte
+	for i := range slots {
+		buf := make([]byte, walHeaderLen)
+		n, err := w.f.ReadAt(buf, int64(i)*walSlotSize)
+		if err != nil && err != io.EOF {
+			return slots, fmt.Errorf("keystore: reading the write-ahead log %s: %w", w.path, err)
+		}
+		slots[i] = buf[:n]
+	}
+	return slots, nil
 }

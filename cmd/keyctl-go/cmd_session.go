@@ -27,6 +27,13 @@ import (
 // is taken off when prog exits: an anonymous session nothing else holds is
 // then collected. keyctl-go exits with prog's status (128+signal if a
 // signal ended it).
+//
+// The serial in KEYCTL_GO_SESSION is no secret, and no key to the
+// session: a process of another uid that names it is refused (see
+// keyring.Process.AdoptSession), as the kernel hands a session only to the
+// children of the process that has it. Only the session's owner may pin
+// it, so joining another user's named session, which the kernel allows if
+// that user lets the caller Search it, fails here with EACCES.
 func cmdSession(ctx context.Context, a *app, args []string) error {
 	name, named := "", false
 	if len(args) > 0 {

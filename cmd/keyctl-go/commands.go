@@ -85,6 +85,7 @@ func init() {
 		{"watch_sync", "<fd>", cmdWatchSync},
 		{"--test", "...", cmdTest},
 		{"krb5", "<import|export|list|switch|destroy|watch> ...", cmdKrb5},
+		{"fsck", "[--repair] [--db PATH]", cmdFsck},
 	}
 }
 

@@ -1,0 +1,340 @@
+package keystore
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"math"
+)
+
+// Reading the write-ahead log (wal.go) after a crash, and telling a torn
+// write from damage.
+//
+// A crash may leave any part of what was written since the last
+// completed fdatasync as it was before, sector by sector, and group
+// commit is pipelined: a batch is written while the one before it is
+// still syncing, so several batches may be torn at once. None of them was
+// acknowledged, and recovery drops them. Everything else was on disk
+// when the process stopped, so a record of it that does not check is
+// damage, and losing the records after it would lose acknowledged
+// changes: the log is refused (ErrCorrupt) instead.
+//
+// What tells the two apart is written in the records themselves. Each
+// says up to where the log was known to be synced when it was framed: an
+// intact record anywhere after a bad one, whose mark is past the bad
+// one's start, proves the bad one had been synced. So do the rules the
+// writer keeps (wal.go): a record head that checks but is out of sequence
+// (records cut out of the middle), a record that checks but runs past the
+// end of the file (the file was cut), a file whose size is not a whole
+// number of chunks (likewise), a record of the generation after the
+// header in force (the newer header is damaged).
+
+// walRecord is one intact record.
+type walRecord struct {
+	at     int64 // offset in the file
+	size   int   // bytes, head and body
+	seq    uint32
+	synced int64 // the record's mark: the log was on disk up to here
+	body   []byte
+}
+
+// end is where the record ends.
+func (r walRecord) end() int64 { return r.at + int64(r.size) }
+
+// walDamage is what ends a log's intact records other than zeros or an
+// older generation's leftovers.
+type walDamage struct {
+	at      int64  // where the first record that does not check starts
+	problem string // what is wrong there
+	// proof says how the damage is known not to be a torn write; empty
+	// for a torn write.
+	proof string
+	after []walRecord // intact records after at
+}
+
+// walState is what a log holds, read without changing it.
+type walState struct {
+	size      int64
+	header    walHeader // the header in force
+	hasHeader bool
+	records   []walRecord // intact records to replay, in order
+	end       int64       // where they end
+	damage    *walDamage  // nil: nothing after them
+	newest    uint64      // the newest generation the log has seen
+}
+
+// corrupt reports whether the log holds damage that is not a torn write.
+func (s *walState) corrupt() bool { return s.damage != nil && s.damage.proof != "" }
+
+// bodies are the records' bodies, in order.
+func (s *walState) bodies() [][]byte {
+	bodies := make([][]byte, len(s.records))
+	for i, r := range s.records {
+		bodies[i] = r.body
+	}
+	return bodies
+}
+
+// refusal is the error that refuses a store whose log at path is
+// damaged, or nil.
+func (s *walState) refusal(path string) error {
+	if !s.corrupt() {
+		return nil
+	}
+	d := s.damage
+	return fmt.Errorf("%w: write-ahead log %s, byte %d: %s; %s, so this is damage, not a torn write: %d intact records after it would be lost; a repair (fsck) keeps the %d before it",
+		ErrCorrupt, path, d.at, d.problem, d.proof, len(d.after), len(s.records))
+}
+
+// read reads the log as it is, changing nothing in the file: the header
+// in force and, when it holds a checkpoint to recover, its records and
+// whatever follows them.
+func (w *walFile) read() (walState, error) {
+	st, err := w.f.Stat()
+	if err != nil {
+		return walState{}, err
+	}
+	s := walState{size: st.Size(), end: walRecordsAt}
+	slots, err := w.readSlots()
+	if err != nil {
+		return s, err
+	}
+	for _, slot := range slots {
+		if h, ok := parseWALHeader(slot); ok && (!s.hasHeader || h.Generation > s.header.Generation) {
+			s.header, s.hasHeader = h, true
+		}
+	}
+	s.newest = s.header.Generation
+	// The records matter only when there is a checkpoint to recover;
+	// otherwise the first record's head is all newerGeneration needs,
+	// unless it finds one.
+	readArea := func(n int64) ([]byte, error) {
+		area := make([]byte, max(0, min(n, s.size-walRecordsAt)))
+		if _, err := w.f.ReadAt(area, walRecordsAt); err != nil && err != io.EOF {
+			return nil, fmt.Errorf("keystore: reading the write-ahead log %s: %w", w.path, err)
+		}
+		return area, nil
+	}
+	replays := s.hasHeader && s.header.Txid != 0
+	n := int64(walRecordHead)
+	if replays {
+		n = s.size
+	}
+	area, err := readArea(n)
+	if err != nil {
+		return s, err
+	}
+	if replays {
+		if s.header.Format == walFormatV1 {
+			bodies, _ := splitWALRecordsV1(area, s.header.Generation)
+			for i, b := range bodies {
+				s.records = append(s.records, walRecord{at: s.end, size: walRecordHeadV1 + len(b), seq: uint32(i + 1), body: b})
+				s.end += int64(walRecordHeadV1 + len(b))
+			}
+		} else {
+			s.scanRecords(area)
+			s.checkSize()
+		}
+	}
+	if gen, ok := s.newerGeneration(slots, area); ok {
+		if area, err = readArea(s.size); err != nil {
+			return s, err
+		}
+		s.newerHeaderDamaged(gen, area)
+	}
+	// The journal goes on from the header in force; records of its own
+	// start only after the next header.
+	w.header, w.end = s.header, walRecordsAt
+	return s, nil
+}
+
+// scanRecords reads the records of the header's generation from area,
+// the file from walRecordsAt on, and what ends them.
+func (s *walState) scanRecords(area []byte) {
+	gen := s.header.Generation
+	seq, synced := uint32(1), walRecordsAt
+	i := 0
+	for {
+		at := walRecordsAt + int64(i)
+		s.end = at
+		h, ok := parseWALHead(area[i:], gen)
+		if !ok {
+			// Zeros, an older generation's record, or a torn head: no
+			// record of this generation starts here.
+			s.damageAt(area, i, i+1, seq, "", "")
+			return
+		}
+		switch {
+		case h.seq != seq:
+			s.damageAt(area, i, i, seq, fmt.Sprintf("record %d is where %d was due", h.seq, seq),
+				"the records in between are missing")
+			return
+		case h.synced < synced || h.synced > at:
+			s.damageAt(area, i, i, seq, fmt.Sprintf("record %d says the log was synced up to byte %d", seq, h.synced),
+				fmt.Sprintf("that is out of order (the record before said %d)", synced))
+			return
+		case h.n > len(area)-i-walRecordHead:
+			s.damageAt(area, i, i, seq, fmt.Sprintf("record %d of %d bytes runs past the end of the log", seq, h.n),
+				fmt.Sprintf("records are written only where the file's size was already synced, so the log was cut short at byte %d", s.size))
+			return
+		}
+		body := area[i+walRecordHead : i+walRecordHead+h.n]
+		if crc32.Checksum(body, castagnoli()) != h.bodySum {
+			s.damageAt(area, i, i+walRecordHead+h.n, seq, fmt.Sprintf("record %d's body does not match its checksum", seq), "")
+			return
+		}
+		s.records = append(s.records, walRecord{at: at, size: walRecordHead + h.n, seq: seq, synced: h.synced, body: body})
+		i += walRecordHead + h.n
+		seq++
+		synced = h.synced
+	}
+}
+
+// damageAt records what ends the records at area[i:], the next being
+// seq, and looks for intact records from area[from:] on: they are lost
+// if the records before i are all that is kept, and they may prove that
+// the damage is not a torn write. An empty problem means no record of
+// the generation starts at i; if none follows either, that is the log's
+// normal end.
+func (s *walState) damageAt(area []byte, i, from int, seq uint32, problem, proof string) {
+	d := &walDamage{at: walRecordsAt + int64(i), problem: problem, proof: proof}
+	if problem == "" {
+		d.problem = "no intact record starts there"
+	}
+	var cut *walRecord
+	d.after, cut = intactRecords(area, from, s.header.Generation)
+	for _, r := range d.after {
+		switch {
+		case d.proof != "":
+		case r.synced > d.at:
+			d.proof = fmt.Sprintf("record %d at byte %d was written when the log was known synced up to byte %d", r.seq, r.at, r.synced)
+		case r.seq < seq:
+			d.proof = fmt.Sprintf("record %d at byte %d repeats a sequence number the log has already used", r.seq, r.at)
+		}
+	}
+	if d.proof == "" && cut != nil {
+		d.proof = fmt.Sprintf("record %d at byte %d runs past the end of the log, where records are written only where the file's size was already synced: the log was cut short", cut.seq, cut.at)
+	}
+	if d.proof == "" && len(d.after) == 0 && problem == "" {
+		return // the end of the log
+	}
+	s.damage = d
+}
+
+// checkSize applies the size rule: a log is a whole number of chunks.
+func (s *walState) checkSize() {
+	if s.size >= walChunk && s.size%walChunk == 0 {
+		return
+	}
+	proof := fmt.Sprintf("the log is %d bytes, not a whole number of %d-byte chunks: it was cut short or changed", s.size, walChunk)
+	if s.damage == nil {
+		s.damage = &walDamage{at: s.end, problem: "the records may go on past the end of the file", proof: proof}
+	} else if s.damage.proof == "" {
+		s.damage.proof = proof
+	}
+}
+
+// newerGeneration looks for the first record of a generation newer than
+// the header in force at the start of area. A generation's records are
+// written only once its header is synced, so one found means that header
+// was on disk and has been damaged since: the header in force is an older
+// one, and what the log says is not what was acknowledged.
+func (s *walState) newerGeneration(slots [2][]byte, area []byte) (uint64, bool) {
+	next := []uint64{1}
+	if s.hasHeader {
+		next[0] = s.header.Generation + 1
+	}
+	for _, slot := range slots {
+		// A slot that still starts with the magic names its generation,
+		// though it no longer checks.
+		if len(slot) >= 16 && string(slot[:8]) == string(walMagic[:]) {
+			if g := binary.LittleEndian.Uint64(slot[8:]); g != next[0] && (!s.hasHeader || g > s.header.Generation) {
+				next = append(next, g)
+			}
+		}
+	}
+	for _, gen := range next {
+		if h, ok := parseWALHead(area, gen); ok && h.seq == 1 && h.synced == walRecordsAt {
+			return gen, true
+		}
+	}
+	return 0, false
+}
+
+// newerHeaderDamaged records that the header of generation gen is
+// damaged: nothing the log holds can be recovered, and gen's records,
+// found in area, are what is lost.
+func (s *walState) newerHeaderDamaged(gen uint64, area []byte) {
+	after, _ := intactRecords(area, 0, gen)
+	s.damage = &walDamage{
+		at:      int64(gen%2) * walSlotSize,
+		problem: fmt.Sprintf("the header of generation %d does not check", gen),
+		proof:   fmt.Sprintf("the log holds records of that generation from byte %d, and they are written only once their header is synced", walRecordsAt),
+		after:   after,
+	}
+	s.records, s.end = nil, walRecordsAt
+	s.newest = max(s.newest, gen)
+}
+
+// walHead is a record head that checks.
+type walHead struct {
+	n       int // body length
+	seq     uint32
+	bodySum uint32
+	synced  int64
+}
+
+// parseWALHead reads the head of a record of generation gen at the start
+// of b, if one is there.
+func parseWALHead(b []byte, gen uint64) (walHead, bool) {
+	if len(b) < walRecordHead {
+		return walHead{}, false
+	}
+	n := binary.LittleEndian.Uint32(b[4:])
+	if n == 0 || binary.LittleEndian.Uint32(b) != walHeadSum(gen, b) {
+		return walHead{}, false
+	}
+	return walHead{
+		n:       int(n),
+		seq:     binary.LittleEndian.Uint32(b[8:]),
+		bodySum: binary.LittleEndian.Uint32(b[12:]),
+		synced:  int64(binary.LittleEndian.Uint64(b[16:])),
+	}, true
+}
+
+// intactRecords finds the intact records of generation gen in area from
+// area[from:] on. After a record that does not check, the next may start
+// anywhere, so every offset is tried, and each record found leads to the
+// one after it. cut is a record whose head checks but whose body runs
+// past the end of area.
+func intactRecords(area []byte, from int, gen uint64) (found []walRecord, cut *walRecord) {
+	for p := from; p+walRecordHead <= len(area); {
+		b := area[p:]
+		at := walRecordsAt + int64(p)
+		// Cheap tests first: nearly every offset fails them, and only
+		// then is a checksum computed. A mark past the record's own place
+		// passes: a record moved back by bytes cut out before it says so.
+		synced := binary.LittleEndian.Uint64(b[16:])
+		if binary.LittleEndian.Uint32(b[4:]) == 0 || binary.LittleEndian.Uint32(b[8:]) == 0 || synced < uint64(walRecordsAt) || synced > math.MaxUint32 {
+			p++
+			continue
+		}
+		h, ok := parseWALHead(b, gen)
+		switch {
+		case !ok:
+			p++
+		case h.n > len(b)-walRecordHead:
+			if cut == nil {
+				cut = &walRecord{at: at, size: walRecordHead + h.n, seq: h.seq, synced: h.synced}
+			}
+			p++
+		case crc32.Checksum(b[walRecordHead:walRecordHead+h.n], castagnoli()) != h.bodySum:
+			p++
+		default:
+			found = append(found, walRecord{at: at, size: walRecordHead + h.n, seq: h.seq, synced: h.synced, body: b[walRecordHead : walRecordHead+h.n]})
+			p += walRecordHead + h.n
+		}
+	}
+	return found, cut
+}
