@@ -92,8 +92,11 @@ func TestKeyutilsSuite(t *testing.T) {
 			env = append(env, kv)
 		}
 	}
-	cmd.Env = append(env, "AUTOMATED=1", "PATH="+bin+":"+os.Getenv("PATH"),
-		envDB+"="+filepath.Join(dir, "store", "keys.db"))
+	db := filepath.Join(dir, "store", "keys.db")
+	cmd.Env = append(env, "AUTOMATED=1", "PATH="+bin+":"+os.Getenv("PATH"), envDB+"="+db)
+	// The suite's watch tests start the store's daemon; it goes with the
+	// test.
+	t.Cleanup(func() { stopDaemonOf(t, db) })
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
 	if err := cmd.Run(); err != nil {
