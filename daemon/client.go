@@ -739,6 +739,56 @@ func (c *Client) RequestKey(ctx context.Context, typ, desc string, dest keyring.
 	return keyring.Serial(res.Serial), err
 }
 
+// RequestKeyWithCallout is keyring.Process.RequestKeyWithCallout: the key
+// found, or the construction the caller must build (its token is for the
+// caller's helper alone).
+func (c *Client) RequestKeyWithCallout(ctx context.Context, typ, desc string, callout []byte, dest keyring.Serial) (keyring.Serial, *keyring.Construction, error) {
+	var res wire.ConstructionReply
+	err := c.call(ctx, wire.OpRequestKeyCallout, &wire.RequestKeyCalloutRequest{Type: typ, Description: desc, Callout: callout, Dest: int32(dest)}, &res)
+	if err != nil || !res.Constructing {
+		return keyring.Serial(res.Serial), nil, err
+	}
+	return 0, &keyring.Construction{
+		Key:         keyring.Serial(res.Key),
+		Authority:   keyring.Serial(res.Authority),
+		Token:       keyring.AuthorityToken(res.Token),
+		Op:          res.Op,
+		Type:        res.Type,
+		Description: res.Description,
+		Callout:     res.Callout,
+		UID:         res.UID,
+		GID:         res.GID,
+		Thread:      keyring.Serial(res.Thread),
+		Process:     keyring.Serial(res.Process),
+		Session:     keyring.Serial(res.Session),
+	}, nil
+}
+
+// CompleteRequest is keyring.Process.CompleteRequest.
+func (c *Client) CompleteRequest(ctx context.Context, key keyring.Serial) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpCompleteRequest, &wire.KeyRequest{ID: int32(key)}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// AssumeAuthority is keyring.Process.AssumeAuthority, for the connection:
+// the daemon checks the token and the uid the kernel gave it.
+func (c *Client) AssumeAuthority(ctx context.Context, key keyring.Serial, token keyring.AuthorityToken) (keyring.Serial, error) {
+	var res wire.SerialReply
+	err := c.call(ctx, wire.OpAssumeAuthority, &wire.AssumeAuthorityRequest{Key: int32(key), Token: string(token)}, &res)
+	return keyring.Serial(res.Serial), err
+}
+
+// Instantiate is keyring.Process.Instantiate: KEYCTL_INSTANTIATE.
+func (c *Client) Instantiate(ctx context.Context, key keyring.Serial, payload []byte, ring keyring.Serial) error {
+	return c.call(ctx, wire.OpInstantiate, &wire.InstantiateRequest{Key: int32(key), Payload: payload, Ring: int32(ring)}, &wire.Empty{})
+}
+
+// Reject is keyring.Process.Reject: KEYCTL_REJECT.
+func (c *Client) Reject(ctx context.Context, key keyring.Serial, timeout time.Duration, errno unix.Errno, ring keyring.Serial) error {
+	return c.call(ctx, wire.OpReject, &wire.RejectRequest{Key: int32(key), Timeout: int64(timeout), Errno: uint32(errno), Ring: int32(ring)}, &wire.Empty{})
+}
+
 // GetPersistent is keyring.Process.GetPersistent: KEYCTL_GET_PERSISTENT.
 func (c *Client) GetPersistent(ctx context.Context, uid uint32, dest keyring.Serial) (keyring.Serial, error) {
 	var res wire.SerialReply

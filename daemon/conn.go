@@ -358,6 +358,21 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 	case *wire.RequestKeyRequest:
 		id, err := p.RequestKey(ctx, r.Type, r.Description, keyring.Serial(r.Dest))
 		return &wire.SerialReply{Serial: int32(id)}, err
+	case *wire.RequestKeyCalloutRequest:
+		id, c, err := p.RequestKeyWithCallout(ctx, r.Type, r.Description, r.Callout, keyring.Serial(r.Dest))
+		if c == nil {
+			return &wire.ConstructionReply{Serial: int32(id)}, err
+		}
+		return &wire.ConstructionReply{Constructing: true, Key: int32(c.Key), Authority: int32(c.Authority),
+			Token: string(c.Token), Op: c.Op, Type: c.Type, Description: c.Description, Callout: c.Callout,
+			UID: c.UID, GID: c.GID, Thread: int32(c.Thread), Process: int32(c.Process), Session: int32(c.Session)}, err
+	case *wire.AssumeAuthorityRequest:
+		id, err := p.AssumeAuthority(ctx, keyring.Serial(r.Key), keyring.AuthorityToken(r.Token))
+		return &wire.SerialReply{Serial: int32(id)}, err
+	case *wire.InstantiateRequest:
+		return &wire.Empty{}, p.Instantiate(ctx, keyring.Serial(r.Key), r.Payload, keyring.Serial(r.Ring))
+	case *wire.RejectRequest:
+		return &wire.Empty{}, p.Reject(ctx, keyring.Serial(r.Key), time.Duration(r.Timeout), unix.Errno(r.Errno), keyring.Serial(r.Ring))
 	case *wire.GetPersistentRequest:
 		id, err := p.GetPersistent(ctx, r.UID, keyring.Serial(r.Dest))
 		return &wire.SerialReply{Serial: int32(id)}, err
@@ -400,6 +415,9 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 			return &wire.Empty{}, p.Clear(ctx, id)
 		case wire.OpUnpinSession:
 			return &wire.Empty{}, p.UnpinSession(ctx, id)
+		case wire.OpCompleteRequest:
+			id, err := p.CompleteRequest(ctx, id)
+			return &wire.SerialReply{Serial: int32(id)}, err
 		}
 	}
 	// NewRequest and this switch disagree: a bug here, not the client's.

@@ -95,6 +95,14 @@
 //     reserve); a user may keep MaxConnsPerUID connections busy with
 //     calls, which are answered in turn with everyone else's; and the
 //     store's own quotas, not these limits, bound what a user may store.
+//   - request_key's callouts: a construction, its authority token
+//     included, goes back to the connection that asked and no other;
+//     AssumeAuthority takes the token and the uid the kernel gave the
+//     connection, so another uid is refused even with the token. A key
+//     its requester's connection leaves under construction is negated
+//     when that connection ends. A call that waits for a construction
+//     (a read, request_key, CompleteRequest) holds its connection, no
+//     longer than keyring's ConstructionTimeout.
 //   - Logs (Options.Logger) carry uids and pids, never payloads. Refusals
 //     are logged at most once a second, with a count of the rest.
 //

@@ -234,7 +234,7 @@ func (pc *processCache) reset(graphRev uint64) {
 // it costs more than the rest of a cached read on some machines.
 func (ck *cachedKey) usable(s *Store) bool {
 	r := &ck.rec
-	if r.Flags&(keystore.FlagNegative|keystore.FlagRevoked|keystore.FlagInvalidated) != 0 {
+	if r.Flags&(keystore.FlagNegative|keystore.FlagRevoked|keystore.FlagInvalidated|keystore.FlagUnderConstruction) != 0 {
 		return false
 	}
 	return r.Expiry == 0 || s.now().UnixNano() < r.Expiry

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/perms"
 )
 
@@ -35,8 +37,23 @@ type Caller interface {
 	Describe(ctx context.Context, id Serial) (Description, error)
 	// Search is KEYCTL_SEARCH; see Process.Search.
 	Search(ctx context.Context, ring Serial, typ, desc string, dest Serial) (Serial, error)
-	// RequestKey is request_key without an upcall; see Process.RequestKey.
+	// RequestKey is request_key without callout information; see
+	// Process.RequestKey.
 	RequestKey(ctx context.Context, typ, desc string, dest Serial) (Serial, error)
+	// RequestKeyWithCallout is request_key with callout information; see
+	// Process.RequestKeyWithCallout.
+	RequestKeyWithCallout(ctx context.Context, typ, desc string, callout []byte, dest Serial) (Serial, *Construction, error)
+	// CompleteRequest ends a request_key once its helper has exited; see
+	// Process.CompleteRequest.
+	CompleteRequest(ctx context.Context, key Serial) (Serial, error)
+	// AssumeAuthority is KEYCTL_ASSUME_AUTHORITY with a construction's
+	// token; see Process.AssumeAuthority.
+	AssumeAuthority(ctx context.Context, key Serial, token AuthorityToken) (Serial, error)
+	// Instantiate is KEYCTL_INSTANTIATE; see Process.Instantiate.
+	Instantiate(ctx context.Context, key Serial, payload []byte, ring Serial) error
+	// Reject is KEYCTL_REJECT (and KEYCTL_NEGATE, with ENOKEY); see
+	// Process.Reject.
+	Reject(ctx context.Context, key Serial, timeout time.Duration, errno unix.Errno, ring Serial) error
 	// Link is KEYCTL_LINK; see Process.Link.
 	Link(ctx context.Context, key, ring Serial) error
 	// Unlink is KEYCTL_UNLINK; see Process.Unlink.

@@ -10,7 +10,9 @@
 // Every operation is a method with the kernel's name and semantics: Add
 // (add_key), Update, Read, Describe, Search, RequestKey, Link, Unlink, Move,
 // Clear, Revoke, Invalidate, SetTimeout, SetPerm, Chown, Restrict, Watch,
-// JoinSession, KeyringID. Errors unwrap to the errno the kernel returns
+// JoinSession, KeyringID; and for request_key's callouts
+// RequestKeyWithCallout, AssumeAuthority, Instantiate, Reject (Negate) and
+// CompleteRequest. Errors unwrap to the errno the kernel returns
 // (errors.Is(err, unix.EKEYREVOKED)), after a message naming the operation
 // and the key.
 //
@@ -46,6 +48,40 @@
 // revisions. Concurrent changes share fsyncs (see keystore.DB.Update). A
 // reader may see a change up to one fsync before it is durable (see
 // keystore's Caveats).
+//
+// # Request-key callouts
+//
+// A request_key with callout information that finds nothing makes the key
+// under construction, linked into the destination keyring, with an
+// authority to build it (a ".request_key_auth" key, @a, in a "_req.<key>"
+// keyring): RequestKeyWithCallout returns them as a Construction. Others
+// who meet the key meanwhile wait for it (reads, request_key; describe and
+// the other partial lookups do not), as in the kernel; an operation of a
+// transaction (Process.Atomic) does not wait, it fails with EAGAIN, and the
+// callout operations themselves are EOPNOTSUPP there (see Tx). The helper
+// assumes the authority (AssumeAuthority), under which it may instantiate,
+// negate or reject that one key and possesses what the requester possesses;
+// then the requester completes the request (CompleteRequest), which negates
+// the key if the helper did not (ENOKEY, DefaultNegativeTimeout) and
+// returns the outcome. A negative key answers further requests with its
+// error, without a callout, until it expires.
+//
+// The store never runs the helper: the requester does, as itself (package
+// requestkey reads /etc/request-key.conf and runs what it names). The
+// kernel runs /sbin/request-key as root, lending it the requester's
+// keyrings; a daemon serving many users could run programs only by
+// changing identity, and then a bug in it would run them as anyone. Here
+// the program runs with exactly the rights of the process that asked, and
+// the store trusts what it writes no more than an add_key from that user.
+//
+// The authority goes to the helper as a token (Construction.Token), which
+// the requester hands to it alone (keyctl-go: in its environment) and
+// AssumeAuthority checks, with the requester's uid: in the kernel the
+// helper holds the authority because it is the only process in the
+// authority's session keyring, which nobody can join; here a live session
+// can be adopted by serial by any process of its owner's uid (see
+// AdoptSession), so holding the "_req" keyring proves nothing. Another uid
+// is refused even with the token.
 //
 // # Where this differs from the kernel, on purpose
 //
@@ -84,6 +120,14 @@
 //   - Another user's named session that the kernel lets a process join
 //     (it grants Search) can be joined but not pinned: pins record no
 //     pinner, so only the owner may take them.
+//   - A construction is bounded (Options.ConstructionTimeout): a key still
+//     under construction then is negated, as it is when its requester's
+//     Process is released or the store closes. A store reopened after a
+//     crash answers ENOKEY for a key whose construction the crash cut
+//     short, and reaps it after its deadline and the GC delay.
+//   - AssumeAuthority takes a token and requires the requester's uid (see
+//     Request-key callouts); the kernel asks for possession of the
+//     authority key.
 //   - Serials look random and are unique within a store, as the kernel's,
 //     but they are a keyed permutation of the store's allocation order
 //     (keystore.Tx.NewSerial), never reused while the store lives: the
@@ -92,8 +136,14 @@
 //
 // # Caveats
 //
-//   - request_key upcalls, authorisation keys (@a) and typed link
-//     restrictions are not supported; they answer ENOKEY, ENOKEY and ENOENT.
+//   - Typed link restrictions are not supported (ENOENT).
+//   - A wait for a key under construction ends with its ctx, or with the
+//     construction (at most Options.ConstructionTimeout). A caller that
+//     passes a ctx without an end, as the daemon does for its clients'
+//     calls, may wait that long, and so may whoever waits for that call.
+//   - Authorities and the helpers' "_req" keyrings live in memory, as
+//     thread and process keyrings do: a helper reaches them through the
+//     same Store (a daemon, or the store its requester serves it).
 //   - A Process is one thread: its thread and process keyrings are two
 //     keyrings with the same lifetime. Links to or from them are not
 //     charged to anyone's quota, and keys only they hold are stored (sealed)

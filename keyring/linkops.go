@@ -114,7 +114,7 @@ func (t *txn) unlink(key, ring Serial) error {
 	if err != nil {
 		return err
 	}
-	k, err := t.lookup(op, key, lookupDeferPerm, 0)
+	k, err := t.lookup(op, key, lookupDeferPerm|lookupPartial, 0)
 	if err != nil {
 		return err
 	}

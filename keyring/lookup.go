@@ -47,6 +47,13 @@ func (t *txn) lookup(op string, id Serial, flags lookupFlags, need perms.Perm) (
 		return ref{}, errKey(op, id, unix.ENOKEY, "")
 	}
 	k := ref{KeyRecord: r, possessed: special || t.possesses(r)}
+	if flags&lookupPartial == 0 && r.Flags&keystore.FlagUnderConstruction != 0 {
+		// The kernel waits for the key's construction, then looks again.
+		if c, live := t.underConstruction(r); live {
+			return ref{}, &constructionPending{c}
+		}
+		return ref{}, errKey(op, id, unix.ENOKEY, "its construction ended with an earlier opening of the store")
+	}
 	if flags&lookupDeferPerm != 0 {
 		return k, nil
 	}
@@ -63,13 +70,16 @@ func (t *txn) lookup(op string, id Serial, flags lookupFlags, need perms.Perm) (
 }
 
 // validate is key_validate: invalidated is ENOKEY, revoked EKEYREVOKED,
-// expired EKEYEXPIRED.
+// expired EKEYEXPIRED. A key under construction does not expire: its
+// Expiry is the store's deadline for the construction (construct.go).
 func (t *txn) validate(op string, id Serial, r *keystore.KeyRecord) error {
 	switch {
 	case r.Flags&keystore.FlagInvalidated != 0:
 		return errKey(op, id, unix.ENOKEY, "invalidated")
 	case r.Flags&keystore.FlagRevoked != 0:
 		return errKey(op, id, unix.EKEYREVOKED, "")
+	case r.Flags&keystore.FlagUnderConstruction != 0:
+		return nil
 	case r.Expiry != 0 && t.now >= r.Expiry:
 		return errKey(op, id, unix.EKEYEXPIRED, "")
 	}
@@ -116,9 +126,8 @@ func (t *txn) resolve(op string, id Serial) (serial Serial, special bool, err er
 			return 0, false, errKey(op, id, unix.ENOKEY, "the process has none")
 		}
 		return s, true, nil
-	case id == ReqKeyAuthKey, id == -8:
-		// No request_key authority can be assumed here.
-		return 0, false, errKey(op, id, unix.ENOKEY, "no authority assumed")
+	case id == ReqKeyAuthKey, id == RequestorKeyring:
+		return t.resolveAuthority(op, id)
 	default:
 		return 0, false, errKey(op, id, unix.EINVAL, "not a key id")
 	}
@@ -128,7 +137,8 @@ func (t *txn) resolve(op string, id Serial) (serial Serial, special bool, err er
 // from, the caller's thread, process or session keyring (the user-session
 // keyring when it has no session), through keyrings that grant it Search,
 // no deeper than the kernel searches; and r itself grants Search (counting
-// the possessor byte).
+// the possessor byte). Under an assumed authority, what its requester
+// possesses counts too.
 func (t *txn) possesses(r *keystore.KeyRecord) bool {
 	// A transaction that reads many keys (a Tx listing a cache) would walk
 	// the same keyrings for each: the answer is kept for as long as the
@@ -170,7 +180,7 @@ func (t *txn) walkPossession(r *keystore.KeyRecord) bool {
 			return true
 		}
 	}
-	return false
+	return t.possessedThroughAuthority(r)
 }
 
 // possessionRings returns the search roots and every keyring the walk

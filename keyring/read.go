@@ -155,6 +155,10 @@ func (p *Process) readKey(ctx context.Context, id Serial) (payload []byte, isKey
 func (t *txn) readKey(id Serial) (payload []byte, isKeyring bool, err error) {
 	const op = "keyctl_read"
 	k, err := t.lookup(op, id, lookupDeferPerm, 0)
+	var pending *constructionPending
+	if errors.As(err, &pending) {
+		return nil, false, err
+	}
 	if err != nil {
 		return nil, false, errKey(op, id, unix.ENOKEY, "")
 	}
@@ -170,6 +174,10 @@ func (t *txn) readKey(id Serial) (payload []byte, isKeyring bool, err error) {
 	}
 	if err := t.validate(op, id, k.KeyRecord); err != nil {
 		return nil, false, err
+	}
+	if k.Type == authKeyType {
+		payload, err = t.calloutInfo(op, k.KeyRecord)
+		return payload, false, err
 	}
 	if k.IsKeyring() {
 		for l := range t.tx.Links(k.Serial) {
@@ -198,8 +206,18 @@ func keys(b []byte, isKeyring bool, ring Serial) ([]Serial, error) {
 
 // read runs a read-only operation. If it resolves a user keyring that does
 // not exist yet, the keyrings are made, as the kernel makes them on that
-// lookup, and the operation runs again.
+// lookup, and the operation runs again; so it does once a key under
+// construction that it met has been constructed.
 func (p *Process) read(ctx context.Context, fn func(t *txn) error) error {
+	for {
+		err := p.readOnce(ctx, fn)
+		if again, err := awaitConstruction(ctx, err); !again {
+			return err
+		}
+	}
+}
+
+func (p *Process) readOnce(ctx context.Context, fn func(t *txn) error) error {
 	err := p.view(fn)
 	if errors.Is(err, errNeedsWrite) {
 		if err := p.makeUserKeyrings(ctx); err != nil {

@@ -2,7 +2,6 @@ package keyring
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"golang.org/x/sys/unix"
@@ -12,9 +11,15 @@ import (
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
-// errNotFound is the search's "no key" (the kernel's EAGAIN), which callers
-// report as ENOKEY.
-var errNotFound = errors.New("keyring: no matching key")
+// errNotFound is the search's "no key" (the kernel's EAGAIN): it unwraps
+// to ENOKEY, which callers report, while request_key tells it from a
+// negative key's ENOKEY, which it must not call out for.
+var errNotFound error = notFoundError{}
+
+type notFoundError struct{}
+
+func (notFoundError) Error() string { return "no such key" }
+func (notFoundError) Unwrap() error { return unix.ENOKEY }
 
 // Search looks for a key of type typ and description desc in ring and the
 // keyrings below it (KEYCTL_SEARCH), depth-first to MaxSearchDepth levels,
@@ -71,60 +76,30 @@ func (t *txn) searchInto(ring Serial, typ, desc string, dest Serial) (Serial, er
 	return found, t.linkInto(op, found, dest)
 }
 
-// RequestKey finds a key as request_key does when no upcall is possible:
-// it searches the caller's thread, process and session keyrings (the
-// user-session keyring when it has no session), in that order. A key found
-// wins; else "no key" (ENOKEY) wins over other errors (EACCES,
-// EKEYREVOKED, ...), which are reported only when nothing else was
-// met; nothing at all is ENOKEY, since there is no callout to construct
-// the key. If dest is not 0 the key is linked there.
+// RequestKey is request_key(2) without callout information: it searches
+// the caller's thread, process and session keyrings (the user-session
+// keyring when it has no session), in that order, and under an assumed
+// authority the requester's too. A key found wins; else a negative key's
+// ENOKEY or "no key" (ENOKEY), then other errors (EACCES, EKEYREVOKED,
+// ...); expired keys are passed over. A key found under construction is
+// waited for. If dest is not 0 the key is linked there. See
+// RequestKeyWithCallout.
 func (p *Process) RequestKey(ctx context.Context, typ, desc string, dest Serial) (Serial, error) {
-	const op = "request_key"
-	if err := checkNames(typ, desc); err != nil {
-		return 0, err
-	}
-	if err := p.create(ctx, dest); err != nil {
-		return 0, err
-	}
-	var found Serial
-	run := p.read
-	if dest != 0 {
-		run = func(ctx context.Context, fn func(*txn) error) error { return p.update(ctx, fn) }
-	}
-	err := run(ctx, func(t *txn) error {
-		if dest != 0 {
-			if _, err := t.lookup(op, dest, 0, perms.Write); err != nil {
-				return err
-			}
-		}
-		var noKey, other error
-		for _, root := range t.searchRoots() {
-			id, err := t.search(op, root, typ, desc)
-			switch {
-			case err == nil:
-				found = id
-				if dest != 0 {
-					return t.linkInto(op, found, dest)
-				}
-				return nil
-			case errors.Is(err, unix.ENOKEY):
-				noKey = err
-			default:
-				other = err
-			}
-		}
-		if noKey != nil {
-			return noKey
-		}
-		if other != nil {
-			return other
-		}
-		return fmt.Errorf("keyring: %s %s:%s: %w", op, typ, desc, unix.ENOKEY)
-	})
-	return found, err
+	id, _, err := p.requestKey(ctx, typ, desc, nil, false, dest)
+	return id, err
 }
 
+// search is KEYCTL_SEARCH's search of one keyring.
 func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error) {
+	return t.searchKeyring(op, ringID, typ, desc, false)
+}
+
+// searchKeyring is keyring_search_rcu: ring and the keyrings below it.
+// With skipExpired (request_key's KEYRING_SEARCH_SKIP_EXPIRED), an expired
+// key is passed over rather than remembered. A key under construction is
+// found, as in the kernel, whose callers then wait for it; one whose
+// construction ended with an earlier opening of the store is ENOKEY.
+func (t *txn) searchKeyring(op string, ringID Serial, typ, desc string, skipExpired bool) (Serial, error) {
 	ring, err := t.lookup(op, ringID, 0, perms.Search)
 	if err != nil {
 		return 0, err
@@ -143,8 +118,21 @@ func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error)
 		switch {
 		case k.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) != 0:
 			remembered = unix.EKEYREVOKED
+		case k.Flags&keystore.FlagUnderConstruction != 0:
+			if _, live := t.underConstruction(k); !live {
+				remembered = unix.ENOKEY
+				return true
+			}
+			if perms.Check(t.p.cred, ref{KeyRecord: k}.subject(), ring.possessed, perms.Search) != nil {
+				remembered = unix.EACCES
+				return true
+			}
+			found = Serial(k.Serial)
+			return false
 		case k.Expiry != 0 && t.now >= k.Expiry:
-			remembered = unix.EKEYEXPIRED
+			if !skipExpired {
+				remembered = unix.EKEYEXPIRED
+			}
 		case perms.Check(t.p.cred, ref{KeyRecord: k}.subject(), ring.possessed, perms.Search) != nil:
 			remembered = unix.EACCES
 		case k.Flags&keystore.FlagNegative != 0:
@@ -178,7 +166,7 @@ func (t *txn) search(op string, ringID Serial, typ, desc string) (Serial, error)
 		return found, nil
 	}
 	if remembered == errNotFound {
-		return 0, fmt.Errorf("keyring: %s %v for %s:%s: %w", op, ringID, typ, desc, unix.ENOKEY)
+		return 0, fmt.Errorf("keyring: %s %v for %s:%s: %w", op, ringID, typ, desc, errNotFound)
 	}
 	return 0, fmt.Errorf("keyring: %s %v for %s:%s: %w", op, ringID, typ, desc, remembered)
 }

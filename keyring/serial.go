@@ -16,6 +16,10 @@ const (
 	UserSessionKeyring Serial = -5 // @us
 	GroupKeyring       Serial = -6 // @g: never implemented by the kernel, always EINVAL
 	ReqKeyAuthKey      Serial = -7 // @a
+	// RequestorKeyring is, under an assumed authority, the requester's
+	// destination keyring (KEY_SPEC_REQUESTOR_KEYRING; keyutils has no
+	// name for it).
+	RequestorKeyring Serial = -8
 )
 
 // String returns the keyutils name of a special id, or the number.

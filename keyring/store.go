@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -53,6 +54,13 @@ type Options struct {
 	// Logger receives what the store does in the background (collection);
 	// nil discards it.
 	Logger *slog.Logger
+	// NegativeTimeout is how long a key whose construction failed stays
+	// negative; 0 means DefaultNegativeTimeout.
+	NegativeTimeout time.Duration
+	// ConstructionTimeout bounds a request_key construction: a key still
+	// under construction then is negated; 0 means
+	// DefaultConstructionTimeout.
+	ConstructionTimeout time.Duration
 }
 
 // Store is an open key store: keys and keyrings with the kernel's
@@ -67,6 +75,11 @@ type Store struct {
 	policy *notify.Policy
 
 	cache *readCache // committed keys, for reads that need no transaction (cache.go)
+
+	building            constructions // request_key constructions under way (construct.go)
+	timersMu            sync.RWMutex  // held by deadline timers at work; Close takes it to wait for them
+	negativeTimeout     time.Duration
+	constructionTimeout time.Duration
 
 	// mu guards watches, held and sessions. Lock order: a caller's commit
 	// (keystore's committer) may run post with mu taken; nothing holds mu
@@ -102,6 +115,15 @@ func Open(path string, opts Options) (*Store, error) {
 		closing:  make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		cache:    newReadCache(),
+
+		negativeTimeout:     opts.NegativeTimeout,
+		constructionTimeout: opts.ConstructionTimeout,
+	}
+	if s.negativeTimeout <= 0 {
+		s.negativeTimeout = DefaultNegativeTimeout
+	}
+	if s.constructionTimeout <= 0 {
+		s.constructionTimeout = DefaultConstructionTimeout
 	}
 	db.View(func(tx *keystore.Tx) error {
 		s.cache.rev = tx.Revision()
@@ -132,11 +154,17 @@ func Open(path string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-// Close stops the collector and closes the store. Watch queues stay open;
+// Close negates the keys still under construction, stops the collector
+// and closes the store. Watch queues stay open;
 // they receive nothing more. Close is idempotent.
 func (s *Store) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closing)
+		s.timersMu.Lock() // no deadline timer at work from here on
+		if err := s.abandonAll(context.Background()); err != nil {
+			s.log.Warn("keyring: negating constructions as the store closes", "err", err)
+		}
+		s.timersMu.Unlock()
 		s.collected.Wait()
 	})
 	return s.db.Close()
@@ -157,6 +185,10 @@ type Process struct {
 	session Serial // 0: none, so @s is the user-session keyring
 	thread  Serial // 0 until made (process_keyrings.go)
 	process Serial
+
+	// authority is the request_key authority the process has assumed
+	// (authority.go); nil for none.
+	authority *construction
 
 	createMu sync.Mutex // one maker of thread and process keyrings at a time
 	cache    processCache
@@ -199,9 +231,14 @@ func (s *Store) ProcessNotInQuota(cred perms.Cred) *Process {
 func (p *Process) Cred() perms.Cred { return p.cred.Clone() }
 
 // Release lets go of what the process holds: its session keyring and its
-// thread and process keyrings. Keys nothing else holds are collected.
+// thread and process keyrings. Keys nothing else holds are collected. Keys
+// it was building and never completed (CompleteRequest) are negated, as
+// when a requester dies while its helper runs, and any authority it
+// assumed is given up.
 func (p *Process) Release(ctx context.Context) error {
+	abandonErr := p.abandonBuilt(ctx)
 	p.mu.Lock()
+	p.authority = nil
 	held := []Serial{p.session, p.process, p.thread}
 	p.session, p.process, p.thread = 0, 0, 0
 	p.mu.Unlock()
@@ -214,9 +251,9 @@ func (p *Process) Release(ctx context.Context) error {
 		}
 	}
 	if len(ids) == 0 {
-		return nil
+		return abandonErr
 	}
-	return p.s.release(ctx, ids...)
+	return errors.Join(abandonErr, p.s.release(ctx, ids...))
 }
 
 func (p *Process) sessionKeyring() Serial {

@@ -27,7 +27,21 @@ import (
 // starts (Atomic makes them), since they live outside the store.
 // JoinSession, AdoptSession, PinSession and UnpinSession change what the
 // process holds, which a transaction cannot roll back, and RequestKey is
-// left out for want of a user: they fail with EOPNOTSUPP.
+// left out for want of a user: they fail with EOPNOTSUPP. So do
+// request_key's callouts (RequestKeyWithCallout, CompleteRequest,
+// AssumeAuthority, Instantiate, Reject): a construction lives in memory
+// beside the store, is registered before its commit and ended after it,
+// and its builder waits for its helper, none of which a transaction that
+// may be rolled back or run again can do.
+//
+// A Tx never waits for a key under construction (request_key's key that
+// its helper has yet to instantiate), since it would wait holding the
+// store's write transaction, which the helper needs to finish: an
+// operation that would wait (reading the key, linking it, a lookup that
+// is not partial) fails with EAGAIN instead, and Atomic does not wait to
+// run fn again. The caller may try again once the construction is over.
+// Describe, Unlink, SetTimeout, SetPerm, Chown and Search (without a
+// destination) see such a key without waiting, as the kernel's do.
 //
 // A Tx is valid only inside the function Atomic runs, and only in that
 // goroutine.
@@ -50,7 +64,9 @@ func (p *Process) Atomic(ctx context.Context, fn func(tx *Tx) error) error {
 	if err := p.create(ctx, ThreadKeyring, ProcessKeyring); err != nil {
 		return err
 	}
-	return p.update(ctx, func(t *txn) error {
+	// updateOnce, not update: Tx.run has turned a construction to wait
+	// for into EAGAIN, and nothing here waits for one.
+	return p.updateOnce(ctx, func(t *txn) error {
 		tx := &Tx{t: t}
 		defer func() { tx.t = nil }()
 		return fn(tx)
@@ -87,9 +103,21 @@ func (tx *Tx) run(fn func(t *txn) error) error {
 		return errTxDone
 	}
 	if err := fn(tx.t); err != nil {
-		return err
+		return noWait(err)
 	}
 	return tx.t.sweep()
+}
+
+// noWait is a Tx's answer to an operation that met a key under
+// construction (constructionPending), which a Process would wait for:
+// EAGAIN, at once, so that nothing waits while the write transaction is
+// held (see Tx).
+func noWait(err error) error {
+	var pending *constructionPending
+	if !errors.As(err, &pending) {
+		return err
+	}
+	return fmt.Errorf("keyring: key %d is under construction, which a transaction does not wait for: %w", pending.c.key, unix.EAGAIN)
 }
 
 // Add is add_key; see Process.Add.
@@ -167,6 +195,31 @@ func (tx *Tx) Search(_ context.Context, ring Serial, typ, desc string, dest Seri
 // RequestKey is not offered in a transaction: EOPNOTSUPP.
 func (tx *Tx) RequestKey(context.Context, string, string, Serial) (Serial, error) {
 	return 0, tx.unsupported("request_key")
+}
+
+// RequestKeyWithCallout is not offered in a transaction: EOPNOTSUPP.
+func (tx *Tx) RequestKeyWithCallout(context.Context, string, string, []byte, Serial) (Serial, *Construction, error) {
+	return 0, nil, tx.unsupported("request_key")
+}
+
+// CompleteRequest is not offered in a transaction: EOPNOTSUPP.
+func (tx *Tx) CompleteRequest(context.Context, Serial) (Serial, error) {
+	return 0, tx.unsupported("complete_request")
+}
+
+// AssumeAuthority is not offered in a transaction: EOPNOTSUPP.
+func (tx *Tx) AssumeAuthority(context.Context, Serial, AuthorityToken) (Serial, error) {
+	return 0, tx.unsupported("keyctl_assume_authority")
+}
+
+// Instantiate is not offered in a transaction: EOPNOTSUPP.
+func (tx *Tx) Instantiate(context.Context, Serial, []byte, Serial) error {
+	return tx.unsupported("keyctl_instantiate")
+}
+
+// Reject is not offered in a transaction: EOPNOTSUPP.
+func (tx *Tx) Reject(context.Context, Serial, time.Duration, unix.Errno, Serial) error {
+	return tx.unsupported("keyctl_reject")
 }
 
 // Link is KEYCTL_LINK; see Process.Link.

@@ -2,14 +2,18 @@ package keyring_test
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/keyring"
+	"github.com/keyctl-go/keyctl-go/perms"
 )
 
 // TestAtomicCommitsAllOrNothing: a transaction's operations see each
@@ -230,4 +234,132 @@ func TestNotInQuota(t *testing.T) {
 	if _, err := e.store.Process(alice).Add(ctx, "user", "late", []byte(strings.Repeat("x", 10)), keyring.UserKeyring); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestAtomicNeverWaitsForAConstruction: an operation of a transaction
+// that meets a key under construction, which a Process would wait for,
+// fails at once with EAGAIN, and Atomic does not wait to run it again;
+// operations that see such a key without waiting (describe, search,
+// unlink) work in a transaction as outside one. The helper builds the key
+// meanwhile, which it could not do if a transaction held the store
+// waiting for it.
+func TestAtomicNeverWaitsForAConstruction(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	req, helper, session := requester(t, e, alice)
+	c := construct(t, req, "debug:x", "x", 0)
+
+	bounded, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	for name, op := range map[string]func(tx *keyring.Tx) error{
+		"read": func(tx *keyring.Tx) error { _, err := tx.Read(ctx, c.Key); return err },
+		"link": func(tx *keyring.Tx) error { return tx.Link(ctx, c.Key, keyring.UserKeyring) },
+	} {
+		err := req.Atomic(bounded, op)
+		if !errors.Is(err, unix.EAGAIN) {
+			t.Fatalf("%s of a key under construction in a transaction: %v; want EAGAIN at once", name, err)
+		}
+	}
+	err := req.Atomic(ctx, func(tx *keyring.Tx) error {
+		if d, err := tx.Describe(ctx, c.Key); err != nil || d.Description != "debug:x" {
+			return fmt.Errorf("describe: %v, %v", d, err)
+		}
+		if id, err := tx.Search(ctx, session, "user", "debug:x", 0); err != nil || id != c.Key {
+			return fmt.Errorf("search: %v, %v", id, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	must[keyring.Serial](t)(helper.AssumeAuthority(ctx, c.Key, c.Token))
+	// A transaction reads @a as Read does: the callout information.
+	err = helper.Atomic(ctx, func(tx *keyring.Tx) error {
+		info, err := tx.Read(ctx, keyring.ReqKeyAuthKey)
+		if err == nil && string(info) != "x" {
+			err = fmt.Errorf("@a reads %q", info)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := helper.Instantiate(ctx, c.Key, []byte("built"), 0); err != nil {
+		t.Fatal(err)
+	}
+	must[keyring.Serial](t)(req.CompleteRequest(ctx, c.Key))
+	err = req.Atomic(ctx, func(tx *keyring.Tx) error {
+		got, err := tx.Read(ctx, c.Key)
+		if err == nil && string(got) != "built" {
+			err = fmt.Errorf("read %q", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("read once constructed: %v", err)
+	}
+
+	// Unlink takes a key under construction as it is, in a transaction too.
+	c = construct(t, req, "debug:y", "y", session)
+	if err := req.Atomic(ctx, func(tx *keyring.Tx) error { return tx.Unlink(ctx, c.Key, session) }); err != nil {
+		t.Fatalf("unlink of a key under construction in a transaction: %v", err)
+	}
+	if ids := must[[]keyring.Serial](t)(req.Keys(ctx, session)); len(ids) != 1 {
+		t.Fatalf("session holds %v after the unlink, want the first key alone", ids)
+	}
+}
+
+// TestAtomicOffersNoCallouts: request_key's callouts are EOPNOTSUPP in a
+// transaction, and change nothing; an authority assumed outside still
+// lends the requester's keyrings inside one.
+func TestAtomicOffersNoCallouts(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	req, helper, session := requester(t, e, alice)
+	secret := must[keyring.Serial](t)(req.Add(ctx, "user", "secret", []byte("s3"), session))
+	if err := req.SetPerm(ctx, secret, perms.NewMask(perms.All, 0, 0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	c := construct(t, req, "debug:x", "x", 0)
+	for name, op := range map[string]func(tx *keyring.Tx) error{
+		"request_key with callout": func(tx *keyring.Tx) error {
+			_, got, err := tx.RequestKeyWithCallout(ctx, "user", "debug:other", []byte("x"), 0)
+			if got != nil {
+				t.Errorf("a transaction made a construction")
+			}
+			return err
+		},
+		"complete":         func(tx *keyring.Tx) error { _, err := tx.CompleteRequest(ctx, c.Key); return err },
+		"assume authority": func(tx *keyring.Tx) error { _, err := tx.AssumeAuthority(ctx, c.Key, c.Token); return err },
+		"instantiate":      func(tx *keyring.Tx) error { return tx.Instantiate(ctx, c.Key, []byte("v"), 0) },
+		"reject":           func(tx *keyring.Tx) error { return tx.Reject(ctx, c.Key, time.Minute, unix.EKEYREJECTED, 0) },
+	} {
+		err := helper.Atomic(ctx, op)
+		if !errors.Is(err, unix.EOPNOTSUPP) {
+			t.Errorf("%s in a transaction: %v, want EOPNOTSUPP", name, err)
+		}
+	}
+	if _, err := helper.Read(ctx, keyring.ReqKeyAuthKey); !errors.Is(err, unix.ENOKEY) {
+		t.Fatalf("@a after the transactions: %v; want ENOKEY, no authority assumed", err)
+	}
+
+	must[keyring.Serial](t)(helper.AssumeAuthority(ctx, c.Key, c.Token))
+	err := helper.Atomic(ctx, func(tx *keyring.Tx) error {
+		// The helper's own session first, then the requester's key: the
+		// requester's possession is its own, not the helper's kept answers.
+		if _, err := tx.Describe(ctx, keyring.SessionKeyring); err != nil {
+			return err
+		}
+		got, err := tx.Read(ctx, secret)
+		if err == nil && string(got) != "s3" {
+			err = fmt.Errorf("read %q", got)
+		}
+		return err
+	})
+	if err != nil {
+		t.Fatalf("reading the requester's key through the authority in a transaction: %v", err)
+	}
+	if err := helper.Instantiate(ctx, c.Key, []byte("v"), 0); err != nil {
+		t.Fatal(err)
+	}
+	must[keyring.Serial](t)(req.CompleteRequest(ctx, c.Key))
 }

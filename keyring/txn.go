@@ -34,6 +34,7 @@ type txn struct {
 	stored    []ownerUsage          // owners' usage as stored, read once per operation
 	possessed map[uint32]possession // possesses' answers (lookup.go)
 	reach     *reach                // the keyrings possession looks in (lookup.go)
+	requester *txn                  // t as an assumed authority's requester (authority.go)
 }
 
 // post queues a notification for after the commit.
@@ -44,7 +45,18 @@ func (t *txn) post(key Serial, sub watchqueue.KeySubtype, aux Serial) {
 // update runs fn as one committed change. fn checks before it writes (see
 // keystore.DB.Update). Its events are posted after the commit, in commit
 // order, stamped with the store's revision; nothing is posted if it fails.
+// An fn that meets a key under construction is run again once the key's
+// construction has ended.
 func (p *Process) update(ctx context.Context, fn func(t *txn) error) error {
+	for {
+		err := p.updateOnce(ctx, fn)
+		if again, err := awaitConstruction(ctx, err); !again {
+			return err
+		}
+	}
+}
+
+func (p *Process) updateOnce(ctx context.Context, fn func(t *txn) error) error {
 	s := p.s
 	return s.db.Update(ctx, func(tx *keystore.Tx) error {
 		t := &txn{tx: tx, s: s, p: p, now: s.now().UnixNano(), write: true}

@@ -42,6 +42,10 @@ var keyTypes = map[string]*keyType{
 		chargeBytes: func(int) uint32 { return bigKeyQuotaBytes }},
 	"keyring": {name: "keyring", readable: true,
 		chargeBytes: func(int) uint32 { return 0 }},
+	// An authority's key (authority.go): made by request_key only, read
+	// for its callout information.
+	authKeyType: {name: authKeyType, readable: true,
+		chargeBytes: func(int) uint32 { return 0 }},
 }
 
 // vetLogonDescription: a logon key's description has a "service:" prefix.

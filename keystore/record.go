@@ -17,8 +17,12 @@ const (
 	FlagInQuota     uint32 = 1 << 3 // KEY_FLAG_IN_QUOTA: charged to its owner
 	FlagKeep        uint32 = 1 << 4 // KEY_FLAG_KEEP: cannot be revoked, invalidated or cleared
 	FlagRestricted  uint32 = 1 << 5 // a keyring with a link restriction (Restriction)
+	// FlagUnderConstruction marks a key that request_key made and a helper
+	// has yet to instantiate or negate (KEY_FLAG_USER_CONSTRUCT). Bit 6 is
+	// FlagVolatile's, which is never stored.
+	FlagUnderConstruction uint32 = 1 << 7
 
-	knownFlags = FlagRevoked | FlagInvalidated | FlagNegative | FlagInQuota | FlagKeep | FlagRestricted
+	knownFlags = FlagRevoked | FlagInvalidated | FlagNegative | FlagInQuota | FlagKeep | FlagRestricted | FlagUnderConstruction
 )
 
 // Limits the record format enforces, the kernel's own.

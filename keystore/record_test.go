@@ -28,6 +28,7 @@ var recordSamples = []keystore.KeyRecord{
 	{Serial: 99, Type: "big_key", Description: string(bytes.Repeat([]byte("d"), keystore.MaxDescriptionLen)), Flags: keystore.FlagRestricted},
 	{Serial: 100, Type: "user", Description: "", Restriction: "only\x00rule"},
 	{Serial: 101, Type: "user", Description: "nul\x00inside, stored by an older version"},
+	{Serial: 4, Type: "user", Description: "debug:x", Flags: keystore.FlagInQuota | keystore.FlagUnderConstruction, QuotaBytes: 8},
 }
 
 func TestKeyRecordRoundTrip(t *testing.T) {
@@ -290,7 +291,7 @@ func TestWriteRecordFuzzSeeds(t *testing.T) {
 	}
 	v := readVectors(t)
 	s := newSealerFromKey(t, v.keyFile, vectorDataKey(t, v))
-	names := []string{"short", "keyring", "longest-description", "restriction-only", "nul-in-description"}
+	names := []string{"short", "keyring", "longest-description", "restriction-only", "nul-in-description", "under-construction"}
 	for i, r := range recordSamples {
 		sealed, err := s.SealRecord(&r)
 		if err != nil {

@@ -36,7 +36,7 @@ func NewRequest(op Op) (Message, error) {
 	switch op {
 	case OpAdd:
 		return &AddRequest{}, nil
-	case OpRead, OpDescribe, OpRevoke, OpInvalidate, OpAdoptSession, OpKeys, OpClear, OpUnpinSession:
+	case OpRead, OpDescribe, OpRevoke, OpInvalidate, OpAdoptSession, OpKeys, OpClear, OpUnpinSession, OpCompleteRequest:
 		return &KeyRequest{}, nil
 	case OpSearch:
 		return &SearchRequest{}, nil
@@ -66,6 +66,14 @@ func NewRequest(op Op) (Message, error) {
 		return &GetPersistentRequest{}, nil
 	case OpPinSession, OpPipes:
 		return &Empty{}, nil
+	case OpRequestKeyCallout:
+		return &RequestKeyCalloutRequest{}, nil
+	case OpAssumeAuthority:
+		return &AssumeAuthorityRequest{}, nil
+	case OpInstantiate:
+		return &InstantiateRequest{}, nil
+	case OpReject:
+		return &RejectRequest{}, nil
 	}
 	return nil, errUnknownOp(op)
 }
@@ -73,8 +81,11 @@ func NewRequest(op Op) (Message, error) {
 // NewReply returns zero results of op's reply type, to decode into.
 func NewReply(op Op) (Message, error) {
 	switch op {
-	case OpAdd, OpSearch, OpGetKeyringID, OpJoinSession, OpRequestKey, OpGetPersistent, OpPinSession:
+	case OpAdd, OpSearch, OpGetKeyringID, OpJoinSession, OpRequestKey, OpGetPersistent, OpPinSession,
+		OpCompleteRequest, OpAssumeAuthority:
 		return &SerialReply{}, nil
+	case OpRequestKeyCallout:
+		return &ConstructionReply{}, nil
 	case OpRead:
 		return &DataReply{}, nil
 	case OpDescribe:
@@ -82,7 +93,8 @@ func NewReply(op Op) (Message, error) {
 	case OpKeys:
 		return &SerialsReply{}, nil
 	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch,
-		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession, OpPipes:
+		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession, OpPipes,
+		OpInstantiate, OpReject:
 		return &Empty{}, nil
 	}
 	return nil, errUnknownOp(op)
@@ -115,7 +127,7 @@ func (m *AddRequest) DecodeFields(d *Decoder) {
 }
 
 // KeyRequest names one key: read, describe, revoke, invalidate,
-// adopt_session, keys, clear and unpin_session.
+// adopt_session, keys, clear, unpin_session and complete_request.
 type KeyRequest struct {
 	ID int32
 }
@@ -283,6 +295,129 @@ func (m *RequestKeyRequest) DecodeFields(d *Decoder) {
 	m.Type = d.String()
 	m.Description = d.String()
 	m.Dest = d.I32()
+}
+
+// RequestKeyCalloutRequest asks for request_key with callout information;
+// Dest 0 is the caller's default keyring.
+type RequestKeyCalloutRequest struct {
+	Type        string
+	Description string
+	Callout     []byte
+	Dest        int32
+}
+
+func (m *RequestKeyCalloutRequest) EncodeFields(e *Encoder) {
+	e.String(m.Type)
+	e.String(m.Description)
+	e.Bytes(m.Callout)
+	e.I32(m.Dest)
+}
+
+func (m *RequestKeyCalloutRequest) DecodeFields(d *Decoder) {
+	m.Type = d.String()
+	m.Description = d.String()
+	m.Callout = d.Bytes()
+	m.Dest = d.I32()
+}
+
+// ConstructionReply answers request_key with callout information: the key
+// found (Serial), or, with Constructing, the key the caller must build and
+// what its helper needs (keyring.Construction). The token is a secret:
+// it goes only to the connection that asked.
+type ConstructionReply struct {
+	Serial                   int32
+	Constructing             bool
+	Key, Authority           int32
+	Token                    string
+	Op, Type, Description    string
+	Callout                  []byte
+	UID, GID                 uint32
+	Thread, Process, Session int32
+}
+
+func (m *ConstructionReply) EncodeFields(e *Encoder) {
+	e.I32(m.Serial)
+	e.Bool(m.Constructing)
+	e.I32(m.Key)
+	e.I32(m.Authority)
+	e.String(m.Token)
+	e.String(m.Op)
+	e.String(m.Type)
+	e.String(m.Description)
+	e.Bytes(m.Callout)
+	e.U32(m.UID)
+	e.U32(m.GID)
+	e.I32(m.Thread)
+	e.I32(m.Process)
+	e.I32(m.Session)
+}
+
+func (m *ConstructionReply) DecodeFields(d *Decoder) {
+	m.Serial = d.I32()
+	m.Constructing = d.Bool()
+	m.Key = d.I32()
+	m.Authority = d.I32()
+	m.Token = d.String()
+	m.Op = d.String()
+	m.Type = d.String()
+	m.Description = d.String()
+	m.Callout = d.Bytes()
+	m.UID = d.U32()
+	m.GID = d.U32()
+	m.Thread = d.I32()
+	m.Process = d.I32()
+	m.Session = d.I32()
+}
+
+// AssumeAuthorityRequest asks for KEYCTL_ASSUME_AUTHORITY over Key, with
+// the token that proves the helper was given it.
+type AssumeAuthorityRequest struct {
+	Key   int32
+	Token string
+}
+
+func (m *AssumeAuthorityRequest) EncodeFields(e *Encoder) { e.I32(m.Key); e.String(m.Token) }
+func (m *AssumeAuthorityRequest) DecodeFields(d *Decoder) { m.Key = d.I32(); m.Token = d.String() }
+
+// InstantiateRequest asks for KEYCTL_INSTANTIATE.
+type InstantiateRequest struct {
+	Key     int32
+	Payload []byte
+	Ring    int32
+}
+
+func (m *InstantiateRequest) EncodeFields(e *Encoder) {
+	e.I32(m.Key)
+	e.Bytes(m.Payload)
+	e.I32(m.Ring)
+}
+func (m *InstantiateRequest) DecodeFields(d *Decoder) {
+	m.Key = d.I32()
+	m.Payload = d.Bytes()
+	m.Ring = d.I32()
+}
+
+// RejectRequest asks for KEYCTL_REJECT (KEYCTL_NEGATE is Errno ENOKEY).
+// The timeout goes in nanoseconds, as SetTimeoutRequest's.
+type RejectRequest struct {
+	Key     int32
+	Timeout int64 // nanoseconds, a time.Duration
+	Errno   uint32
+	Ring    int32
+}
+
+func (m *RejectRequest) EncodeFields(e *Encoder) {
+	e.I32(m.Key)
+	e.U64(uint64(m.Timeout))
+	e.U32(m.Errno)
+	e.I32(m.Ring)
+}
+
+func (m *RejectRequest) DecodeFields(d *Decoder) {
+	m.Key = d.I32()
+	m.Timeout = int64(d.U64())
+	m.Errno = d.U32()
+	m.Ring = d.I32()
 }
 
 // GetPersistentRequest asks for KEYCTL_GET_PERSISTENT; UID 0xffffffff is

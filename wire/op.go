@@ -46,7 +46,14 @@ const (
 	// connection's first request, alone on the socket until its reply.
 	OpPipes Op = 25
 
-	maxOp = OpPipes
+	// request_key's callouts (keyring's construct.go and authority.go).
+	OpRequestKeyCallout Op = 26 // RequestKeyWithCallout: RequestKeyCalloutRequest, ConstructionReply
+	OpCompleteRequest   Op = 27 // CompleteRequest: KeyRequest, SerialReply
+	OpAssumeAuthority   Op = 28 // AssumeAuthority: AssumeAuthorityRequest, SerialReply
+	OpInstantiate       Op = 29 // Instantiate: InstantiateRequest, Empty
+	OpReject            Op = 30 // Reject: RejectRequest, Empty
+
+	maxOp = OpReject
 )
 
 var opNames = [...]string{
@@ -76,6 +83,12 @@ var opNames = [...]string{
 	OpPinSession:    "pin_session",
 	OpUnpinSession:  "unpin_session",
 	OpPipes:         "pipes",
+
+	OpRequestKeyCallout: "request_key_callout",
+	OpCompleteRequest:   "complete_request",
+	OpAssumeAuthority:   "assume_authority",
+	OpInstantiate:       "instantiate",
+	OpReject:            "reject",
 }
 
 // Known reports whether op is an operation of this protocol version.

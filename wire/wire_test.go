@@ -42,6 +42,12 @@ var requests = map[wire.Op]wire.Message{
 	wire.OpPinSession:    &wire.Empty{},
 	wire.OpUnpinSession:  &wire.KeyRequest{ID: 16},
 	wire.OpPipes:         &wire.Empty{},
+
+	wire.OpRequestKeyCallout: &wire.RequestKeyCalloutRequest{Type: "user", Description: "debug:x", Callout: []byte("info"), Dest: -3},
+	wire.OpCompleteRequest:   &wire.KeyRequest{ID: 17},
+	wire.OpAssumeAuthority:   &wire.AssumeAuthorityRequest{Key: 18, Token: "0f1e"},
+	wire.OpInstantiate:       &wire.InstantiateRequest{Key: 19, Payload: []byte("Debug x"), Ring: -8},
+	wire.OpReject:            &wire.RejectRequest{Key: 20, Timeout: 30e9, Errno: 129, Ring: 0},
 }
 
 // replies holds the results of every op, likewise not zero where the type
@@ -73,6 +79,13 @@ var replies = map[wire.Op]wire.Message{
 	wire.OpPinSession:    &wire.SerialReply{Serial: 108},
 	wire.OpUnpinSession:  &wire.Empty{},
 	wire.OpPipes:         &wire.Empty{},
+
+	wire.OpRequestKeyCallout: &wire.ConstructionReply{Constructing: true, Key: 109, Authority: 110, Token: "0f1e",
+		Op: "create", Type: "user", Description: "debug:x", Callout: []byte("info"), UID: 1000, GID: 1000, Session: 111},
+	wire.OpCompleteRequest: &wire.SerialReply{Serial: 112},
+	wire.OpAssumeAuthority: &wire.SerialReply{Serial: 113},
+	wire.OpInstantiate:     &wire.Empty{},
+	wire.OpReject:          &wire.Empty{},
 }
 
 // Every op this version knows has a request and a reply in the tables

@@ -180,7 +180,7 @@ func (a *app) dbFile() (string, error) {
 // process returns what the caller acts through, on first use: a daemon
 // serving the store if one is reachable (see daemonSocket), else the store
 // opened here and the caller's Process in it; with the session from the
-// environment adopted.
+// environment adopted, and a request_key helper's authority assumed.
 func (a *app) process(ctx context.Context) (keyring.Caller, error) {
 	if a.proc != nil {
 		return a.proc, nil
@@ -197,6 +197,9 @@ func (a *app) process(ctx context.Context) (keyring.Caller, error) {
 		if err := p.AdoptSession(ctx, keyring.Serial(n)); err != nil {
 			return nil, fmt.Errorf("%s=%d: %w", envSession, n, err)
 		}
+	}
+	if err := a.assumeAuthority(ctx, p); err != nil {
+		return nil, err
 	}
 	a.proc = p
 	return p, nil

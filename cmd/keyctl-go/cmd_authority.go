@@ -3,36 +3,37 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
-// Commands for keys under construction. The kernel lets only a process that
-// has assumed a request_key authority instantiate, negate or reject a key;
-// keyctl-go has no upcalls, so no authority can be assumed, and they fail
-// after checking their arguments, as the kernel answers keyctl run by hand:
-// "Operation not permitted".
-
-// notPermitted is what the kernel answers without an assumed authority.
-func notPermitted(name string) error {
-	return opError(name, unix.EPERM)
-}
+// Commands for keys under construction. As in the kernel, only a process
+// that has assumed the authority for a key may instantiate, negate or
+// reject it: a request_key helper, which keyctl-go runs with the
+// authority in $KEYCTL_GO_AUTHORITY (see callout.go). Run by hand, they
+// fail as keyctl does: "Operation not permitted".
 
 // cmdNegate is `negate <key> <timeout> <keyring>`.
 func cmdNegate(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 3, 3); err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[0]); err != nil {
+	key, err := a.keyID(ctx, args[0])
+	if err != nil {
 		return err
 	}
-	if _, err := number(args[1], 10, "timeout"); err != nil {
+	timeout, err := number(args[1], 10, "timeout")
+	if err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[2]); err != nil {
+	ring, err := a.keyID(ctx, args[2])
+	if err != nil {
 		return err
 	}
-	return notPermitted("keyctl_negate")
+	return a.reject(ctx, key, timeout, unix.ENOKEY, ring)
 }
 
 // cmdReject is `reject <key> <timeout> <error> <keyring>`; keyctl names the
@@ -41,19 +42,50 @@ func cmdReject(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 4, 4); err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[0]); err != nil {
+	key, err := a.keyID(ctx, args[0])
+	if err != nil {
 		return err
 	}
-	if _, err := number(args[1], 10, "timeout"); err != nil {
+	timeout, err := number(args[1], 10, "timeout")
+	if err != nil {
 		return err
 	}
-	if _, err := number(args[2], 10, "error"); err != nil {
+	errno, err := rejectErrno(args[2])
+	if err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[3]); err != nil {
+	ring, err := a.keyID(ctx, args[3])
+	if err != nil {
 		return err
 	}
-	return notPermitted("keyctl_negate")
+	return a.reject(ctx, key, timeout, errno, ring)
+}
+
+// reject is keyctl_reject, which keyctl reports as keyctl_negate.
+func (a *app) reject(ctx context.Context, key keyring.Serial, timeout uint32, errno unix.Errno, ring keyring.Serial) error {
+	p, err := a.process(ctx)
+	if err != nil {
+		return err
+	}
+	if err := p.Reject(ctx, key, time.Duration(timeout)*time.Second, errno, ring); err != nil {
+		return opError("keyctl_negate", err)
+	}
+	return nil
+}
+
+// rejectErrno is reject's <error>: one of the names keyctl knows, or a
+// number.
+func rejectErrno(arg string) (unix.Errno, error) {
+	switch arg {
+	case "rejected":
+		return unix.EKEYREJECTED, nil
+	case "revoked":
+		return unix.EKEYREVOKED, nil
+	case "expired":
+		return unix.EKEYEXPIRED, nil
+	}
+	n, err := number(arg, 10, "error")
+	return unix.Errno(n), err
 }
 
 // cmdInstantiate is `instantiate [-x] <key> <data> <keyring>`.
@@ -62,16 +94,31 @@ func cmdInstantiate(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 3, 3); err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[0]); err != nil {
+	key, err := a.keyID(ctx, args[0])
+	if err != nil {
 		return err
 	}
-	if _, err := payload([]byte(args[1]), hex); err != nil {
+	ring, err := a.keyID(ctx, args[2])
+	if err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[2]); err != nil {
+	data, err := payload([]byte(args[1]), hex)
+	if err != nil {
 		return err
 	}
-	return notPermitted("keyctl_instantiate")
+	return a.instantiate(ctx, key, data, ring)
+}
+
+// instantiate is keyctl_instantiate.
+func (a *app) instantiate(ctx context.Context, key keyring.Serial, data []byte, ring keyring.Serial) error {
+	p, err := a.process(ctx)
+	if err != nil {
+		return err
+	}
+	if err := p.Instantiate(ctx, key, data, ring); err != nil {
+		return opError("keyctl_instantiate", err)
+	}
+	return nil
 }
 
 // cmdPinstantiate is `pinstantiate [-x] <key> <keyring>`, the data on stdin.
@@ -80,27 +127,29 @@ func cmdPinstantiate(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 2, 2); err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[0]); err != nil {
+	key, err := a.keyID(ctx, args[0])
+	if err != nil {
 		return err
 	}
-	if _, err := a.keyID(ctx, args[1]); err != nil {
+	ring, err := a.keyID(ctx, args[1])
+	if err != nil {
 		return err
 	}
-	if _, err := a.readStdin(hex); err != nil {
+	data, err := a.readStdin(hex)
+	if err != nil {
 		return err
 	}
-	return notPermitted("keyctl_instantiate")
+	return a.instantiate(ctx, key, data, ring)
 }
 
 // cmdRequest2 is `request2 <type> <desc> <info> [<dest_keyring>]`: request a
-// key with callout information. There is no callout to run here, so it
-// finds an existing key as request does, and answers ENOKEY for a missing
-// one, as the kernel does when the callout fails.
+// key with callout information, which runs the helper request-key.conf
+// names if the key must be constructed (callout.go).
 func cmdRequest2(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 3, 4); err != nil {
 		return err
 	}
-	return a.request(ctx, args[0], args[1], args, 3)
+	return a.requestWithCallout(ctx, args[0], args[1], []byte(args[2]), args, 3)
 }
 
 // cmdPrequest2 is `prequest2 <type> <desc> [<dest_keyring>]`, the callout
@@ -109,10 +158,11 @@ func cmdPrequest2(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 2, 3); err != nil {
 		return err
 	}
-	if _, err := a.readStdin(false); err != nil {
+	info, err := a.readStdin(false)
+	if err != nil {
 		return err
 	}
-	return a.request(ctx, args[0], args[1], args, 2)
+	return a.requestWithCallout(ctx, args[0], args[1], info, args, 2)
 }
 
 // request runs request_key for type and desc, linking into the keyring

@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"syscall"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
@@ -33,14 +35,14 @@ import (
 // it, so joining another user's named session, which the kernel allows if
 // that user lets the caller Search it, fails here with EACCES.
 func cmdSession(ctx context.Context, a *app, args []string) error {
-	name := ""
+	name, named := "", false
 	if len(args) > 0 {
 		if args[0] != "-" {
-			name = args[0]
+			name, named = args[0], true
 		}
 		args = args[1:]
 	}
-	joined, pinned, err := a.joinAndPin(ctx, name)
+	joined, pinned, err := a.joinAndPin(ctx, name, named)
 	if err != nil {
 		return err
 	}
@@ -96,7 +98,7 @@ func cmdNewSession(ctx context.Context, a *app, args []string) error {
 	if len(args) == 1 {
 		name = args[0]
 	}
-	_, pinned, err := a.joinAndPin(ctx, name)
+	_, pinned, err := a.joinAndPin(ctx, name, len(args) == 1)
 	if err != nil {
 		return err
 	}
@@ -105,9 +107,14 @@ func cmdNewSession(ctx context.Context, a *app, args []string) error {
 }
 
 // joinAndPin joins the session keyring, pins it, and lets go of the store.
+// named says a name was given (an empty one is EINVAL, not anonymous).
 // It returns what join returned (0 for the session already joined, as the
 // kernel returns) and the serial of the session pinned.
-func (a *app) joinAndPin(ctx context.Context, name string) (joined, pinned keyring.Serial, err error) {
+func (a *app) joinAndPin(ctx context.Context, name string, named bool) (joined, pinned keyring.Serial, err error) {
+	if named && name == "" {
+		// keyctl passes "" on as a name, which the kernel refuses.
+		return 0, 0, opError("keyctl_join_session_keyring", unix.EINVAL)
+	}
 	p, err := a.process(ctx)
 	if err != nil {
 		return 0, 0, err

@@ -31,7 +31,8 @@ func TestMain(m *testing.M) {
 	// testscript runs this very binary, under the name keyctl-go, for the
 	// scripts' keyctl-go commands (see script_test.go); only the top-level
 	// run builds anything.
-	commands := map[string]func(){"keyctl-go": main}
+	// A request_key helper's "keyctl" is keyctl-go too (callout.go).
+	commands := map[string]func(){"keyctl-go": main, "keyctl": main}
 	if _, ok := commands[filepath.Base(os.Args[0])]; ok {
 		testscript.Main(m, commands)
 	}
@@ -103,6 +104,9 @@ func TestGolden(t *testing.T) {
 			if slowScenarios[name] && testing.Short() && !*update {
 				t.Skip("slow on the store; run without -short")
 			}
+			if name == "callouts" {
+				skipWithoutDebianRequestKey(t)
+			}
 			golden := filepath.Join(goldenDir, name+".txt")
 			if *update {
 				writeGolden(t, name, golden)
@@ -115,6 +119,24 @@ func TestGolden(t *testing.T) {
 			got := runOurs(t, name)
 			compareRecords(t, name, string(want), got)
 		})
+	}
+}
+
+// skipWithoutDebianRequestKey skips a scenario whose helpers are the ones
+// Debian's keyutils installs: /etc/request-key.conf as it ships, and the
+// debugging script it names.
+func skipWithoutDebianRequestKey(t *testing.T) {
+	t.Helper()
+	want, err := os.ReadFile("../../requestkey/testdata/debian-request-key.conf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile("/etc/request-key.conf")
+	if err != nil || !bytes.Equal(got, want) {
+		t.Skip("needs Debian's /etc/request-key.conf as keyutils 1.6.3 installs it (apt-get install keyutils)")
+	}
+	if _, err := os.Stat("/usr/share/keyutils/request-key-debug.sh"); err != nil {
+		t.Skip("needs keyutils' request-key-debug.sh (apt-get install keyutils)")
 	}
 }
 

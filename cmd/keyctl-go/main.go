@@ -14,6 +14,33 @@
 // exits; `new_session` cannot change its parent's session from userspace,
 // so it prints a session serial to adopt: export KEYCTL_GO_SESSION=$(keyctl-go new_session).
 //
+// Why new_session is not emulated: a daemon could record a session for
+// the caller's parent (its pid from SO_PEERCRED, the parent's pid and start
+// time from /proc) and have later clients take @s from their nearest
+// recorded ancestor. Made safe against pid reuse (pidfds), against other
+// uids (the parent's every uid checked, at recording and at use) and
+// against a setuid exec of the parent (which keeps its pid and start
+// time), it would still not be the kernel's semantics: the kernel gives the
+// new session to the parent's future children only, while a lookup by
+// ancestry moves the parent's running children too; it would have to rank
+// a recorded ancestor against a session handed down in the environment,
+// which only works if every handing down is recorded as well; and a store
+// opened without a daemon has nowhere to keep the record. keyutils'
+// session/valid2 therefore fails against keyctl-go.
+//
+// `request2` and `prequest2` call out, as request_key(2) does: a key that
+// must be constructed is built by the program request-key.conf(5) names,
+// read from $KEYCTL_GO_REQUEST_KEY_CONF (a directory holding
+// request-key.conf and request-key.d), else /etc. keyctl-go runs it itself,
+// as the caller (package requestkey), with its authority in
+// $KEYCTL_GO_AUTHORITY; a keyctl-go started with it assumes it, so the
+// helper's `keyctl instantiate`, `pinstantiate`, `negate` and `reject`
+// build the key. "keyctl" in the helper's PATH, and any program named
+// keyctl, is keyctl-go. The helper reaches the store through the daemon
+// keyctl-go uses, or a daemon keyctl-go serves its own store on, on a
+// private socket, while the helper runs. What the helper does wrong goes
+// to syslog, as request-key's messages do.
+//
 // A store made with the global option --passphrase (or while
 // $KEYCTL_GO_PASSPHRASE_FILE or $KEYCTL_GO_PASSPHRASE_FD is set) is
 // protected by a passphrase instead of a key file. Opening it takes the
