@@ -4,18 +4,24 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
 // daemonCommand is keyctl-go's own command, not keyctl's: it is dispatched
 // before keyctl's table so that the Format listing stays keyctl's.
 const daemonCommand = "daemon"
 
-// runDaemon is `keyctl-go daemon [--system] [--socket PATH]`: serve the
+// daemonUsage is the daemon's Format line.
+const daemonUsage = "Format: keyctl-go daemon [--system] [--socket <path>] [--quota-keys <n>] [--quota-bytes <n>]"
+
+// runDaemon is `keyctl-go daemon [--system] [--socket PATH] [--quota-keys
+// N] [--quota-bytes N]`: serve the
 // store on a Unix socket until SIGTERM or SIGINT, then finish calls in
 // flight and close the store cleanly. While it runs it owns the store
 // file, and other invocations go through it.
@@ -33,6 +39,11 @@ const daemonCommand = "daemon"
 //
 // Started by systemd for a .socket unit (LISTEN_FDS), it serves the
 // socket it is given, and --socket is not used.
+//
+// --quota-keys and --quota-bytes are how many keys, and how many bytes of
+// them, each uid but root may own (the kernel's maxkeys and maxbytes,
+// 200 and 20,000 by default); root keeps its larger limits unless these
+// are larger still.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
 	var socket string
 	system := false
@@ -44,8 +55,14 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 		case args[0] == "--socket" && len(args) >= 2:
 			socket = args[1]
 			args = args[2:]
+		case (args[0] == "--quota-keys" || args[0] == "--quota-bytes") && len(args) >= 2:
+			if err := a.setQuota(args[0], args[1]); err != nil {
+				fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
+				return 2
+			}
+			args = args[2:]
 		default:
-			fmt.Fprintln(a.stderr, "Format: keyctl-go daemon [--system] [--socket <path>]")
+			fmt.Fprintln(a.stderr, daemonUsage)
 			return 2
 		}
 	}
@@ -54,6 +71,24 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// setQuota sets one of the daemon's per-uid limits from its flag.
+func (a *app) setQuota(flag, value string) error {
+	n, err := strconv.ParseUint(value, 10, 32)
+	if err != nil || n == 0 {
+		return fmt.Errorf("%s %q: not a number from 1 to %d", flag, value, uint32(math.MaxUint32))
+	}
+	if a.quota == (keyring.Quota{}) {
+		a.quota = keyring.DefaultQuota
+	}
+	q := &a.quota
+	if flag == "--quota-keys" {
+		q.MaxKeys, q.RootMaxKeys = uint32(n), max(q.RootMaxKeys, uint32(n))
+	} else {
+		q.MaxBytes, q.RootMaxBytes = uint32(n), max(q.RootMaxBytes, uint32(n))
+	}
+	return nil
 }
 
 // defaultSocket is the store's socket, its directory made if need be.

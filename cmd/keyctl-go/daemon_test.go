@@ -65,7 +65,7 @@ func TestDaemonCommandNeedsASocketPlace(t *testing.T) {
 	if code != 1 || out != "" || errs != "keyctl-go daemon: no --socket and no $XDG_RUNTIME_DIR for the per-user daemon's socket\n" {
 		t.Errorf("daemon without a socket place: exit %d, %q %q", code, out, errs)
 	}
-	if _, errs, code := keyctlRunEnv(t, env, "daemon", "--bogus"); code != 2 || errs != "Format: keyctl-go daemon [--system] [--socket <path>]\n" {
+	if _, errs, code := keyctlRunEnv(t, env, "daemon", "--bogus"); code != 2 || errs != daemonUsage+"\n" {
 		t.Errorf("daemon --bogus: exit %d, %q", code, errs)
 	}
 }
