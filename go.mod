@@ -10,4 +10,9 @@ require (
 	golang.org/x/sys v0.49.0
 )
 
-require golang.org/x/tools v0.36.0 // indirect
+require (
+	github.com/danieljoos/wincred v1.2.3 // indirect
+	github.com/godbus/dbus/v5 v5.2.4 // indirect
+	github.com/zalando/go-keyring v0.2.8 // indirect
+	golang.org/x/tools v0.36.0 // indirect
+)
