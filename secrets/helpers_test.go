@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -77,12 +78,14 @@ func serve(t testing.TB, store *keyring.Store) *daemon.Client {
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
+	socketOf.Store(store, path)
 	c, err := daemon.Dial(context.Background(), path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		c.Close()
+		socketOf.Delete(store)
 		if err := srv.Close(); err != nil {
 			t.Errorf("Close: %v", err)
 		}
@@ -92,6 +95,25 @@ func serve(t testing.TB, store *keyring.Store) *daemon.Client {
 		os.RemoveAll(dir)
 	})
 	return c
+}
+
+// socketOf is where serve serves each store.
+var socketOf sync.Map
+
+// another returns a second caller of the same kind as c: another Process
+// of alice, or another connection to the daemon serving store.
+func another(t testing.TB, store *keyring.Store, c keyring.Caller) keyring.Caller {
+	t.Helper()
+	if _, ok := c.(*keyring.Process); ok {
+		return process(t, store, alice)
+	}
+	path, _ := socketOf.Load(store)
+	d, err := daemon.Dial(context.Background(), path.(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.Close() })
+	return d
 }
 
 // modes runs fn once with the store embedded (a Process of alice) and
