@@ -11,6 +11,8 @@ func childMain() (code int, ok bool) {
 	switch os.Getenv(childEnv) {
 	case "go-keyring":
 		return goKeyringChild(), true
+	case "provider":
+		return providerChild(), true
 	}
 	return 0, false
 }

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -32,6 +33,9 @@ type Options struct {
 	// Dir is where the socket goes; "" makes a directory of its own. A
 	// bus other uids may connect to needs a Dir they may enter.
 	Dir string
+	// Credential runs the bus as another user, whose bus it then is; Dir
+	// must be one that user may write.
+	Credential *syscall.Credential
 }
 
 // Start starts dbus-daemon, or skips the test if it is not installed. The
@@ -75,6 +79,9 @@ func Start(t testing.TB, opts Options) *Bus {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(daemon, "--config-file="+confPath, "--nofork", "--print-address=1")
+	if opts.Credential != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: opts.Credential}
+	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
