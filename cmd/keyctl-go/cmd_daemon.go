@@ -18,10 +18,10 @@ import (
 const daemonCommand = "daemon"
 
 // daemonUsage is the daemon's Format line.
-const daemonUsage = "Format: keyctl-go daemon [--system] [--socket <path>] [--quota-keys <n>] [--quota-bytes <n>]"
+const daemonUsage = "Format: keyctl-go daemon [--system] [--socket <path>] [--quota-keys <n>] [--quota-bytes <n>] [--secret-service]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH] [--quota-keys
-// N] [--quota-bytes N]`: serve the
+// N] [--quota-bytes N] [--secret-service]`: serve the
 // store on a Unix socket until SIGTERM or SIGINT, then finish calls in
 // flight and close the store cleanly. While it runs it owns the store
 // file, and other invocations go through it.
@@ -44,6 +44,9 @@ const daemonUsage = "Format: keyctl-go daemon [--system] [--socket <path>] [--qu
 // them, each uid but root may own (the kernel's maxkeys and maxbytes,
 // 200 and 20,000 by default); root keeps its larger limits unless these
 // are larger still.
+//
+// --secret-service also serves the user's secrets as the freedesktop
+// Secret Service on the session bus (daemon_secretservice.go).
 func (a *app) runDaemon(ctx context.Context, args []string) int {
 	var socket string
 	system := false
@@ -55,6 +58,9 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 		case args[0] == "--socket" && len(args) >= 2:
 			socket = args[1]
 			args = args[2:]
+		case args[0] == "--secret-service":
+			a.secretService = true
+			args = args[1:]
 		case (args[0] == "--quota-keys" || args[0] == "--quota-bytes") && len(args) >= 2:
 			if err := a.setQuota(args[0], args[1]); err != nil {
 				fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
@@ -65,6 +71,10 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			fmt.Fprintln(a.stderr, daemonUsage)
 			return 2
 		}
+	}
+	if system && a.secretService {
+		fmt.Fprintln(a.stderr, "keyctl-go daemon: --secret-service serves one user's session bus, not --system")
+		return 2
 	}
 	if err := a.serve(ctx, socket, system); err != nil {
 		fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
@@ -158,10 +168,23 @@ func (a *app) serve(ctx context.Context, socket string, system bool) error {
 		store.Close()
 		return err
 	}
+	stopSecretService := func() error { return nil }
+	if a.secretService {
+		// A daemon serving a session bus ends with it, as the bus's own
+		// services do.
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		if stopSecretService, err = a.startSecretService(ctx, store, stop); err != nil {
+			srv.Close()
+			store.Close()
+			return err
+		}
+	}
 	fmt.Fprintf(a.stderr, "keyctl-go daemon: serving %s on %s (pid %s)\n", path, srv.Path(), strconv.Itoa(os.Getpid()))
 	// Until SIGTERM or SIGINT; then the calls in flight finish, and the
 	// store is closed so that everything acknowledged is on disk and the
 	// file is let go.
 	err = srv.Run(ctx)
-	return errors.Join(err, store.Close())
+	return errors.Join(err, stopSecretService(), store.Close())
 }

@@ -23,6 +23,14 @@ type Bus struct {
 	Address string
 	// Socket is the path it listens on.
 	Socket string
+
+	cmd *exec.Cmd
+}
+
+// Stop kills the bus, as a session's end does.
+func (b *Bus) Stop() {
+	b.cmd.Process.Kill()
+	b.cmd.Wait()
 }
 
 // Options configure a bus.
@@ -33,13 +41,16 @@ type Options struct {
 	// Dir is where the socket goes; "" makes a directory of its own. A
 	// bus other uids may connect to needs a Dir they may enter.
 	Dir string
+	// Services are D-Bus service files (name to contents) the bus may
+	// start services from on demand; none by default.
+	Services map[string]string
 	// Credential runs the bus as another user, whose bus it then is; Dir
 	// must be one that user may write.
 	Credential *syscall.Credential
 }
 
 // Start starts dbus-daemon, or skips the test if it is not installed. The
-// bus stops when the test ends.
+// bus stops when the test ends, or earlier with Stop.
 func Start(t testing.TB, opts Options) *Bus {
 	t.Helper()
 	daemon, err := exec.LookPath("dbus-daemon")
@@ -53,6 +64,11 @@ func Start(t testing.TB, opts Options) *Bus {
 	services := filepath.Join(dir, "services")
 	if err := os.MkdirAll(services, 0o755); err != nil {
 		t.Fatal(err)
+	}
+	for name, body := range opts.Services {
+		if err := os.WriteFile(filepath.Join(services, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	socket := filepath.Join(dir, "bus")
 	policy := ""
@@ -79,6 +95,9 @@ func Start(t testing.TB, opts Options) *Bus {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(daemon, "--config-file="+confPath, "--nofork", "--print-address=1")
+	// Services the bus started inherit its stderr; Wait must not wait for
+	// them to close it.
+	cmd.WaitDelay = time.Second
 	if opts.Credential != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: opts.Credential}
 	}
@@ -91,10 +110,8 @@ func Start(t testing.TB, opts Options) *Bus {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	})
+	bus := &Bus{Socket: socket, cmd: cmd}
+	t.Cleanup(bus.Stop)
 	lines := make(chan string, 1)
 	go func() {
 		line, _ := bufio.NewReader(out).ReadString('\n')
@@ -110,7 +127,8 @@ func Start(t testing.TB, opts Options) *Bus {
 				t.Fatal(err)
 			}
 		}
-		return &Bus{Address: addr, Socket: socket}
+		bus.Address = addr
+		return bus
 	case <-time.After(10 * time.Second):
 		t.Fatalf("dbus-daemon did not start: %s", stderr.String())
 	}
