@@ -2,6 +2,7 @@ package secrets_test
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"sort"
 	"testing"
@@ -187,5 +188,67 @@ func TestWatchExpiredAndRevoked(t *testing.T) {
 	want := []string{"created svc/short-lived", "deleted svc/invalidated", "deleted svc/revoked", "expired svc/short-lived"}
 	if !slices.Equal(got, want) {
 		t.Errorf("events %q, want %q", got, want)
+	}
+}
+
+// WatchFrom without a history to replay says so first, then goes on as
+// Watch.
+func TestWatchFromCompacted(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t, keyring.Options{})
+	st := secrets.New(process(t, store, alice), secrets.Options{})
+	w, err := st.WatchFrom(ctx, "svc", 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	if err := st.Set(ctx, "svc", "a", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	got := events(t, w, 2)
+	if got[0] != (secrets.Event{Kind: secrets.Compacted, Service: "svc", Revision: 7}) || lines(got[1:])[0] != "created svc/a" {
+		t.Errorf("events %v", got)
+	}
+}
+
+// A Watch that falls behind says Lost, reads the service again, and
+// reports what it had not seen: no secret goes unreported.
+func TestWatchLost(t *testing.T) {
+	defer secrets.SetRecordBuffer(1)()
+	ctx := context.Background()
+	store := openStore(t, keyring.Options{})
+	st := secrets.New(process(t, store, alice), secrets.Options{})
+	w, err := st.Watch(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	other := secrets.New(process(t, store, alice), secrets.Options{})
+	const n = 20
+	for i := range n {
+		if err := other.Set(ctx, "svc", fmt.Sprint(i), []byte("x")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	created := map[string]bool{}
+	lost := false
+	tctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for e, err := range w.Events(tctx) {
+		if err != nil {
+			t.Fatalf("after %d created, lost %v: %v", len(created), lost, err)
+		}
+		switch e.Kind {
+		case secrets.Lost:
+			lost = true
+		case secrets.Created:
+			created[e.Account] = true
+		}
+		if lost && len(created) == n {
+			break
+		}
+	}
+	if !lost {
+		t.Error("records were dropped, and no Lost event said so")
 	}
 }
