@@ -1,6 +1,8 @@
 package secretservice
 
 import (
+	"maps"
+
 	"github.com/godbus/dbus/v5"
 
 	"github.com/keyctl-go/keyctl-go/secrets"
@@ -81,12 +83,13 @@ func (p *Provider) createItem(c *call) ([]any, error) {
 		}
 	}
 	if replace {
+		// The item to replace has these attributes and no others.
 		same, err := p.st.Find(c.ctx, name, it.Attributes)
 		if err != nil {
 			return nil, err
 		}
 		for _, old := range same {
-			if sameAttributes(old.Attributes, it.Attributes) {
+			if maps.Equal(old.Attributes, it.Attributes) {
 				it.Account = old.Account
 				break
 			}

@@ -35,18 +35,16 @@ const DefaultCollection = "login"
 
 // Errors the API defines, and the D-Bus ones clients rely on.
 const (
-	errIsLocked       = "org.freedesktop.Secret.Error.IsLocked"
-	errNoSession      = "org.freedesktop.Secret.Error.NoSession"
-	errNoSuchObject   = "org.freedesktop.Secret.Error.NoSuchObject"
-	errAccessDenied   = "org.freedesktop.DBus.Error.AccessDenied"
-	errInvalidArgs    = "org.freedesktop.DBus.Error.InvalidArgs"
-	errNotSupported   = "org.freedesktop.DBus.Error.NotSupported"
-	errUnknownMethod  = "org.freedesktop.DBus.Error.UnknownMethod"
-	errUnknownObject  = "org.freedesktop.DBus.Error.UnknownObject"
-	errUnknownProp    = "org.freedesktop.DBus.Error.UnknownProperty"
-	errPropReadOnly   = "org.freedesktop.DBus.Error.PropertyReadOnly"
-	errFailed         = "org.freedesktop.DBus.Error.Failed"
-	errNoMemoryOrSize = "org.freedesktop.DBus.Error.LimitsExceeded"
+	errIsLocked      = "org.freedesktop.Secret.Error.IsLocked"
+	errNoSession     = "org.freedesktop.Secret.Error.NoSession"
+	errNoSuchObject  = "org.freedesktop.Secret.Error.NoSuchObject"
+	errAccessDenied  = "org.freedesktop.DBus.Error.AccessDenied"
+	errInvalidArgs   = "org.freedesktop.DBus.Error.InvalidArgs"
+	errNotSupported  = "org.freedesktop.DBus.Error.NotSupported"
+	errUnknownMethod = "org.freedesktop.DBus.Error.UnknownMethod"
+	errUnknownProp   = "org.freedesktop.DBus.Error.UnknownProperty"
+	errPropReadOnly  = "org.freedesktop.DBus.Error.PropertyReadOnly"
+	errFailed        = "org.freedesktop.DBus.Error.Failed"
 )
 
 // dbusError is a D-Bus error reply with a message.

@@ -3,7 +3,6 @@ package secretservice
 import (
 	"errors"
 	"fmt"
-	"maps"
 	"slices"
 
 	"github.com/godbus/dbus/v5"
@@ -120,6 +119,3 @@ func secretArg(v any) (secretStruct, error) {
 	s.ContentType, _ = f[3].(string)
 	return s, nil
 }
-
-// sameAttributes is CreateItem's replace test: the same pairs, no more.
-func sameAttributes(a, b map[string]string) bool { return maps.Equal(a, b) }

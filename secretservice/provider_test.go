@@ -214,6 +214,24 @@ func TestAPI(t *testing.T) {
 		t.Errorf("GetSecret in the opener's session: %q, %v", got.Value, err)
 	}
 
+	// Lock and Unlock answer for what exists, and lock only that.
+	var done []dbus.ObjectPath
+	if err := svc.Call("org.freedesktop.Secret.Service.Lock", 0, []dbus.ObjectPath{dbus.ObjectPath(string(coll) + "/nothing"), "/org/freedesktop/secrets/collection/nothing"}).Store(&done, &prompt); err != nil || len(done) != 0 {
+		t.Errorf("Lock of what does not exist: %v, %v", done, err)
+	}
+	if v, _ := obj(conn, string(coll)).GetProperty("org.freedesktop.Secret.Collection.Locked"); v.Value() != false {
+		t.Errorf("a Lock of a missing item locked its collection")
+	}
+	if err := svc.Call("org.freedesktop.Secret.Service.Lock", 0, []dbus.ObjectPath{item}).Store(&done, &prompt); err != nil || len(done) != 1 || prompt != "/" {
+		t.Errorf("Lock of the item: %v %v, %v", done, prompt, err)
+	}
+	if err := obj(conn, string(item)).Call("org.freedesktop.Secret.Item.GetSecret", 0, session).Err; errName(err) != "org.freedesktop.Secret.Error.IsLocked" {
+		t.Errorf("GetSecret while locked: %v", err)
+	}
+	if err := svc.Call("org.freedesktop.Secret.Service.Unlock", 0, []dbus.ObjectPath{coll}).Store(&done, &prompt); err != nil || len(done) != 1 || prompt != "/" {
+		t.Errorf("Unlock: %v %v, %v", done, prompt, err)
+	}
+
 	var xml string
 	if err := obj(conn, string(item)).Call("org.freedesktop.DBus.Introspectable.Introspect", 0).Store(&xml); err != nil || !strings.Contains(xml, `<method name="GetSecret">`) || !strings.Contains(xml, `<arg type="(oayays)" direction="out"/>`) {
 		t.Errorf("Introspect: %v\n%s", err, xml)

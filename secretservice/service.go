@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/godbus/dbus/v5"
@@ -75,7 +76,7 @@ func (p *Provider) createCollection(c *call) ([]any, error) {
 		return nil, err
 	}
 	name := base
-	for i := 2; contains(existing, name); i++ {
+	for i := 2; slices.Contains(existing, name); i++ {
 		name = fmt.Sprintf("%s %d", base, i)
 	}
 	if err := p.st.CreateService(c.ctx, name); err != nil {
@@ -90,15 +91,6 @@ func (p *Provider) createCollection(c *call) ([]any, error) {
 	}
 	p.mu.Unlock()
 	return []any{collectionPath(name), noPrompt}, nil
-}
-
-func contains(names []string, name string) bool {
-	for _, n := range names {
-		if n == name {
-			return true
-		}
-	}
-	return false
 }
 
 // searchAll is Service.SearchItems: every collection's matching items,
@@ -147,7 +139,7 @@ func (p *Provider) setLocked(c *call, lock bool) ([]any, error) {
 			continue
 		}
 		if o.kind == objItem {
-			if _, err := p.st.Find(c.ctx, name, nil); err != nil {
+			if _, err := p.item(c, o); err != nil {
 				continue
 			}
 		}
