@@ -53,5 +53,12 @@
 //     process while another sets the secret may be lost. Set reads the
 //     item to keep its label and attributes.
 //   - Over the daemon a Watch reports revision 0: the daemon's queues do
-//     not carry revisions.
+//     not carry revisions. WatchFrom replays only embedded, from the
+//     store's history (keyring.Process.Changes), which is in memory and
+//     bounded: over the daemon, after a restart, or past the history, it
+//     starts with Compacted and the consumer lists again.
+//   - A Watch finds what changed by reading the keyring again when a
+//     notification says it changed, so a secret made and deleted before
+//     it looks is not reported; WatchFrom's replay, from the history,
+//     reports it.
 package secrets

@@ -60,6 +60,9 @@ type Watch struct {
 	dying    map[keyring.Serial]bool // revoked or invalidated: deleted, not expired
 	pending  []Event
 	finished bool
+	// replayed is the revision WatchFrom replayed through: records up to
+	// it tell of changes already reported.
+	replayed uint64
 }
 
 type serviceState struct {
@@ -74,6 +77,19 @@ type itemRef struct{ service, account string }
 // that the first secret stored is heard. Over the daemon, the Watch must
 // be the only watcher on its connection. Close it when done.
 func (s *Store) Watch(ctx context.Context, service string) (*Watch, error) {
+	w, err := s.newWatch(ctx, service)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.retry(func() error { return w.start(ctx) }); err != nil {
+		w.Close()
+		return nil, fmt.Errorf("secrets: watch %q: %w", service, err)
+	}
+	return w, nil
+}
+
+// newWatch makes a Watch that reads its source but watches nothing yet.
+func (s *Store) newWatch(ctx context.Context, service string) (*Watch, error) {
 	if service != AllServices {
 		if err := checkService(service); err != nil {
 			return nil, err
@@ -100,10 +116,6 @@ func (s *Store) Watch(ctx context.Context, service string) (*Watch, error) {
 	// Reading starts before the first watch: over the daemon, records
 	// that nobody reads would stall the calls that follow.
 	go w.pump(pctx)
-	if err := s.retry(func() error { return w.start(ctx) }); err != nil {
-		w.Close()
-		return nil, fmt.Errorf("secrets: watch %q: %w", service, err)
-	}
 	return w, nil
 }
 
@@ -219,6 +231,9 @@ func (w *Watch) handle(ctx context.Context, rec watchqueue.Record) error {
 	switch r := rec.(type) {
 	case watchqueue.KeyNotification:
 		id, rev := keyring.Serial(r.KeyID), r.Revision
+		if rev != 0 && rev <= w.replayed {
+			return nil
+		}
 		ringChange := r.Subtype == watchqueue.KeyLinked || r.Subtype == watchqueue.KeyUnlinked || r.Subtype == watchqueue.KeyCleared
 		switch {
 		case id == w.root && w.root != 0:
@@ -244,6 +259,9 @@ func (w *Watch) handle(ctx context.Context, rec watchqueue.Record) error {
 		}
 	case watchqueue.Removal:
 		id, rev := keyring.Serial(r.ID), r.Revision
+		if rev != 0 && rev <= w.replayed {
+			return nil
+		}
 		switch {
 		case id == w.root && w.root != 0:
 			for _, name := range w.serviceNames() {

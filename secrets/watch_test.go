@@ -191,26 +191,6 @@ func TestWatchExpiredAndRevoked(t *testing.T) {
 	}
 }
 
-// WatchFrom without a history to replay says so first, then goes on as
-// Watch.
-func TestWatchFromCompacted(t *testing.T) {
-	ctx := context.Background()
-	store := openStore(t, keyring.Options{})
-	st := secrets.New(process(t, store, alice), secrets.Options{})
-	w, err := st.WatchFrom(ctx, "svc", 7)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	if err := st.Set(ctx, "svc", "a", []byte("1")); err != nil {
-		t.Fatal(err)
-	}
-	got := events(t, w, 2)
-	if got[0] != (secrets.Event{Kind: secrets.Compacted, Service: "svc", Revision: 7}) || lines(got[1:])[0] != "created svc/a" {
-		t.Errorf("events %v", got)
-	}
-}
-
 // A Watch that falls behind says Lost, reads the service again, and
 // reports what it had not seen: no secret goes unreported.
 func TestWatchLost(t *testing.T) {
@@ -251,4 +231,120 @@ func TestWatchLost(t *testing.T) {
 	if !lost {
 		t.Error("records were dropped, and no Lost event said so")
 	}
+}
+
+// WatchFrom replays what changed in the service after a revision, by
+// name and with the revisions the changes had, then goes on as Watch.
+func TestWatchFromReplays(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t, keyring.Options{})
+	st := secrets.New(process(t, store, alice), secrets.Options{})
+	w, err := st.Watch(ctx, "svc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Set(ctx, "svc", "kept", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	seen := events(t, w, 1)
+	w.Close()
+	// Away: changes to the service, and to another.
+	other := secrets.New(process(t, store, alice), secrets.Options{})
+	for _, step := range []func() error{
+		func() error { return other.Set(ctx, "svc", "kept", []byte("2")) },
+		func() error { return other.Set(ctx, "svc", "brief", []byte("x")) },
+		func() error { return other.Set(ctx, "elsewhere", "a", []byte("x")) },
+		func() error { return other.Delete(ctx, "svc", "brief") },
+		func() error { return other.Set(ctx, "svc", "new", []byte("x")) },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w, err = st.WatchFrom(ctx, "svc", seen[0].Revision)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	got := events(t, w, 4)
+	want := []string{"updated svc/kept", "created svc/brief", "deleted svc/brief", "created svc/new"}
+	if !slices.Equal(lines(got), want) {
+		t.Errorf("replayed %q, want %q", lines(got), want)
+	}
+	for i := 1; i < len(got); i++ {
+		if got[i].Revision <= got[i-1].Revision || got[0].Revision <= seen[0].Revision {
+			t.Errorf("revisions: %v after %v", got, seen)
+		}
+	}
+	// Then live, with nothing reported twice.
+	if err := other.Set(ctx, "svc", "new", []byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(events(t, w, 1)); !slices.Equal(got, []string{"updated svc/new"}) {
+		t.Errorf("live after the replay: %q", got)
+	}
+	// From the last revision seen: nothing to replay.
+	w2, err := st.WatchFrom(ctx, "svc", got[len(got)-1].Revision+1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w2.Close()
+	other.Delete(ctx, "svc", "kept")
+	if got := lines(events(t, w2, 1)); !slices.Equal(got, []string{"deleted svc/kept"}) {
+		t.Errorf("WatchFrom the latest: %q", got)
+	}
+}
+
+// Where the history cannot say what happened, WatchFrom says Compacted
+// first: a revision older than the history, a service deleted meanwhile,
+// a store reached through the daemon.
+func TestWatchFromCompacted(t *testing.T) {
+	ctx := context.Background()
+	t.Run("too old", func(t *testing.T) {
+		store := openStore(t, keyring.Options{HistoryLen: 4})
+		st := secrets.New(process(t, store, alice), secrets.Options{})
+		for i := range 5 {
+			st.Set(ctx, "svc", fmt.Sprint(i), []byte("x"))
+		}
+		w, err := st.WatchFrom(ctx, "svc", 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		st.Set(ctx, "svc", "a", []byte("1"))
+		got := events(t, w, 2)
+		if got[0] != (secrets.Event{Kind: secrets.Compacted, Service: "svc", Revision: 1}) || lines(got[1:])[0] != "created svc/a" {
+			t.Errorf("events %v", got)
+		}
+	})
+	t.Run("service deleted", func(t *testing.T) {
+		store := openStore(t, keyring.Options{})
+		st := secrets.New(process(t, store, alice), secrets.Options{})
+		w, _ := st.Watch(ctx, "svc")
+		st.Set(ctx, "svc", "a", []byte("1"))
+		seen := events(t, w, 1)
+		w.Close()
+		st.DeleteService(ctx, "svc")
+		st.Set(ctx, "svc", "b", []byte("1"))
+		w, err := st.WatchFrom(ctx, "svc", seen[0].Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		if got := events(t, w, 1); got[0].Kind != secrets.Compacted {
+			t.Errorf("events %v", got)
+		}
+	})
+	t.Run("daemon", func(t *testing.T) {
+		store := openStore(t, keyring.Options{})
+		st := secrets.New(serve(t, store), secrets.Options{})
+		w, err := st.WatchFrom(ctx, "svc", 3)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		if got := events(t, w, 1); got[0] != (secrets.Event{Kind: secrets.Compacted, Service: "svc", Revision: 3}) {
+			t.Errorf("events %v", got)
+		}
+	})
 }
