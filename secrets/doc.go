@@ -47,8 +47,11 @@
 //
 // # Caveats
 //
-//   - Service and account names are key descriptions, stored in clear on
-//     disk; labels, attributes and secrets are sealed.
+//   - Service and account names are key descriptions, which the store
+//     seals on disk as it seals payloads (see keystore's Encryption);
+//     what stays in clear is sizes, counts, owners and the link
+//     structure, so a copy of the files tells how many secrets each
+//     service holds, not what they are called.
 //   - Put is last-writer-wins for the whole item: a label changed by one
 //     process while another sets the secret may be lost. Set reads the
 //     item to keep its label and attributes.
