@@ -151,4 +151,7 @@
 //   - Watches and anonymous session keyrings live in memory: a store that
 //     is closed and opened again has neither, and collects keys that only
 //     anonymous sessions held.
+//   - The history of changes (Process.Changes, history.go) lives in memory
+//     too, its latest Options.HistoryLen changes: a store opened again
+//     remembers nothing from before. The kernel keeps none.
 package keyring

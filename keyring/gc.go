@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/perms"
 )
 
 // maxCollectorSleep bounds how long the collector sleeps, so that keys
@@ -54,6 +55,9 @@ func (t *txn) destroy(r *keystore.KeyRecord) error {
 		return err
 	}
 	t.destroyed = append(t.destroyed, Serial(r.Serial))
+	if t.s.hist != nil {
+		t.destroyedNames = append(t.destroyedNames, keyName{typ: r.Type, desc: r.Description, subject: perms.Subject{UID: r.UID, GID: r.GID, Mask: perms.Mask(r.Perm)}})
+	}
 	return nil
 }
 

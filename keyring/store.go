@@ -61,6 +61,10 @@ type Options struct {
 	// under construction then is negated; 0 means
 	// DefaultConstructionTimeout.
 	ConstructionTimeout time.Duration
+	// HistoryLen is how many of its latest changes the store remembers,
+	// in memory, for Process.Changes; 0 means DefaultHistoryLen, and a
+	// negative number none.
+	HistoryLen int
 }
 
 // Store is an open key store: keys and keyrings with the kernel's
@@ -81,13 +85,14 @@ type Store struct {
 	negativeTimeout     time.Duration
 	constructionTimeout time.Duration
 
-	// mu guards watches, held and sessions. Lock order: a caller's commit
+	// mu guards watches, held, sessions and hist. Lock order: a caller's commit
 	// (keystore's committer) may run post with mu taken; nothing holds mu
 	// while waiting for a commit.
 	mu       sync.Mutex
 	watches  map[Serial]*notify.WatchList // keys someone watches
 	held     map[Serial]int               // keys processes hold in memory (their sessions)
 	sessions map[Serial]int               // of those, the ones held as a session (session.go)
+	hist     *history                     // the latest changes, nil if none are kept (history.go)
 
 	closing   chan struct{} // closed by Close, to stop the collector
 	wake      chan struct{} // a new expiry was committed: the collector looks again
@@ -129,6 +134,12 @@ func Open(path string, opts Options) (*Store, error) {
 		s.cache.rev = tx.Revision()
 		return nil
 	})
+	switch {
+	case opts.HistoryLen == 0:
+		s.hist = newHistory(DefaultHistoryLen, s.cache.rev)
+	case opts.HistoryLen > 0:
+		s.hist = newHistory(opts.HistoryLen, s.cache.rev)
+	}
 	db.OnChange(s.cache.apply)
 	db.OnPending(s.cache.setPending)
 	db.OnChanging(s.cache.changing)

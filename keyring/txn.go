@@ -10,36 +10,47 @@ import (
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
-// event is a notification an operation posts once it has committed.
+// event is a notification an operation posts once it has committed, with
+// the names of its keys when the store keeps a history (history.go).
 type event struct {
-	key Serial
-	sub watchqueue.KeySubtype
-	aux uint32
+	key              Serial
+	sub              watchqueue.KeySubtype
+	aux              uint32
+	keyName, auxName keyName
 }
 
 // txn is one operation's view of the store: the storage transaction, the
 // caller, the time the operation happens at, and what it will post.
 type txn struct {
-	tx        *keystore.Tx
-	s         *Store
-	p         *Process
-	now       int64 // Unix nanoseconds
-	events    []event
-	destroyed []Serial // destroyed keys, whose watchers get removal records
-	dropped   []Serial // keys that lost a holder: sweep destroys them if nothing holds them now
-	write     bool
-	roots     uint64                // a read's processCache.rootsGen, taken before it reckons possession
-	expiring  bool                  // an expiry or revocation was set: wake the collector after the commit
-	charged   []ownerUsage          // quota charges applied, written by flushQuota
-	stored    []ownerUsage          // owners' usage as stored, read once per operation
-	possessed map[uint32]possession // possesses' answers (lookup.go)
-	reach     *reach                // the keyrings possession looks in (lookup.go)
-	requester *txn                  // t as an assumed authority's requester (authority.go)
+	tx             *keystore.Tx
+	s              *Store
+	p              *Process
+	now            int64 // Unix nanoseconds
+	events         []event
+	destroyed      []Serial  // destroyed keys, whose watchers get removal records
+	destroyedNames []keyName // their names, for the history
+	dropped        []Serial  // keys that lost a holder: sweep destroys them if nothing holds them now
+	write          bool
+	roots          uint64                // a read's processCache.rootsGen, taken before it reckons possession
+	expiring       bool                  // an expiry or revocation was set: wake the collector after the commit
+	charged        []ownerUsage          // quota charges applied, written by flushQuota
+	stored         []ownerUsage          // owners' usage as stored, read once per operation
+	possessed      map[uint32]possession // possesses' answers (lookup.go)
+	reach          *reach                // the keyrings possession looks in (lookup.go)
+	requester      *txn                  // t as an assumed authority's requester (authority.go)
 }
 
 // post queues a notification for after the commit.
 func (t *txn) post(key Serial, sub watchqueue.KeySubtype, aux Serial) {
-	t.events = append(t.events, event{key: key, sub: sub, aux: uint32(aux)})
+	e := event{key: key, sub: sub, aux: uint32(aux)}
+	if t.s.hist != nil {
+		// Named now: the keys may be gone by the commit.
+		e.keyName = t.name(key)
+		if sub == watchqueue.KeyLinked || sub == watchqueue.KeyUnlinked {
+			e.auxName = t.name(aux)
+		}
+	}
+	t.events = append(t.events, e)
 }
 
 // update runs fn as one committed change. fn checks before it writes (see
@@ -77,8 +88,8 @@ func (p *Process) updateOnce(ctx context.Context, fn func(t *txn) error) error {
 			tx.OnCommit(s.wakeCollector)
 		}
 		if len(t.events) > 0 || len(t.destroyed) > 0 {
-			events, destroyed := t.events, t.destroyed
-			tx.OnCommit(func() { s.deliver(events, destroyed, rev, p) })
+			events, destroyed, names := t.events, t.destroyed, t.destroyedNames
+			tx.OnCommit(func() { s.deliver(events, destroyed, names, rev, p) })
 		}
 		return nil
 	})
@@ -94,10 +105,13 @@ func (p *Process) view(fn func(t *txn) error) error {
 
 // deliver posts committed events to the watchers of the keys they concern,
 // then ends the watches on destroyed keys with removal records.
-func (s *Store) deliver(events []event, destroyed []Serial, rev uint64, p *Process) {
+func (s *Store) deliver(events []event, destroyed []Serial, names []keyName, rev uint64, p *Process) {
 	var cred = p.cred
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.hist != nil {
+		s.record(events, destroyed, names, rev)
+	}
 	var buf [16]byte
 	for _, e := range events {
 		l := s.watches[e.key]

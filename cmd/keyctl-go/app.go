@@ -45,6 +45,11 @@ type app struct {
 	// by a passphrase rather than a key file.
 	newWithPassphrase bool
 	passphrase        []byte // once read, for every open in this process
+	// quota is the daemon's --quota-keys and --quota-bytes; zero means
+	// the kernel's defaults.
+	quota keyring.Quota
+	// secretService is the daemon's --secret-service.
+	secretService bool
 
 	store  *keyring.Store // nil when a daemon serves the store
 	proc   keyring.Caller // the caller's Process, or a daemon connection

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -19,10 +20,10 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--kcm | --kcm-socket <path>]"
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service]"
 
-// runDaemon is `keyctl-go daemon [--system] [--socket PATH]
-// [--max-conns-per-uid N]`: serve the store on a Unix socket until
+// runDaemon is `keyctl-go daemon [--system] [--socket PATH] [...]` (see
+// daemonFormat): serve the store on a Unix socket until
 // SIGTERM or SIGINT, then finish calls in flight and close the store
 // cleanly. While it runs it owns the store file, and other invocations go
 // through it.
@@ -54,6 +55,14 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // alone means kcm.DefaultSocket, where MIT looks by default. A socket
 // systemd passes under the name kcm.ActivationName is served the same way.
 //
+// --quota-keys and --quota-bytes are how many keys, and how many bytes of
+// them, each uid but root may own (the kernel's maxkeys and maxbytes,
+// 200 and 20,000 by default); root keeps its larger limits unless these
+// are larger still.
+//
+// --secret-service also serves the user's secrets as the freedesktop
+// Secret Service on the session bus (daemon_secretservice.go).
+//
 // It logs (log/slog, text lines on stderr) its start and stop, the
 // connections it refuses or cuts, and accept errors.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
@@ -72,6 +81,15 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 		case args[0] == "--kcm-socket" && len(args) >= 2:
 			opts.kcmSocket = args[1]
 			args = args[2:]
+		case args[0] == "--secret-service":
+			a.secretService = true
+			args = args[1:]
+		case (args[0] == "--quota-keys" || args[0] == "--quota-bytes") && len(args) >= 2:
+			if err := a.setQuota(args[0], args[1]); err != nil {
+				fmt.Fprintf(a.stderr, "keyctl-go daemon: %v\n", err)
+				return 2
+			}
+			args = args[2:]
 		case args[0] == "--max-conns-per-uid" && len(args) >= 2:
 			n, err := strconv.Atoi(args[1])
 			if err != nil || n < 1 {
@@ -84,6 +102,10 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			fmt.Fprintln(a.stderr, daemonFormat)
 			return 2
 		}
+	}
+	if opts.system && a.secretService {
+		fmt.Fprintln(a.stderr, "keyctl-go daemon: --secret-service serves one user's session bus, not --system")
+		return 2
 	}
 	if opts.kcmDefault && opts.kcmSocket == "" {
 		if !opts.system {
@@ -106,6 +128,24 @@ type daemonOptions struct {
 	maxConnsPerUID int    // 0: daemon.DefaultMaxConnsPerUID
 	kcmDefault     bool   // --kcm: the system's KCM socket
 	kcmSocket      string // "": no KCM server, unless systemd passes its socket
+}
+
+// setQuota sets one of the daemon's per-uid limits from its flag.
+func (a *app) setQuota(flag, value string) error {
+	n, err := strconv.ParseUint(value, 10, 32)
+	if err != nil || n == 0 {
+		return fmt.Errorf("%s %q: not a number from 1 to %d", flag, value, uint32(math.MaxUint32))
+	}
+	if a.quota == (keyring.Quota{}) {
+		a.quota = keyring.DefaultQuota
+	}
+	q := &a.quota
+	if flag == "--quota-keys" {
+		q.MaxKeys, q.RootMaxKeys = uint32(n), max(q.RootMaxKeys, uint32(n))
+	} else {
+		q.MaxBytes, q.RootMaxBytes = uint32(n), max(q.RootMaxBytes, uint32(n))
+	}
+	return nil
 }
 
 // daemonLogger is the daemon's log: text lines on stderr, without the
@@ -205,6 +245,22 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 		return err
 	}
 	kcmSrv := serveKCM(store, kcmLn, log)
+	stopSecretService := func() error { return nil }
+	if a.secretService {
+		// A daemon serving a session bus ends with it, as the bus's own
+		// services do.
+		var stop context.CancelFunc
+		ctx, stop = context.WithCancel(ctx)
+		defer stop()
+		if stopSecretService, err = a.startSecretService(ctx, store, stop); err != nil {
+			if kcmSrv != nil {
+				kcmSrv.Close()
+			}
+			srv.Close()
+			store.Close()
+			return err
+		}
+	}
 	mode := "per-user"
 	if o.system {
 		mode = "system"
@@ -217,7 +273,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	if kcmSrv != nil {
 		err = errors.Join(err, kcmSrv.Close())
 	}
-	err = errors.Join(err, store.Close())
+	err = errors.Join(err, stopSecretService(), store.Close())
 	if err == nil {
 		log.Info("keyctl-go daemon: store closed", "store", path)
 	}

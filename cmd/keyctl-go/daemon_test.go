@@ -69,6 +69,8 @@ func TestDaemonCommandArguments(t *testing.T) {
 		{[]string{"daemon", "--socket"}, daemonFormat + "\n"},
 		{[]string{"daemon", "--max-conns-per-uid", "0"}, "keyctl-go daemon: --max-conns-per-uid \"0\": want a number of connections, 1 or more\n"},
 		{[]string{"daemon", "--max-conns-per-uid", "many"}, "keyctl-go daemon: --max-conns-per-uid \"many\": want a number of connections, 1 or more\n"},
+		{[]string{"daemon", "--quota-keys", "0"}, "keyctl-go daemon: --quota-keys \"0\": not a number from 1 to 4294967295\n"},
+		{[]string{"daemon", "--system", "--secret-service"}, "keyctl-go daemon: --secret-service serves one user's session bus, not --system\n"},
 	} {
 		if out, errs, code := keyctlRunEnv(t, env, c.args...); code != 2 || out != "" || errs != c.errs {
 			t.Errorf("%q: exit %d, %q %q; want exit 2, %q", c.args, code, out, errs, c.errs)

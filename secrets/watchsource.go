@@ -1,0 +1,95 @@
+package secrets
+
+import (
+	"context"
+	"fmt"
+	"iter"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keyring"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+)
+
+// watchSource is where a Watch sets its key watches and reads their
+// records. It is the one place that knows how a Caller watches: a
+// *keyring.Process posts into a queue in this process, a *daemon.Client
+// streams its connection's queue. When keyring.Caller gains a Watch of
+// its own, this file is what changes.
+type watchSource interface {
+	// watch watches key id (tag 0), unwatch stops (tag -1).
+	watch(ctx context.Context, id keyring.Serial) error
+	unwatch(ctx context.Context, id keyring.Serial) error
+	// records yields the watches' records until ctx ends.
+	records(ctx context.Context) iter.Seq2[watchqueue.Record, error]
+	// close ends the watches.
+	close()
+}
+
+// queueNotes is the size of an embedded Watch's queue: the most the
+// store lets a queue hold. A burst past it is a Lost event and a re-read,
+// never a slower writer.
+const queueNotes = 512
+
+// clientWatcher is what a *daemon.Client offers (as krb5ring.Source).
+type clientWatcher interface {
+	Watch(ctx context.Context, id keyring.Serial, tag int) error
+	Records(ctx context.Context) iter.Seq2[watchqueue.Record, error]
+}
+
+func newWatchSource(c keyring.Caller) (watchSource, error) {
+	switch c := c.(type) {
+	case *keyring.Process:
+		q := watchqueue.New(watchqueue.Options{Revisions: true})
+		if err := q.SetSize(queueNotes); err != nil {
+			return nil, err
+		}
+		return &queueSource{p: c, q: q}, nil
+	case clientWatcher:
+		return clientSource{c}, nil
+	}
+	return nil, fmt.Errorf("secrets: watch through a %T: %w", c, unix.EOPNOTSUPP)
+}
+
+// queueSource watches a store opened in this process, into a queue of
+// the Watch's own, which keeps revisions.
+type queueSource struct {
+	p *keyring.Process
+	q *watchqueue.Queue
+}
+
+func (s *queueSource) watch(ctx context.Context, id keyring.Serial) error {
+	return s.p.Watch(ctx, id, s.q, 0)
+}
+
+func (s *queueSource) unwatch(ctx context.Context, id keyring.Serial) error {
+	return s.p.Watch(ctx, id, s.q, -1)
+}
+
+func (s *queueSource) records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
+	return s.q.Records(ctx)
+}
+
+// close closes the queue, which ends its watches.
+func (s *queueSource) close() { s.q.Close() }
+
+// clientSource watches through the daemon, on the connection's queue: the
+// Watch must be the connection's only watcher, since records are the
+// connection's, not the Watch's.
+type clientSource struct{ c clientWatcher }
+
+func (s clientSource) watch(ctx context.Context, id keyring.Serial) error {
+	return s.c.Watch(ctx, id, 0)
+}
+
+func (s clientSource) unwatch(ctx context.Context, id keyring.Serial) error {
+	return s.c.Watch(ctx, id, -1)
+}
+
+func (s clientSource) records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
+	return s.c.Records(ctx)
+}
+
+// close leaves the watches to the connection, which ends them when it
+// closes.
+func (s clientSource) close() {}
