@@ -1,7 +1,7 @@
 package main
 
 import (
-	"bytes"
+	"context"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/kdctest"
 )
 
@@ -23,20 +24,29 @@ func TestDaemonServesKCM(t *testing.T) {
 	dir := t.TempDir()
 	db := filepath.Join(dir, "keys.db")
 	kcmSock := filepath.Join(dir, "kcm.sock")
-	stderr := &bytes.Buffer{}
+	stderr := &lockedBuffer{}
 	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--kcm-socket", kcmSock)
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The KCM socket listens before the store is open and the daemon's own
+	// socket listens; the watcher below goes through the latter, and under
+	// load would otherwise find the store held and no daemon answering.
+	daemonSock := storeSocketOf(t, db)
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("unix", kcmSock); err == nil {
+		c, err := net.Dial("unix", kcmSock)
+		if err == nil {
 			c.Close()
-			break
+			var d *daemon.Client
+			if d, err = daemon.Dial(context.Background(), daemonSock); err == nil {
+				d.Close()
+				break
+			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no KCM socket: %s", stderr.String())
+			t.Fatalf("the daemon never served both sockets: %v\n%s", err, stderr.String())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -97,7 +97,7 @@ func startWatcherRaw(t *testing.T, db, serial string) *lineReader {
 	}
 }
 
-func spawnWatcher(t *testing.T, db, name string, args ...string) (*lineReader, *bytes.Buffer) {
+func spawnWatcher(t *testing.T, db, name string, args ...string) (*lineReader, *lockedBuffer) {
 	t.Helper()
 	cmd := exec.Command(keyctlGo, append([]string{"--db", db}, args...)...)
 	cmd.Env = append(os.Environ(), "KEYCTL_GO_SOCKET=", "KEYCTL_GO_SESSION=", "KRB5CCNAME=")
@@ -105,8 +105,8 @@ func spawnWatcher(t *testing.T, db, name string, args ...string) (*lineReader, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
+	stderr := &lockedBuffer{} // read by the test while the child may still write
+	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func spawnWatcher(t *testing.T, db, name string, args ...string) (*lineReader, *
 		}
 		close(r.lines)
 	}()
-	return r, &stderr
+	return r, stderr
 }
 
 // expect reads exactly want, in order.
