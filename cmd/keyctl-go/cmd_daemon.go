@@ -226,7 +226,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 
 // listenKCM binds the KCM socket at path, its directory checked as the
 // daemon's own is: the system's (made if missing, never loosened) or the
-// user's alone.
+// user's alone, and the socket 0666 or 0600 to match.
 func listenKCM(path string, system bool) (*net.UnixListener, error) {
 	var err error
 	if system {
@@ -237,7 +237,7 @@ func listenKCM(path string, system bool) (*net.UnixListener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kcm.Listen(path)
+	return kcm.Listen(path, !system)
 }
 
 // serveKCM serves the store's Kerberos caches on ln, if there is one.
