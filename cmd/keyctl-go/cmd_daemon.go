@@ -42,7 +42,8 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // client is known by the uid the kernel gives (see daemon.PrepareSystemDirs).
 // --db and --socket name others, for tests and packagers.
 //
-// --max-conns-per-uid bounds the connections each uid may hold at once
+// --max-conns-per-uid bounds the connections each uid may hold at once,
+// to the daemon's socket and the KCM socket together
 // (daemon.DefaultMaxConnsPerUID); root and the daemon's own uid are not
 // bounded.
 //
@@ -50,9 +51,10 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // socket it is given, and --socket is not used.
 //
 // --kcm-socket PATH also serves Kerberos caches on PATH for MIT's KCM
-// cache type (package kcm), from the same store; with --system, --kcm
-// alone means kcm.DefaultSocket, where MIT looks by default. A socket
-// systemd passes under the name kcm.ActivationName is served the same way.
+// cache type (package kcm), from the same store, to the same users as
+// the daemon's socket; with --system, --kcm alone means kcm.DefaultSocket,
+// where MIT looks by default. A socket systemd passes under the name
+// kcm.ActivationName is served the same way.
 //
 // It logs (log/slog, text lines on stderr) its start and stop, the
 // connections it refuses or cuts, and accept errors.
@@ -204,7 +206,9 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 		store.Close()
 		return err
 	}
-	kcmSrv := serveKCM(store, kcmLn, log)
+	// KCM is admitted by the daemon's gate: Private alike, and a uid's
+	// connections to both sockets count against one --max-conns-per-uid.
+	kcmSrv := serveKCM(store, kcmLn, kcm.Options{Gate: srv.Gate(), Logger: log})
 	mode := "per-user"
 	if o.system {
 		mode = "system"
@@ -241,12 +245,12 @@ func listenKCM(path string, system bool) (*net.UnixListener, error) {
 }
 
 // serveKCM serves the store's Kerberos caches on ln, if there is one.
-func serveKCM(store *keyring.Store, ln *net.UnixListener, log *slog.Logger) *kcm.Server {
+func serveKCM(store *keyring.Store, ln *net.UnixListener, opts kcm.Options) *kcm.Server {
 	if ln == nil {
 		return nil
 	}
-	srv := kcm.NewServer(store, kcm.Options{Logger: log})
+	srv := kcm.NewServer(store, opts)
 	go srv.Serve(ln)
-	log.Info("keyctl-go daemon: serving KCM", "socket", ln.Addr().String())
+	opts.Logger.Info("keyctl-go daemon: serving KCM", "socket", ln.Addr().String())
 	return srv
 }
