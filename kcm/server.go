@@ -72,10 +72,10 @@ type Options struct {
 	// kept for them that other uids cannot take (see daemon.Gate).
 	MaxConnsPerUID int
 	// Gate, if set, admits the server's connections in place of one made
-	// from Private, MaxConnsPerUID and Logger, which are then not used:
-	// give it a daemon.Server's (daemon.Server.Gate), and a uid's
-	// connections to the daemon and to KCM count together, under the
-	// daemon's Private.
+	// from Private and MaxConnsPerUID, which are then not used, and logs
+	// refusals to its own logger: give it a daemon.Server's
+	// (daemon.Server.Gate), and a uid's connections to the daemon and to
+	// KCM count together, under the daemon's Private.
 	Gate *daemon.Gate
 	// Now is the clock credential timeouts are computed from; nil means
 	// time.Now.
