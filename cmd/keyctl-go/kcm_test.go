@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/kdctest"
 )
 
@@ -30,9 +31,14 @@ func TestDaemonServesKCM(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	// The KCM socket is bound before the daemon's own: a watcher started
+	// between the two would find no daemon and the store locked.
+	dsock, err := daemon.UserSocket(os.Getenv("XDG_RUNTIME_DIR"), db)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for deadline := time.Now().Add(10 * time.Second); ; {
-		if c, err := net.Dial("unix", kcmSock); err == nil {
-			c.Close()
+		if listening(kcmSock) && listening(dsock) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -82,6 +88,16 @@ func TestDaemonServesKCM(t *testing.T) {
 	if err := cmd.Wait(); err != nil {
 		t.Fatalf("daemon after SIGTERM: %v\n%s", err, stderr.String())
 	}
+}
+
+// listening reports whether something accepts connections at socket.
+func listening(socket string) bool {
+	c, err := net.Dial("unix", socket)
+	if err != nil {
+		return false
+	}
+	c.Close()
+	return true
 }
 
 // --kcm alone names the system's KCM socket: without --system it is a
