@@ -331,7 +331,7 @@ func (db *DB) existingKEK(meta *bolt.Bucket, opts Options) (*KEK, error) {
 	switch kind := string(meta.Get(metaKEKKind)); kind {
 	case kekPassphrase:
 		if opts.Passphrase == nil {
-			return nil, fmt.Errorf("%w: the store %s is protected by a passphrase and none was given", ErrWrongKey, db.path)
+			return nil, fmt.Errorf("%w: the store %s is protected by a passphrase and none was given", ErrNeedPassphrase, db.path)
 		}
 		var params Argon2Params
 		if err := params.UnmarshalBinary(meta.Get(metaArgon2)); err != nil {

@@ -131,8 +131,10 @@
 //
 // Failures are told apart, and each error unwraps to the errno the kernel
 // would use: a wrong passphrase or key file gives ErrWrongKey
-// (EKEYREJECTED); a truncated, damaged, altered or moved record, wrapped
-// key or header gives ErrCorrupt (EBADMSG); a missing key file gives an
+// (EKEYREJECTED), and no passphrase for a store that needs one
+// ErrNeedPassphrase (ENOKEY); a truncated, damaged, altered or moved
+// record, wrapped key or header gives ErrCorrupt (EBADMSG); a missing key
+// file gives an
 // error matching fs.ErrNotExist that names it; a key file of the wrong
 // size gives ErrWrongKey, and one open to group or others
 // ErrInsecureKeyFile (EKEYREJECTED too). No failure ever yields a payload.

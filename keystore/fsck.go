@@ -36,7 +36,7 @@ type Report struct {
 	// Check is what Check says of the store as opening it leaves it, or,
 	// when the log is corrupt, as Repair would leave it; nil if it passed.
 	// A store protected by a passphrase is checked only when
-	// Options.Passphrase is given; without it Check is ErrWrongKey.
+	// Options.Passphrase is given; without it Check is ErrNeedPassphrase.
 	Check error
 }
 
