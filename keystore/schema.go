@@ -68,9 +68,9 @@ import (
 // (package journal) that may hold commits the file does not: a program
 // that knows only version 3 would ignore the log and lose them, so the
 // version says not to open the store. Version 5 has version 4's buckets;
-// its log is format 2 (wal.go), whose records carry a sequence number and
-// how far the log was synced, so that damage inside the log is refused
-// instead of taken for a torn write at its end; a program that knows only
+// its log is format 2 (package journal), whose records carry a sequence
+// number and how far the log was synced, so that damage inside the log is
+// refused instead of taken for a torn write at its end; a program that knows only
 // version 4 would ignore a format-2 log, hence the new version. Version 6
 // seals descriptions and restrictions in records (record format 2) and
 // keys the index and the names by hashes. Upgrading to it rewrites the
