@@ -42,7 +42,7 @@ const socketReadBuffer = 8 << 10
 type conn struct {
 	s    *Server
 	c    *net.UnixConn
-	peer peerCred
+	peer Peer
 	proc *keyring.Process
 
 	// in and out are where requests are read from and replies and records
@@ -65,7 +65,7 @@ type conn struct {
 	recordsDone chan struct{}     // closed when records returns; nil until q
 }
 
-func newConn(s *Server, c *net.UnixConn, p peerCred) *conn {
+func newConn(s *Server, c *net.UnixConn, p Peer) *conn {
 	return &conn{
 		s:    s,
 		c:    c,

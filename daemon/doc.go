@@ -5,7 +5,8 @@
 //
 // # Basics
 //
-// Listen binds the socket and Serve accepts connections. Each connection
+// Listen binds the socket (ListenSocket, which replaces a stale socket
+// file and refuses a live one) and Serve accepts connections. Each connection
 // is one caller: the daemon learns who it is from the kernel alone
 // (SO_PEERCRED and SO_PEERGROUPS on the accepted socket), never from
 // anything the client sends, and acts for it through one keyring.Process
@@ -90,7 +91,10 @@
 //     daemon's own uid (not bounded otherwise) keep; a connection must
 //     send its first request within Options.FirstRequestTimeout. Accept
 //     failing (out of descriptors) backs off up to a second and is logged
-//     once per run of failures. What it does not stop: many uids acting
+//     once per run of failures. A Gate keeps these rules, and Private; a
+//     KCM server of the same process (package kcm) is admitted by the
+//     daemon's (Server.Gate), so that they hold for both sockets
+//     together. What it does not stop: many uids acting
 //     together can spend the shared budget between them (but not root's
 //     reserve); a user may keep MaxConnsPerUID connections busy with
 //     calls, which are answered in turn with everyone else's; and the

@@ -11,8 +11,10 @@ import (
 	"github.com/keyctl-go/keyctl-go/perms"
 )
 
-// peerCred is who is at the other end of a connection, as the kernel says.
-type peerCred struct {
+// A Peer is who is at the other end of a connection, as the kernel says
+// (see peerOf): the client's pid, for logs only, since a pid may be
+// reused; and its credentials, which decide what it may do.
+type Peer struct {
 	PID  int32
 	Cred perms.Cred
 }
@@ -29,12 +31,12 @@ const peerGroupsGuess = 32
 // supplementary groups alike (SO_PEERCRED, SO_PEERGROUPS), so neither
 // side can lie about them, and nothing that process does afterwards (exit
 // and have its pid reused, change its groups) changes them.
-func peerOf(c *net.UnixConn) (peerCred, error) {
+func peerOf(c *net.UnixConn) (Peer, error) {
 	raw, err := c.SyscallConn()
 	if err != nil {
-		return peerCred{}, err
+		return Peer{}, err
 	}
-	var p peerCred
+	var p Peer
 	var serr error
 	if err := raw.Control(func(fd uintptr) {
 		var ucred *unix.Ucred
@@ -43,13 +45,13 @@ func peerOf(c *net.UnixConn) (peerCred, error) {
 			serr = os.NewSyscallError("getsockopt SO_PEERCRED", serr)
 			return
 		}
-		p = peerCred{PID: ucred.Pid, Cred: perms.Cred{UID: ucred.Uid, GID: ucred.Gid}}
+		p = Peer{PID: ucred.Pid, Cred: perms.Cred{UID: ucred.Uid, GID: ucred.Gid}}
 		p.Cred.Groups, serr = peerGroups(int(fd))
 	}); err != nil {
-		return peerCred{}, err
+		return Peer{}, err
 	}
 	if serr != nil {
-		return peerCred{}, fmt.Errorf("daemon: %w", serr)
+		return Peer{}, fmt.Errorf("daemon: %w", serr)
 	}
 	return p, nil
 }

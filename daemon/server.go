@@ -3,11 +3,9 @@ package daemon
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -60,10 +58,6 @@ type Options struct {
 	Logger *slog.Logger
 }
 
-// refusedLogInterval is how often a refused or cut connection is logged
-// at most (per kind); those in between are counted in the next line.
-const refusedLogInterval = time.Second
-
 // Server serves a store on a Unix socket. Make one with Listen, run it
 // with Serve, stop it with Close.
 type Server struct {
@@ -72,19 +66,18 @@ type Server struct {
 	path  string
 	opts  Options
 	log   *slog.Logger
+	gate  *Gate
 
-	// mu guards closed, conns, limits and the log limiters. Lock order:
-	// mu before nothing; the connections never take it while holding
-	// anything else.
-	mu         sync.Mutex
-	closed     bool
-	limits     *connLimits
-	refusedLog logLimiter // connections refused at accept
-	cutLog     logLimiter // connections cut for sending no request
+	// mu guards closed, conns and stopAccepting. Lock order: mu before
+	// the gate's; the connections never take it while holding anything
+	// else.
+	mu     sync.Mutex
+	closed bool
 	// closing is closed, for connections to read without taking mu.
 	closing atomic.Bool
 	conns   map[*conn]struct{}
-	done    chan struct{} // closed by Close, wakes Serve's backoff
+	// stopAccepting ends Serve's wait in Gate.Accept; Close calls it.
+	stopAccepting context.CancelFunc
 
 	wg sync.WaitGroup // Serve and every connection's reader
 }
@@ -97,17 +90,9 @@ type Server struct {
 // claim. Who can reach it is the directory's business, the caller's (see
 // PrepareSystemDirs, PrepareUserSocketDir).
 func Listen(path string, store *keyring.Store, opts Options) (*Server, error) {
-	ln, err := listen(path)
+	ln, err := ListenSocket(path, opts.Private)
 	if err != nil {
 		return nil, err
-	}
-	mode := os.FileMode(0o666)
-	if opts.Private {
-		mode = 0o600
-	}
-	if err := os.Chmod(path, mode); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("daemon: %w", err)
 	}
 	return NewServer(ln, store, opts), nil
 }
@@ -123,9 +108,6 @@ func NewServer(ln *net.UnixListener, store *keyring.Store, opts Options) *Server
 	if opts.DrainTimeout == 0 {
 		opts.DrainTimeout = DefaultDrainTimeout
 	}
-	if opts.MaxConnsPerUID == 0 {
-		opts.MaxConnsPerUID = DefaultMaxConnsPerUID
-	}
 	if opts.FirstRequestTimeout == 0 {
 		opts.FirstRequestTimeout = DefaultFirstRequestTimeout
 	}
@@ -134,18 +116,21 @@ func NewServer(ln *net.UnixListener, store *keyring.Store, opts Options) *Server
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		store:      store,
-		ln:         ln,
-		path:       ln.Addr().String(),
-		opts:       opts,
-		log:        log,
-		limits:     newConnLimits(opts.MaxConnsPerUID),
-		refusedLog: logLimiter{interval: refusedLogInterval},
-		cutLog:     logLimiter{interval: refusedLogInterval},
-		conns:      make(map[*conn]struct{}),
-		done:       make(chan struct{}),
+		store: store,
+		ln:    ln,
+		path:  ln.Addr().String(),
+		opts:  opts,
+		log:   log,
+		gate:  NewGate(GateOptions{Private: opts.Private, MaxConnsPerUID: opts.MaxConnsPerUID, Logger: log}),
+		conns: make(map[*conn]struct{}),
 	}
 }
+
+// Gate is the server's gate, for another server of the process to admit
+// by (package kcm's Options.Gate), so that a uid's connections to either
+// count together against Options.MaxConnsPerUID and the budget of
+// descriptors, and Options.Private holds for both.
+func (s *Server) Gate() *Gate { return s.gate }
 
 // Path is the socket's path.
 func (s *Server) Path() string { return s.path }
@@ -168,11 +153,6 @@ func (s *Server) Run(ctx context.Context) error {
 	return errors.Join(err, <-served)
 }
 
-// acceptBackoffMax is the longest Serve waits before accepting again
-// after accept(2) failed: out of descriptors (EMFILE, ENFILE) it fails
-// until connections close, and retrying sooner would only spin.
-const acceptBackoffMax = time.Second
-
 // Serve accepts connections until Close, and then returns nil.
 func (s *Server) Serve() error {
 	s.mu.Lock()
@@ -180,87 +160,27 @@ func (s *Server) Serve() error {
 		s.mu.Unlock()
 		return nil
 	}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	s.stopAccepting = stop
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	s.log.Info("daemon: serving", "socket", s.path, "private", s.opts.Private,
-		"max_conns_per_uid", s.opts.MaxConnsPerUID, "conns_for_users", s.limits.budget)
-
-	// A run of failed accepts is logged when it starts and when it ends,
-	// not at every retry.
-	var backoff time.Duration
-	var failed int
-	var failingSince time.Time
+	s.log.Info("daemon: serving", "socket", s.path, "private", s.gate.Private(),
+		"max_conns_per_uid", s.gate.perUID, "conns_for_users", s.gate.budget())
 	for {
-		c, err := s.ln.AcceptUnix()
+		c, p, err := s.gate.Accept(ctx, s.ln)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			// Out of descriptors and the like pass; back off rather
-			// than spin, as net/http does.
-			backoff = min(max(2*backoff, 5*time.Millisecond), acceptBackoffMax)
-			if failed == 0 {
-				failingSince = time.Now()
-				s.log.Warn("daemon: accept failing, backing off", "err", err, "conns", s.connections())
-			}
-			failed++
-			select {
-			case <-time.After(backoff):
-				continue
-			case <-s.done:
-				return nil
-			}
+			// Closed: Accept retries everything else itself.
+			return nil
 		}
-		if failed > 0 {
-			s.log.Info("daemon: accepting again", "failed_accepts", failed, "after", time.Since(failingSince).Round(time.Millisecond))
-			failed = 0
-		}
-		backoff = 0
-		s.start(c)
+		s.start(c, p)
 	}
 }
 
-// connections is how many connections are being served.
-func (s *Server) connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
-}
-
-// start admits a connection just accepted, registers it and starts its
-// goroutines; unless the server is closing, or the connection's uid may
-// not have it (Private, the limits), which closes it at once.
-func (s *Server) start(uc *net.UnixConn) {
-	p, err := peerOf(uc)
-	if err != nil {
-		s.log.Warn("daemon: peer credentials", "err", err)
-		uc.Close()
-		return
-	}
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		uc.Close()
-		return
-	}
-	var refused string
-	if s.opts.Private && !s.limits.isExempt(p.Cred.UID) {
-		refused = "a per-user daemon serves its own uid and root only"
-	} else if why, ok := s.limits.admit(p.Cred.UID); !ok {
-		refused = why
-	}
-	if refused != "" {
-		logIt, suppressed := s.refusedLog.allow(time.Now())
-		s.mu.Unlock()
-		uc.Close()
-		if logIt {
-			s.log.Warn("daemon: connection refused", "uid", p.Cred.UID, "pid", p.PID, "reason", refused, "refused_since_last", suppressed)
-		}
-		return
-	}
-	s.mu.Unlock()
-
+// start registers a connection the gate admitted and starts its
+// goroutines; unless the server is closing, which closes it at once.
+func (s *Server) start(uc *net.UnixConn, p Peer) {
 	if s.opts.SendBuffer > 0 {
 		if err := uc.SetWriteBuffer(s.opts.SendBuffer); err != nil {
 			s.log.Warn("daemon: SO_SNDBUF", "err", err)
@@ -271,8 +191,8 @@ func (s *Server) start(uc *net.UnixConn) {
 	c := newConn(s, uc, p)
 	s.mu.Lock()
 	if s.closed {
-		s.limits.release(p.Cred.UID)
 		s.mu.Unlock()
+		s.gate.Release(p)
 		uc.Close()
 		c.proc.Release(context.Background())
 		return
@@ -283,23 +203,24 @@ func (s *Server) start(uc *net.UnixConn) {
 	go c.serve()
 }
 
+// connections is how many connections are being served.
+func (s *Server) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
-	s.limits.release(c.peer.Cred.UID)
 	s.mu.Unlock()
+	s.gate.Release(c.peer)
 }
 
-// noFirstRequest logs, within refusedLogInterval, a connection cut for
+// noFirstRequest logs, within the gate's rate, a connection cut for
 // sending no request in time.
-func (s *Server) noFirstRequest(p peerCred) {
-	s.mu.Lock()
-	logIt, suppressed := s.cutLog.allow(time.Now())
-	s.mu.Unlock()
-	if logIt {
-		s.log.Info("daemon: connection cut: no request in time", "uid", p.Cred.UID, "pid", p.PID,
-			"timeout", s.opts.FirstRequestTimeout, "cut_since_last", suppressed)
-	}
+func (s *Server) noFirstRequest(p Peer) {
+	s.gate.NoFirstRequest(s.path, p, s.opts.FirstRequestTimeout)
 }
 
 // Close stops the server gracefully: it stops accepting, lets every
@@ -316,7 +237,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	s.closing.Store(true)
-	close(s.done)
+	if s.stopAccepting != nil {
+		s.stopAccepting()
+	}
 	err := s.ln.Close()
 	// A read deadline in the past wakes a connection waiting for the next
 	// request; closing stops one that is in a call from reading another.

@@ -16,12 +16,37 @@ import (
 // plenty, and keeps a start-up from hanging on a wedged one.
 var staleProbeTimeout = time.Second
 
-// listen binds a Unix socket at path. A socket file already there is
-// probed: if connecting to it is refused, the daemon that made it is gone
-// and the file is removed and replaced; if it answers, another daemon
-// serves it and listen fails with EADDRINUSE, so two daemons never serve
-// one socket. Anything but a socket at path is left alone (EEXIST).
-func listen(path string) (*net.UnixListener, error) {
+// ListenSocket binds a Unix socket at path and makes it mode 0666, or
+// 0600 if private: anyone who can reach it may connect (and is known by
+// the credentials the kernel gives, not by what they claim), or only the
+// process's own uid and root. Who can reach it is the directory's
+// business, the caller's (see PrepareSystemDirs, PrepareUserSocketDir),
+// and whom a server serves is its Gate's.
+//
+// A socket file already at path is probed: if connecting to it is
+// refused, the server that made it is gone and the file is removed and
+// replaced; if it answers, another server serves it and ListenSocket
+// fails with EADDRINUSE, so two servers never serve one socket. Anything
+// but a socket at path is left alone (EEXIST).
+func ListenSocket(path string, private bool) (*net.UnixListener, error) {
+	ln, err := listenReplacingStale(path)
+	if err != nil {
+		return nil, err
+	}
+	mode := os.FileMode(0o666)
+	if private {
+		mode = 0o600
+	}
+	if err := os.Chmod(path, mode); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("daemon: %w", err)
+	}
+	return ln, nil
+}
+
+// listenReplacingStale binds a Unix socket at path, replacing a stale
+// socket file (see ListenSocket).
+func listenReplacingStale(path string) (*net.UnixListener, error) {
 	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
 	if err == nil {
 		return ln, nil
@@ -39,7 +64,7 @@ func listen(path string) (*net.UnixListener, error) {
 	c, derr := net.DialTimeout("unix", path, staleProbeTimeout)
 	if derr == nil {
 		c.Close()
-		return nil, fmt.Errorf("daemon: listen on %s: another daemon serves it: %w", path, unix.EADDRINUSE)
+		return nil, fmt.Errorf("daemon: listen on %s: another server answers there: %w", path, unix.EADDRINUSE)
 	}
 	if !errors.Is(derr, unix.ECONNREFUSED) {
 		return nil, fmt.Errorf("daemon: listen on %s: probing the socket already there: %w", path, derr)

@@ -10,14 +10,18 @@ import (
 	"net"
 	"os"
 	"time"
+
+	"github.com/keyctl-go/keyctl-go/daemon"
 )
 
 // conn is one client connection: requests one at a time, each answered
 // before the next is read, as MIT's client sends them.
 type conn struct {
-	srv  *Server
-	uc   *net.UnixConn
-	acct *account
+	srv    *Server
+	uc     *net.UnixConn
+	peer   daemon.Peer // as the kernel says, when the client connected
+	socket string      // the listener's, for the log
+	acct   *account
 }
 
 // readBufferSize is the connection's read buffer: most requests (a name,
@@ -30,13 +34,17 @@ func (c *conn) serve() {
 	defer c.uc.Close()
 	r := bufio.NewReaderSize(c.uc, readBufferSize)
 	ctx := context.Background()
-	for {
+	for served := 0; ; served++ {
+		timeout := c.srv.opts.IdleTimeout
+		if served == 0 {
+			timeout = min(timeout, c.srv.opts.FirstRequestTimeout)
+		}
 		// The deadline is set under the server's lock, so that it never
 		// overrides the one Close sets to wake this reader.
 		c.srv.mu.Lock()
 		closed := c.srv.closed
 		if !closed {
-			c.uc.SetReadDeadline(time.Now().Add(c.srv.opts.IdleTimeout))
+			c.uc.SetReadDeadline(time.Now().Add(timeout))
 		}
 		c.srv.mu.Unlock()
 		if closed {
@@ -48,8 +56,11 @@ func (c *conn) serve() {
 			return
 		}
 		if err != nil {
-			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
-				c.srv.log.Info("kcm: connection ends", "uid", c.acct.uid, "err", err)
+			switch {
+			case served == 0 && errors.Is(err, os.ErrDeadlineExceeded) && !c.srv.closing():
+				c.srv.gate.NoFirstRequest(c.socket, c.peer, timeout)
+			case !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded):
+				c.srv.log.Info("kcm: connection ends", "uid", c.acct.uid, "pid", c.peer.PID, "err", err)
 			}
 			return
 		}

@@ -30,6 +30,28 @@
 // KRB5_FCC_INTERNAL to make one or switch to it. Root is no exception, as
 // with sssd-kcm by default.
 //
+// # Trust
+//
+// The server stands between local users as the keyctl daemon does, and
+// admits connections by the same rules, a daemon.Gate's (see the Trust
+// section of package daemon). Who a client is comes from the kernel
+// (SO_PEERCRED), never from what it sends. A private server
+// (Options.Private: a per-user daemon's) serves its own uid and root
+// alone, on a socket Listen makes 0600, and hangs up on anyone else before
+// reading a byte: the caches it makes are charged to nobody (see Limits),
+// and another uid must not store them in this user's store. Each other
+// uid holds at most Options.MaxConnsPerUID connections, and all of them
+// together what RLIMIT_NOFILE leaves after a reserve for root and the
+// server's own uid; a connection has Options.FirstRequestTimeout to send
+// its first request; out of descriptors, accept backs off. Refusals and
+// cut connections are logged (uid, pid, why), at most once a second.
+// keyctl-go daemon gives its KCM server the daemon's own gate
+// (Options.Gate), so a uid's connections to both sockets count together.
+//
+// A reply says nothing of another uid's caches: every name and UUID is
+// looked up in the caller's own collection, an error is a code alone (its
+// reason goes to the log), and a refused connection gets no reply at all.
+//
 // # Operations
 //
 // One table (ops.go) drives the server: each row is an operation code,
@@ -60,7 +82,9 @@
 //
 // The keys are made by a process charged to nobody's kernel quota
 // (keyring.Store.ProcessNotInQuota): a handful of service tickets exceed
-// the kernel's 20,000 bytes. The limits are the server's own, per uid:
+// the kernel's 20,000 bytes. That is why a per-user server must be
+// Private: served, any uid could store that much in the user's store. The
+// limits are the server's own, per uid:
 // Options.MaxCaches caches (default 64, sssd-kcm's max_uid_ccaches) and
 // Options.MaxCacheBytes bytes of credentials per cache (default 64 MiB,
 // max_ccache_size). Past them the client gets what sssd-kcm gives,
@@ -71,11 +95,13 @@
 //
 // A request is at most Options.MaxRequestSize bytes (default 10 MiB,
 // MIT's and sssd-kcm's packet limit); a longer one is answered KRB5_CC_IO
-// and its connection closed unread. A connection idle, or slow to send a
-// request, for Options.IdleTimeout (default 60 s, sssd-kcm's
-// client_idle_timeout) is closed; MIT's client reconnects. A request that does not parse is
-// answered KRB5_CC_IO, as sssd-kcm answers it, and changes nothing; the
-// connection goes on. FuzzHandle checks that no bytes crash the handler.
+// and its connection closed unread. A new connection that sends no whole
+// request within Options.FirstRequestTimeout (default 10 s, the keyctl
+// daemon's) is closed, and so is one idle, or slow to send a request, for
+// Options.IdleTimeout (default 60 s, sssd-kcm's client_idle_timeout);
+// MIT's client reconnects. A request that does not parse is answered
+// KRB5_CC_IO, as sssd-kcm answers it, and changes nothing; the connection
+// goes on. FuzzHandle checks that no bytes crash the handler.
 //
 // # Where this differs from sssd-kcm, on purpose
 //
@@ -116,6 +142,11 @@
 //     sssd-kcm 2.8.2 with max_uid_ccaches = 2 let a uid make a third
 //     cache, and the kinit it refused left an empty cache that klist -l
 //     lists as expired.
+//   - A new connection has 10 s (Options.FirstRequestTimeout), not
+//     client_idle_timeout's 60, to send its first request, and a uid
+//     other than root and the server's own holds at most MaxConnsPerUID
+//     connections (see Trust): the daemon's rules, so that one uid
+//     cannot hold every descriptor the server has.
 //   - Changes are watchable: keyctl-go krb5 watch (krb5ring.Watch) hears
 //     what kinit, kvno and kdestroy do through KCM.
 //

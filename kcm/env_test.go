@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -20,7 +21,12 @@ import (
 	"github.com/keyctl-go/keyctl-go/perms"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	if task := os.Getenv(childEnv); task != "" {
+		os.Exit(runChild(task))
+	}
+	goleak.VerifyTestMain(m)
+}
 
 var ctx = context.Background()
 
@@ -76,7 +82,7 @@ func (e *env) start() {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	ln, err := kcm.Listen(e.sock)
+	ln, err := kcm.Listen(e.sock, e.opts.Private)
 	if err != nil {
 		s.Close()
 		e.t.Fatal(err)
@@ -143,11 +149,29 @@ type result struct {
 }
 
 func (e *env) try(cred *perms.Cred, stdin, name string, args ...string) result {
+	return e.run1(cred, stdin, 0, name, args...)
+}
+
+// tryWithin is try with the tool killed after d: one waiting for a
+// server that does not answer fails instead of hanging the test.
+func (e *env) tryWithin(cred *perms.Cred, d time.Duration, name string, args ...string) result {
+	return e.run1(cred, "", d, name, args...)
+}
+
+// run1 runs a tool, killed after d unless d is 0.
+func (e *env) run1(cred *perms.Cred, stdin string, d time.Duration, name string, args ...string) result {
 	cmd := e.command(cred, name, args...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
+	err := cmd.Start()
+	if err == nil {
+		if d > 0 {
+			kill := time.AfterFunc(d, func() { cmd.Process.Kill() })
+			defer kill.Stop()
+		}
+		err = cmd.Wait()
+	}
 	r := result{out: out.String(), err: errb.String()}
 	if err != nil {
 		r.code = -1

@@ -32,11 +32,13 @@ func Example() {
 		log.Fatal(err)
 	}
 	defer store.Close()
-	ln, err := kcm.Listen(filepath.Join(dir, "kcm.sock"))
+	// A server of this user's alone: its socket 0600, and anyone else
+	// hung up on.
+	ln, err := kcm.Listen(filepath.Join(dir, "kcm.sock"), true)
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := kcm.NewServer(store, kcm.Options{})
+	srv := kcm.NewServer(store, kcm.Options{Private: true})
 	go srv.Serve(ln)
 	defer srv.Close()
 

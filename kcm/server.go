@@ -3,19 +3,15 @@ package kcm
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"sync"
 	"time"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/krb5ring"
-	"github.com/keyctl-go/keyctl-go/perms"
 )
 
 // Limits, as sssd-kcm's defaults (sssd.conf's [kcm] section).
@@ -54,13 +50,38 @@ type Options struct {
 	// DrainTimeout bounds the writing of replies when the server closes;
 	// 0 means DefaultDrainTimeout.
 	DrainTimeout time.Duration
-	// IdleTimeout bounds the wait for, and the reading of, each request;
-	// 0 means DefaultIdleTimeout.
+	// IdleTimeout bounds the wait for, and the reading of, each request
+	// after the first; 0 means DefaultIdleTimeout.
 	IdleTimeout time.Duration
+	// FirstRequestTimeout bounds the wait for, and the reading of, a new
+	// connection's first request (or IdleTimeout, if shorter); 0 means
+	// daemon.DefaultFirstRequestTimeout. MIT's client writes as soon as
+	// it connects, so this cuts only connections opened to be held,
+	// which MaxConnsPerUID would otherwise let one uid keep by the
+	// hundred for IdleTimeout each.
+	FirstRequestTimeout time.Duration
+	// Private makes the server a user's own, as daemon.Options.Private
+	// makes a per-user daemon: it serves only the uid it runs as, and
+	// root, and hangs up on anyone else as soon as accepted, before
+	// reading a byte, logging it. Without it every uid that reaches the
+	// socket is served, in its own collection.
+	Private bool
+	// MaxConnsPerUID bounds the connections one uid may hold at once;
+	// 0 means daemon.DefaultMaxConnsPerUID, a negative value no bound.
+	// Root and the server's own uid are not bounded, and descriptors are
+	// kept for them that other uids cannot take (see daemon.Gate).
+	MaxConnsPerUID int
+	// Gate, if set, admits the server's connections in place of one made
+	// from Private and MaxConnsPerUID, which are then not used, and logs
+	// refusals to its own logger: give it a daemon.Server's
+	// (daemon.Server.Gate), and a uid's connections to the daemon and to
+	// KCM count together, under the daemon's Private.
+	Gate *daemon.Gate
 	// Now is the clock credential timeouts are computed from; nil means
 	// time.Now.
 	Now func() time.Time
-	// Logger receives connection and store errors; nil discards them.
+	// Logger receives connection and store errors, and (unless Gate is
+	// set) refused and cut connections; nil discards them.
 	Logger *slog.Logger
 }
 
@@ -74,11 +95,15 @@ type Server struct {
 	log   *slog.Logger
 	rand  io.Reader
 	ring  krb5ring.Options
+	gate  *daemon.Gate
 
-	// mu guards the fields below. Lock order: mu, then an account's mu.
-	mu        sync.Mutex
-	accounts  map[uint32]*account
-	listeners map[net.Listener]struct{}
+	// mu guards the fields below. Lock order: mu, then an account's mu;
+	// mu, then the gate's.
+	mu       sync.Mutex
+	accounts map[uint32]*account
+	// listeners are those Serve accepts on, each with what ends its
+	// Serve's wait in Gate.Accept.
+	listeners map[*net.UnixListener]context.CancelFunc
 	conns     map[*conn]struct{}
 	closed    bool
 
@@ -102,9 +127,16 @@ func NewServer(store *keyring.Store, opts Options) *Server {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
+	if opts.FirstRequestTimeout <= 0 {
+		opts.FirstRequestTimeout = daemon.DefaultFirstRequestTimeout
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	gate := opts.Gate
+	if gate == nil {
+		gate = daemon.NewGate(daemon.GateOptions{Private: opts.Private, MaxConnsPerUID: opts.MaxConnsPerUID, Logger: log})
 	}
 	return &Server{
 		store:     store,
@@ -112,8 +144,9 @@ func NewServer(store *keyring.Store, opts Options) *Server {
 		log:       log,
 		rand:      randReader,
 		ring:      krb5ring.Options{Now: opts.Now},
+		gate:      gate,
 		accounts:  make(map[uint32]*account),
-		listeners: make(map[net.Listener]struct{}),
+		listeners: make(map[*net.UnixListener]context.CancelFunc),
 		conns:     make(map[*conn]struct{}),
 	}
 }
@@ -125,107 +158,78 @@ func (s *Server) now() time.Time {
 	return time.Now()
 }
 
-// Listen binds a Unix socket at path, mode 0666 (every user may connect;
-// each is known by the uid the kernel gives), replacing a socket file
-// that nobody answers on and refusing (EADDRINUSE) one that somebody
-// does, and returns it for Serve. Who may reach the path is its
-// directory's business.
-func Listen(path string) (*net.UnixListener, error) {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if errors.Is(err, unix.EADDRINUSE) {
-		if fi, serr := os.Lstat(path); serr == nil && fi.Mode().Type() == os.ModeSocket {
-			if c, derr := net.DialTimeout("unix", path, time.Second); derr == nil {
-				c.Close()
-				return nil, fmt.Errorf("kcm: listen on %s: another server answers there: %w", path, unix.EADDRINUSE)
-			} else if errors.Is(derr, unix.ECONNREFUSED) {
-				// Left by a server that is gone.
-				os.Remove(path)
-				ln, err = net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-			}
-		}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("kcm: listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o666); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("kcm: %w", err)
-	}
-	return ln, nil
+// Listen binds a Unix socket at path for Serve, as daemon.ListenSocket
+// does: mode 0666 (every user may connect; each is known by the uid the
+// kernel gives), or 0600 if private (the server's own uid and root, as
+// Options.Private serves); a socket file that nobody answers on is
+// replaced, and one that somebody does is refused (EADDRINUSE). Who may
+// reach the path is its directory's business.
+func Listen(path string, private bool) (*net.UnixListener, error) {
+	return daemon.ListenSocket(path, private)
 }
 
-// Serve accepts connections on ln until Close, then returns nil. ln must
-// be a Unix socket: the uid comes from SO_PEERCRED. Serve may run on
-// several listeners at once.
-func (s *Server) Serve(ln net.Listener) error {
+// Serve accepts connections on ln until Close, then returns nil. Each is
+// admitted or refused by the server's gate (Options.Private,
+// MaxConnsPerUID, Gate) and known by the uid SO_PEERCRED gives. Serve
+// may run on several listeners at once.
+func (s *Server) Serve(ln *net.UnixListener) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		ln.Close()
 		return nil
 	}
-	s.listeners[ln] = struct{}{}
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	s.listeners[ln] = stop
 	s.wg.Add(1)
 	s.mu.Unlock()
 	defer s.wg.Done()
-	var backoff time.Duration
+	socket := ln.Addr().String()
 	for {
-		nc, err := ln.Accept()
+		uc, p, err := s.gate.Accept(ctx, ln)
 		if err != nil {
-			s.mu.Lock()
-			closed := s.closed
-			s.mu.Unlock()
-			if closed || errors.Is(err, net.ErrClosed) {
-				return nil
-			}
-			// Out of descriptors and the like pass; back off rather
-			// than spin.
-			backoff = min(max(2*backoff, 5*time.Millisecond), time.Second)
-			s.log.Warn("kcm: accept", "err", err, "retry", backoff)
-			time.Sleep(backoff)
-			continue
+			// Closed: the gate retries everything else itself.
+			return nil
 		}
-		backoff = 0
-		s.start(nc)
+		s.start(socket, uc, p)
 	}
 }
 
-// start identifies the peer and serves it in a goroutine of its own.
-func (s *Server) start(nc net.Conn) {
-	uc, ok := nc.(*net.UnixConn)
-	if !ok {
-		s.log.Warn("kcm: not a Unix socket connection", "remote", nc.RemoteAddr())
-		nc.Close()
-		return
-	}
-	cred, err := peerCred(uc)
-	if err != nil {
-		s.log.Warn("kcm: peer credentials", "err", err)
-		uc.Close()
-		return
-	}
+// start serves a connection the gate admitted in a goroutine of its own,
+// unless the server is closing.
+func (s *Server) start(socket string, uc *net.UnixConn, p daemon.Peer) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		s.gate.Release(p)
 		uc.Close()
 		return
 	}
-	a := s.accounts[cred.UID]
+	a := s.accounts[p.Cred.UID]
 	if a == nil {
-		a = newAccount(s.store, cred)
-		s.accounts[cred.UID] = a
+		a = newAccount(s.store, p.Cred)
+		s.accounts[p.Cred.UID] = a
 	}
-	c := &conn{srv: s, uc: uc, acct: a}
+	c := &conn{srv: s, uc: uc, peer: p, socket: socket, acct: a}
 	s.conns[c] = struct{}{}
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go c.serve()
 }
 
+// closing reports whether Close has begun.
+func (s *Server) closing() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
 func (s *Server) remove(c *conn) {
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()
+	s.gate.Release(c.peer)
 }
 
 // Close stops the server gracefully: it stops accepting, lets every
@@ -242,7 +246,8 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	var errs []error
-	for ln := range s.listeners {
+	for ln, stop := range s.listeners {
+		stop()
 		if err := ln.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 			errs = append(errs, err)
 		}
@@ -353,25 +358,4 @@ func (s *Server) codeOf(err error, a *account, row *operation) Code {
 	}
 	s.log.Warn("kcm: operation failed", "op", row.name, "uid", a.uid, "err", err)
 	return CodeInternal
-}
-
-// peerCred asks the kernel who connected: SO_PEERCRED holds the
-// credentials of the process that called connect(), captured then, so the
-// client cannot lie about them.
-func peerCred(c *net.UnixConn) (perms.Cred, error) {
-	raw, err := c.SyscallConn()
-	if err != nil {
-		return perms.Cred{}, err
-	}
-	var uc *unix.Ucred
-	var serr error
-	if err := raw.Control(func(fd uintptr) {
-		uc, serr = unix.GetsockoptUcred(int(fd), unix.SOL_SOCKET, unix.SO_PEERCRED)
-	}); err != nil {
-		return perms.Cred{}, err
-	}
-	if serr != nil {
-		return perms.Cred{}, fmt.Errorf("kcm: SO_PEERCRED: %w", serr)
-	}
-	return perms.Cred{UID: uc.Uid, GID: uc.Gid}, nil
 }

@@ -12,8 +12,11 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
 // DefaultLockTimeout is how long Open waits for another process to let go
@@ -50,15 +53,19 @@ type Options struct {
 // unwrapped data key, and the committer that shares fsyncs among
 // concurrent writers.
 type DB struct {
-	bolt      *bolt.DB
-	path      string
-	sealer    *Sealer
-	perm      *serialPermutation // serials to rows and back (serials.go)
-	sealed    sealedCache        // opened sealed parts of records (sealedcache.go)
-	commit    *committer
-	journal   *journal // durability through the write-ahead log (journal.go)
-	closeOnce sync.Once
-	closeErr  error
+	bolt    *bolt.DB
+	path    string
+	sealer  *Sealer
+	perm    *serialPermutation // serials to rows and back (serials.go)
+	sealed  sealedCache        // opened sealed parts of records (sealedcache.go)
+	journal *journal.DB        // durability through the write-ahead log
+	uuid    uuid.UUID          // the store's identity (schema.go)
+	// keyFile is the key file that wraps the data key, if one does, and
+	// the store it is bound to (keyfile.go): Open binds an unbound one.
+	keyFileUsed  string
+	keyFileBound uuid.UUID
+	closeOnce    sync.Once
+	closeErr     error
 
 	// vol is the published in-memory part of the store (volatile keys and
 	// links); staged is the write transaction stagedFor's private copy.
@@ -78,7 +85,8 @@ type DB struct {
 // 0700) if it does not exist. It waits up to opts.LockTimeout for another
 // process holding the file, then fails with ErrLocked naming the file. A
 // store of a newer schema, a damaged one, a wrong passphrase or a missing
-// or wrong key file all fail with an error saying which.
+// or wrong key file, a log or key file of another store, all fail with an
+// error saying which.
 func Open(path string, opts Options) (*DB, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, openError(path, err)
@@ -89,8 +97,8 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	// The log is locked before the database is touched: recovery writes
 	// the database file before bbolt opens (and locks) it.
-	wal, err := openWAL(path+".wal", timeout)
-	if errors.Is(err, errWALLocked) {
+	wal, err := journal.OpenLog(journal.LogPath(path), timeout)
+	if errors.Is(err, journal.ErrLocked) {
 		return nil, fmt.Errorf("%w: %s (waited %v)", ErrLocked, path, timeout)
 	}
 	if err != nil {
@@ -98,7 +106,7 @@ func Open(path string, opts Options) (*DB, error) {
 	}
 	db, err := open(path, wal, timeout, opts)
 	if err != nil {
-		wal.close()
+		wal.Close()
 		return nil, err
 	}
 	return db, nil
@@ -106,21 +114,22 @@ func Open(path string, opts Options) (*DB, error) {
 
 // open opens the store under its locked log: recovery from the log, then
 // bbolt, then the schema and the data key, then the journal.
-func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, error) {
-	log, err := wal.read()
+func open(path string, wal *journal.Log, timeout time.Duration, opts Options) (*DB, error) {
+	log, err := wal.Read()
 	if err != nil {
 		return nil, openError(path, err)
 	}
 	// A damaged log is refused before anything is written: the files stay
 	// as they are for a repair. A log beside no database means nothing.
 	if _, err := os.Stat(path); err == nil {
-		if err := log.refusal(wal.path); err != nil {
+		if err := log.Refusal(wal.Path()); err != nil {
 			return nil, openError(path, err)
 		}
 	}
-	bdb, mapSize, err := recoverFromLog(path, wal, &log, timeout)
+	jopts := journalOptions(timeout)
+	bdb, mapSize, err := journal.Recover(path, wal, &log, jopts)
 	if err != nil {
-		return nil, err
+		return nil, openError(path, err)
 	}
 	db := &DB{bolt: bdb, path: path}
 	db.vol.Store(newVolatileState())
@@ -136,6 +145,9 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 			return nil
 		}
 		current = true
+		if err := db.loadUUID(meta); err != nil {
+			return err
+		}
 		if err := db.unwrap(meta, opts); err != nil {
 			return err
 		}
@@ -144,11 +156,11 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 	if err == nil && !current {
 		err = bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) })
 		if errors.Is(err, errRewritten) {
-			// The upgrade wrote the store into a new file (rewrite.go),
-			// from the file recoverFromLog brought up to date.
-			if bdb, mapSize, err = db.swapInRewritten(bdb, wal, timeout); err != nil {
+			// The upgrade wrote the store into a new file (journal.Rewrite),
+			// from the file Recover brought up to date.
+			if bdb, mapSize, err = journal.SwapIn(bdb, wal, timeout); err != nil {
 				db.sealer.Wipe()
-				return nil, err
+				return nil, openError(path, fmt.Errorf("upgrading: %w", err))
 			}
 			db.bolt = bdb
 			err = bdb.View(func(tx *bolt.Tx) error {
@@ -156,28 +168,49 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 				if v, err := schemaVersion(meta); err != nil || v != SchemaVersion {
 					return openError(path, corrupt("the upgraded store says schema %d (%v)", v, err))
 				}
+				if err := db.loadUUID(meta); err != nil {
+					return err
+				}
 				return db.loadPermutation(meta)
 			})
 		}
 	}
 	if err == nil {
-		db.journal, err = newJournal(bdb, path, wal, mapSize)
+		db.bindKeyFile()
+		// A transaction's staged volatile state is published by its
+		// OnCommit; whatever became of it, the next transaction starts from
+		// the published state (and a new *bolt.Tx may reuse a dead one's
+		// address).
+		jopts.AfterTx = func() {
+			if db.changed != nil && db.onPending != nil {
+				db.onPending(false)
+			}
+			db.stagedFor, db.staged = nil, nil
+			db.changesFor, db.changed = nil, nil
+		}
+		jopts.Growth = walGrowth
+		if db.journal, err = journal.New(bdb, mapSize, wal, jopts); err != nil {
+			err = openError(path, err)
+		}
 	}
 	if err != nil {
 		bdb.Close()
+		if db.sealer != nil {
+			db.sealer.Wipe()
+		}
 		return nil, err
 	}
-	// A transaction's staged volatile state is published by its OnCommit;
-	// whatever became of it, the next transaction starts from the published
-	// state (and a new *bolt.Tx may reuse a dead one's address).
-	db.commit = newCommitter(bdb, db.journal, func() {
-		if db.changed != nil && db.onPending != nil {
-			db.onPending(false)
-		}
-		db.stagedFor, db.staged = nil, nil
-		db.changesFor, db.changed = nil, nil
-	})
 	return db, nil
+}
+
+// walGrowth is what the journal is told of how far the file may grow
+// between checkpoints; 0 is its default. Tests set it (export_test.go).
+var walGrowth int64
+
+// journalOptions are what the journal needs to know of this package's
+// layout.
+func journalOptions(timeout time.Duration) journal.Options {
+	return journal.Options{Buckets: allBuckets, Identify: storeUUID, LockTimeout: timeout}
 }
 
 // setUp creates a new store's buckets and data key, or checks an existing
@@ -224,7 +257,7 @@ func (db *DB) unwrap(meta *bolt.Bucket, opts Options) error {
 	defer kek.Wipe()
 	sealer, err := kek.UnwrapDataKey(meta.Get(metaDataKey))
 	if err != nil {
-		return openError(db.path, err)
+		return openError(db.path, db.foreignKeyFile(err))
 	}
 	db.sealer = sealer
 	return nil
@@ -237,6 +270,9 @@ func (db *DB) create(tx *bolt.Tx, opts Options) error {
 		}
 	}
 	meta := tx.Bucket(bucketMeta)
+	if err := db.giveUUID(meta); err != nil {
+		return err
+	}
 	var kek *KEK
 	var err error
 	if opts.Passphrase != nil {
@@ -259,13 +295,16 @@ func (db *DB) create(tx *bolt.Tx, opts Options) error {
 		}
 	} else {
 		keyFile := db.keyFile(opts)
-		kek, err = LoadKeyFile(keyFile)
+		var bound uuid.UUID
+		kek, bound, err = loadKeyFile(keyFile)
 		if errors.Is(err, fs.ErrNotExist) {
-			kek, err = CreateKeyFile(keyFile)
+			kek, err = createKeyFile(keyFile, db.uuid)
+			bound = db.uuid
 		}
 		if err != nil {
 			return openError(db.path, err)
 		}
+		db.keyFileUsed, db.keyFileBound = keyFile, bound
 		if err := meta.Put(metaKEKKind, []byte(kekKeyFile)); err != nil {
 			return err
 		}
@@ -292,7 +331,7 @@ func (db *DB) existingKEK(meta *bolt.Bucket, opts Options) (*KEK, error) {
 	switch kind := string(meta.Get(metaKEKKind)); kind {
 	case kekPassphrase:
 		if opts.Passphrase == nil {
-			return nil, fmt.Errorf("%w: the store %s is protected by a passphrase and none was given", ErrWrongKey, db.path)
+			return nil, fmt.Errorf("%w: the store %s is protected by a passphrase and none was given", ErrNeedPassphrase, db.path)
 		}
 		var params Argon2Params
 		if err := params.UnmarshalBinary(meta.Get(metaArgon2)); err != nil {
@@ -304,10 +343,12 @@ func (db *DB) existingKEK(meta *bolt.Bucket, opts Options) (*KEK, error) {
 		}
 		return kek, nil
 	case kekKeyFile:
-		kek, err := LoadKeyFile(db.keyFile(opts))
+		keyFile := db.keyFile(opts)
+		kek, bound, err := loadKeyFile(keyFile)
 		if err != nil {
 			return nil, openError(db.path, err)
 		}
+		db.keyFileUsed, db.keyFileBound = keyFile, bound
 		return kek, nil
 	default:
 		return nil, fmt.Errorf("%w: store %s: unknown key-encryption kind %q", ErrCorrupt, db.path, kind)
@@ -324,15 +365,21 @@ func (db *DB) keyFile(opts Options) string {
 // Path is the database file's path.
 func (db *DB) Path() string { return db.path }
 
+// UUID is the store's identity, made when it was created or upgraded to
+// schema 7 and kept for its life: its log and its key file carry it too.
+// A revision means something only with it (Tx.Revision): two stores
+// count theirs apart, and a store deleted and made anew at the same path
+// starts again from 0 under a new UUID. A copy of the store's files
+// (cp, a backup restored) keeps the UUID of the store it copies.
+func (db *DB) UUID() uuid.UUID { return db.uuid }
+
 // Close waits for pending commits, then closes the file and wipes the data
 // key.
 // Close is idempotent.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		db.commit.close()
-		db.closeErr = db.journal.close()
-		if err := db.bolt.Close(); db.closeErr == nil {
-			db.closeErr = err
+		if db.closeErr = db.journal.Close(); db.closeErr != nil { // bbolt too
+			db.closeErr = openError(db.path, db.closeErr)
 		}
 		db.sealer.Wipe()
 		db.sealed.parts.Clear() // the descriptions it opened
@@ -358,12 +405,24 @@ func (db *DB) View(fn func(*Tx) error) error {
 // taken up; once fn has run, Update waits for the outcome so that a change
 // is never acknowledged or abandoned by mistake.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	return db.commit.do(ctx, func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
+	err := db.journal.Update(ctx, func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
+	if errors.Is(err, journal.ErrClosed) {
+		return ErrClosed
+	}
+	return err
 }
 
 // openError names the store in an error from opening it. Errors of this
-// package already start "keystore: "; others get it.
+// package already start "keystore: "; others get it. An error of the
+// journal gets this package's sentinel for it in front, which its own
+// message leaves out.
 func openError(path string, err error) error {
+	switch {
+	case errors.Is(err, journal.ErrCorrupt) && !errors.Is(err, ErrCorrupt):
+		return fmt.Errorf("%w: %w (store %s)", ErrCorrupt, err, path)
+	case errors.Is(err, journal.ErrLocked):
+		return fmt.Errorf("%w: %w", ErrLocked, err)
+	}
 	if strings.HasPrefix(err.Error(), "keystore: ") {
 		return fmt.Errorf("%w (store %s)", err, path)
 	}

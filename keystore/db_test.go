@@ -142,8 +142,8 @@ func TestPassphraseStore(t *testing.T) {
 	if _, err := keystore.Open(path, keystore.Options{Passphrase: []byte("wrong horse")}); !errors.Is(err, keystore.ErrWrongKey) || !errors.Is(err, unix.EKEYREJECTED) {
 		t.Errorf("wrong passphrase = %v, want ErrWrongKey", err)
 	}
-	if _, err := keystore.Open(path, keystore.Options{}); !errors.Is(err, keystore.ErrWrongKey) || !strings.Contains(err.Error(), "passphrase") {
-		t.Errorf("no passphrase = %v, want ErrWrongKey saying a passphrase is needed", err)
+	if _, err := keystore.Open(path, keystore.Options{}); !errors.Is(err, keystore.ErrNeedPassphrase) || !errors.Is(err, unix.ENOKEY) || errors.Is(err, keystore.ErrWrongKey) || !strings.Contains(err.Error(), path) {
+		t.Errorf("no passphrase = %v, want ErrNeedPassphrase (ENOKEY) naming the store", err)
 	}
 	db, err := keystore.Open(path, keystore.Options{Passphrase: []byte("correct horse")})
 	if err != nil {

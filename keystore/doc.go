@@ -20,16 +20,16 @@
 //
 // # Durability
 //
-// A commit is durable when its redo record is in the write-ahead log
-// (wal.go), a file beside the database named after it with ".wal"
-// appended: one append and one fdatasync per batch, where a bbolt commit
+// A commit is durable when its redo record is in the write-ahead log, a
+// file beside the database named after it with ".wal" appended: one append and one fdatasync per batch, where a bbolt commit
 // of its own costs two fdatasyncs and a dozen scattered pages. bbolt
 // writes its pages without syncing them, and a checkpoint now and then
 // (when the log is full, or the file has grown by walGrowth) syncs them
 // and starts the log afresh. Between checkpoints a read transaction pins
 // the checkpoint's pages, so that whatever a power failure keeps or loses
 // of later writes, the checkpoint is whole on disk; Open puts it back and
-// replays the log onto it (journal.go). The batch's fsync runs outside the
+// replays the log onto it. All of this is package internal/journal, which
+// knows bbolt and files and nothing of keys. The batch's fsync runs outside the
 // committer's lead, so the next batch commits while it waits. The journal
 // starts with a store's first commit, so opening and closing a store only
 // to read it costs no fsync.
@@ -38,8 +38,30 @@
 // drops them: none was acknowledged. Damage anywhere else in the log would
 // lose acknowledged changes, so Open refuses the store with ErrCorrupt,
 // naming the log and the byte where the damage starts, and changes
-// nothing; Repair keeps the records before it (walread.go tells the two
-// apart, the caveats below say how far).
+// nothing; Repair keeps the records before it (the caveats below say how
+// far the two are told apart).
+//
+// # Identity
+//
+// Every store has a UUID (DB.UUID), made when it is created, or when a
+// store of schema 6 or older is upgraded. Its log's header and its key
+// file carry it too (keyfile.go), so that a log found beside another
+// store's file is refused with ErrCorrupt, and a key file of another
+// store that does not open this one with ErrWrongKey, each naming both
+// files and both UUIDs, instead of a log being replayed onto the wrong
+// file or a key being "wrong" for no reason the user can see.
+//
+// Revisions (Tx.Revision, and what watchers are told) count one store's
+// changes: a revision means something only together with its store's
+// UUID. A client that keeps a revision, say the one a loss record
+// reports, keeps the UUID with it, and takes a revision under another
+// UUID, or a smaller one under the same, as "another store, or this one
+// made anew": nothing it knew of the old store's revisions carries over.
+// A store deleted and created again at the same path has a new UUID and
+// starts again from revision 0. A copy of a store's files (cp, a restored
+// backup) keeps the UUID of the store it copies, and two copies that
+// change apart count the same revisions for different changes; a client
+// that may meet a restored backup compares more than the revision.
 //
 // NewSerial hands out serials for new keys. They look as random as the
 // kernel's, but they are a keyed permutation of a counter (serials.go), so
@@ -109,8 +131,10 @@
 //
 // Failures are told apart, and each error unwraps to the errno the kernel
 // would use: a wrong passphrase or key file gives ErrWrongKey
-// (EKEYREJECTED); a truncated, damaged, altered or moved record, wrapped
-// key or header gives ErrCorrupt (EBADMSG); a missing key file gives an
+// (EKEYREJECTED), and no passphrase for a store that needs one
+// ErrNeedPassphrase (ENOKEY); a truncated, damaged, altered or moved
+// record, wrapped key or header gives ErrCorrupt (EBADMSG); a missing key
+// file gives an
 // error matching fs.ErrNotExist that names it; a key file of the wrong
 // size gives ErrWrongKey, and one open to group or others
 // ErrInsecureKeyFile (EKEYREJECTED too). No failure ever yields a payload.
@@ -127,7 +151,7 @@
 // log found beside a file it was not written for is refused, naming the
 // log to remove.
 //
-// What the log tells apart (walread.go). Refused as damage: a record that
+// What the log tells apart. Refused as damage: a record that
 // does not check (any bit of it) when an intact record after it says the
 // log had been synced past its start; a record out of sequence, or whose
 // mark of what was synced lies past its own place (bytes cut out of the
@@ -148,6 +172,12 @@
 // nothing. A schema-4 store's log (format 1) has none of these marks: it
 // is read as schema 4 read it, up to the first record that does not check.
 //
+// The journal writes bbolt's meta page back into the file from the log's
+// header, and bbolt does not export that page's layout: package
+// internal/journal keeps what it knows of it in one file, with a test
+// that fails the day the bbolt in go.mod changes it. Moving to another
+// bbolt means running that test first.
+//
 // A change is visible to readers when bbolt commits it, one fsync before
 // it is durable: a crash in between loses a change that a reader may have
 // seen but whose writer was never told it succeeded. If the log cannot be
@@ -166,13 +196,14 @@
 // who can write the file can change a key's permissions, though not read
 // its payload or description without the KEK.
 //
-// Opening a store of schema 5 or older recovers it from its log first, and
+// Opening a store of schema 6 or older recovers it from its log first, and
 // refuses a damaged log as it would at the current schema, before
-// anything is written. It then rewrites the store into a new file with
-// its descriptions sealed, empties the log and zeroes the old file's
-// blocks, best effort (a copy-on-write file system or a flash disk may
-// keep them). Copies and backups made before the upgrade still name every
-// key.
+// anything is written. A store of schema 5 or older is then rewritten
+// into a new file with its descriptions sealed, the log emptied and the
+// old file's blocks zeroed, best effort (a copy-on-write file system or a
+// flash disk may keep them). Copies and backups made before the upgrade
+// still name every key. Each upgraded store is given a new UUID, so a
+// backup of a schema-6 store upgraded apart from the store gets another.
 //
 // Integrity is per record, not per store. Someone who can write the file
 // can delete a record, or put back an older record of the same key (same

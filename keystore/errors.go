@@ -18,6 +18,11 @@ var (
 	// refused, as ssh refuses such private keys. It unwraps to EKEYREJECTED.
 	ErrInsecureKeyFile error = &errnoError{"keystore: key file is open to group or others", unix.EKEYREJECTED}
 
+	// ErrNeedPassphrase means the store is protected by a passphrase and
+	// Options.Passphrase is nil: ask for one and open it again. It unwraps
+	// to ENOKEY, "Required key not available".
+	ErrNeedPassphrase error = &errnoError{"keystore: passphrase required", unix.ENOKEY}
+
 	// ErrCorrupt means stored bytes failed a check: a sealed record, wrapped
 	// data key or Argon2 parameter header that is truncated, damaged,
 	// altered, of a format version this package does not know, or (for a

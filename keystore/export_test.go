@@ -34,5 +34,6 @@ func CopyStoreFiles(t testing.TB, path string) string {
 	return dst
 }
 
-// WALChunk is the log's unit of growth: its size is a multiple of it.
-const WALChunk = walChunk
+// WALChunk is the log's unit of growth: its size is a multiple of it, a
+// rule of the log's format (package journal).
+const WALChunk = 256 << 10

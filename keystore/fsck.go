@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
 // Report is what Inspect found in a store: the state of its write-ahead
@@ -16,8 +18,9 @@ type Report struct {
 	Store string // the database file
 	Log   string // its write-ahead log
 
-	// LogFormat is the log's format (wal.go): 2, or 1 for the log of a
-	// schema-4 store; 0 when there is no log or it has no header yet.
+	// LogFormat is the log's format (package journal): 3, or 2 for the
+	// log of a schema-5 or 6 store, 1 for a schema-4 store's; 0 when
+	// there is no log or it has no header yet.
 	LogFormat  int
 	Generation uint64
 	// Checkpoint is the bbolt transaction the log's records apply to; 0
@@ -33,7 +36,7 @@ type Report struct {
 	// Check is what Check says of the store as opening it leaves it, or,
 	// when the log is corrupt, as Repair would leave it; nil if it passed.
 	// A store protected by a passphrase is checked only when
-	// Options.Passphrase is given; without it Check is ErrWrongKey.
+	// Options.Passphrase is given; without it Check is ErrNeedPassphrase.
 	Check error
 }
 
@@ -79,19 +82,19 @@ func Inspect(path string, opts Options) (*Report, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("keystore: inspect %s: %w", path, err)
 	}
-	r := &Report{Store: path, Log: path + ".wal"}
-	w, err := openWALReadOnly(r.Log, lockTimeout(opts))
+	r := &Report{Store: path, Log: journal.LogPath(path)}
+	w, err := journal.OpenLogReadOnly(r.Log, lockTimeout(opts))
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-	case errors.Is(err, errWALLocked):
+	case errors.Is(err, journal.ErrLocked):
 		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
 	case err != nil:
 		return nil, fmt.Errorf("keystore: inspect %s: %w", path, err)
 	default:
-		defer w.close()
-		log, err := w.read()
+		defer w.Close()
+		log, err := w.Read()
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("keystore: inspect %s: %w", path, err)
 		}
 		r.describe(&log)
 	}
@@ -100,32 +103,32 @@ func Inspect(path string, opts Options) (*Report, error) {
 }
 
 // describe fills in what the log holds.
-func (r *Report) describe(log *walState) {
-	r.LogSize = log.size
-	if !log.hasHeader {
+func (r *Report) describe(log *journal.State) {
+	r.LogSize = log.Size
+	if !log.HasHeader {
 		return
 	}
-	r.LogFormat = int(log.header.Format)
-	r.Generation = log.header.Generation
-	r.Checkpoint = log.header.Txid
-	synced := walRecordsAt // the furthest any record says the log was synced
-	for _, rec := range log.records {
-		synced = max(synced, rec.synced)
+	r.LogFormat = int(log.Header.Format)
+	r.Generation = log.Header.Generation
+	r.Checkpoint = log.Header.Txid
+	var synced int64 // the furthest any record says the log was synced
+	for _, rec := range log.Records {
+		synced = max(synced, rec.Synced)
 	}
-	if d := log.damage; d != nil {
-		for _, rec := range d.after {
-			synced = max(synced, rec.synced)
+	if d := log.Damage; d != nil {
+		for _, rec := range d.After {
+			synced = max(synced, rec.Synced)
 		}
 	}
-	report := func(rec walRecord) LogRecord {
-		return LogRecord{Seq: rec.seq, Offset: rec.at, Size: rec.size, Synced: rec.end() <= synced}
+	report := func(rec journal.Record) LogRecord {
+		return LogRecord{Seq: rec.Seq, Offset: rec.At, Size: rec.Size, Synced: rec.End() <= synced}
 	}
-	for _, rec := range log.records {
+	for _, rec := range log.Records {
 		r.Records = append(r.Records, report(rec))
 	}
-	if d := log.damage; d != nil {
-		r.Damage = &LogDamage{Offset: d.at, Problem: d.problem, Corrupt: d.proof != "", Proof: d.proof}
-		for _, rec := range d.after {
+	if d := log.Damage; d != nil {
+		r.Damage = &LogDamage{Offset: d.At, Problem: d.Problem, Corrupt: d.Proof != "", Proof: d.Proof}
+		for _, rec := range d.After {
 			r.Damage.Dropped = append(r.Damage.Dropped, report(rec))
 		}
 	}
@@ -188,42 +191,42 @@ func Repair(path string, opts Options, inspected *Report) error {
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("keystore: repair %s: %w", path, err)
 	}
-	w, err := openWAL(path+".wal", lockTimeout(opts))
-	if errors.Is(err, errWALLocked) {
+	w, err := journal.OpenLog(journal.LogPath(path), lockTimeout(opts))
+	if errors.Is(err, journal.ErrLocked) {
 		return fmt.Errorf("%w: %s", ErrLocked, path)
 	}
 	if err != nil {
 		return fmt.Errorf("keystore: repair %s: %w", path, err)
 	}
-	defer w.close()
+	defer w.Close()
 	return salvage(path, w, lockTimeout(opts), inspected)
 }
 
 // salvage recovers the store at path from the intact records of its log,
 // whatever follows them, using the log w if not nil (else opening it),
 // when the log is as want says (if not nil).
-func salvage(path string, w *walFile, timeout time.Duration, want *Report) error {
+func salvage(path string, w *journal.Log, timeout time.Duration, want *Report) error {
 	if w == nil {
 		var err error
-		if w, err = openWAL(path+".wal", timeout); err != nil {
-			return err
+		if w, err = journal.OpenLog(journal.LogPath(path), timeout); err != nil {
+			return openError(path, err)
 		}
-		defer w.close()
+		defer w.Close()
 	}
-	log, err := w.read()
+	log, err := w.Read()
 	if err != nil {
-		return err
+		return openError(path, err)
 	}
 	if want != nil {
 		now := &Report{Store: want.Store, Log: want.Log}
 		now.describe(&log)
 		if !sameLog(now, want) {
-			return fmt.Errorf("keystore: repair %s: the log %s has changed since it was inspected; inspect it again", path, w.path)
+			return fmt.Errorf("keystore: repair %s: the log %s has changed since it was inspected; inspect it again", path, w.Path())
 		}
 	}
-	bdb, _, err := recoverFromLog(path, w, &log, timeout)
+	bdb, _, err := journal.Recover(path, w, &log, journalOptions(timeout))
 	if err != nil {
-		return err
+		return openError(path, err)
 	}
 	return bdb.Close()
 }

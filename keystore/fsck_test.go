@@ -34,8 +34,8 @@ func TestInspectCrashedStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.LogFormat != 2 || r.Checkpoint == 0 || len(r.Records) != 30 || r.Damage != nil || r.Check != nil || r.Damaged() {
-		t.Fatalf("report: format %d, checkpoint %d, %d records, damage %+v, check %v; want format 2, a checkpoint, 30 records, no damage, a check that passes",
+	if r.LogFormat != 3 || r.Checkpoint == 0 || len(r.Records) != 30 || r.Damage != nil || r.Check != nil || r.Damaged() {
+		t.Fatalf("report: format %d, checkpoint %d, %d records, damage %+v, check %v; want format 3, a checkpoint, 30 records, no damage, a check that passes",
 			r.LogFormat, r.Checkpoint, len(r.Records), r.Damage, r.Check)
 	}
 	for i, rec := range r.Records {

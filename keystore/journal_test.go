@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -155,8 +156,10 @@ func TestLogOfAnotherStoreIsRefused(t *testing.T) {
 	if !bytes.Equal(after, b) {
 		t.Error("a refused recovery changed the database file")
 	}
-	if !bytes.Contains([]byte(err.Error()), []byte(".wal")) {
-		t.Errorf("the error %q does not name the log to remove", err)
+	for _, s := range []string{crashedA + ".wal", dbA.UUID().String(), dbB.UUID().String()} {
+		if !strings.Contains(err.Error(), s) {
+			t.Errorf("the error %q does not name %s", err, s)
+		}
 	}
 	// Removing the log, as the error says, opens the store as it is.
 	if err := os.Remove(crashedA + ".wal"); err != nil {

@@ -5,18 +5,22 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
 // SchemaVersion is the version of the bucket layout below. A store of an
 // older version is upgraded when opened; a newer one is refused.
 //
-// The layout, version 6. Integers are big-endian, so that byte order is
+// The layout, version 7. Integers are big-endian, so that byte order is
 // numeric order and cursors walk keys in order. No description or name
 // is in it: records seal them, and the index and the names bucket are
 // keyed by a DescHash sum, 16 bytes of an HMAC under a key derived from
 // the data key (deschash.go).
 //
 //	meta      "schema"    → u32 version
+//	          "uuid"      → 16 bytes: the store's UUID (identity.go), which its
+//	                        log and key file carry too
 //	          "revision"  → u64: the store's revision, one more per committed change
 //	          "kek"       → "keyfile" or "passphrase": what wraps the data key
 //	          "argon2"    → Argon2Params header (passphrase stores)
@@ -61,21 +65,23 @@ import (
 // each of five trees at random places; upgrading to 3 moves every entry
 // into rows, under the row the new permutation gives its serial. Version 4
 // has version 3's buckets, and a write-ahead log beside the file
-// (journal.go, wal.go) that may hold commits the file does not: a program
+// (package journal) that may hold commits the file does not: a program
 // that knows only version 3 would ignore the log and lose them, so the
 // version says not to open the store. Version 5 has version 4's buckets;
-// its log is format 2 (wal.go), whose records carry a sequence number and
-// how far the log was synced, so that damage inside the log is refused
-// instead of taken for a torn write at its end; a program that knows only
+// its log is format 2 (package journal), whose records carry a sequence
+// number and how far the log was synced, so that damage inside the log is
+// refused instead of taken for a torn write at its end; a program that knows only
 // version 4 would ignore a format-2 log, hence the new version. Version 6
 // seals descriptions and restrictions in records (record format 2) and
 // keys the index and the names by hashes. Upgrading to it rewrites the
-// store into a new file (rewrite.go), so that no page of the old one,
-// which held them in clear, survives. Before any upgrade, Open recovers
-// the store from its log with the reader of the log's own format (walv1.go
-// for a version-4 store's), and refuses a damaged one as it would refuse
-// it at the current version.
-const SchemaVersion = 6
+// store into a new file (journal.Rewrite), so that no page of the old
+// one, which held them in clear, survives. Version 7 gives the store a
+// UUID, in meta, and its log is format 3, whose header carries it; a
+// program that knows only version 6 would not read a format-3 log. Before
+// any upgrade, Open recovers the store from its log with the reader of the
+// log's own format, and refuses a damaged one as it would refuse it at the
+// current version.
+const SchemaVersion = 7
 
 var (
 	bucketMeta    = []byte("meta")
@@ -88,12 +94,24 @@ var (
 	allBuckets = [][]byte{bucketMeta, bucketRows, bucketNames, bucketQuota, bucketOrphans, bucketExpiry}
 
 	metaSchema    = []byte("schema")
+	metaUUID      = []byte("uuid")
 	metaRevision  = []byte("revision")
 	metaKEKKind   = []byte("kek")
 	metaArgon2    = []byte("argon2")
 	metaDataKey   = []byte("datakey")
 	metaSerialKey = []byte("serialkey")
 	metaNextRow   = []byte("nextrow")
+)
+
+// The buckets' positions in allBuckets, by which redo records in the log
+// name them: part of the log's format, so append, never reorder.
+const (
+	idMeta journal.BucketID = iota
+	idRows
+	idNames
+	idQuota
+	idOrphans
+	idExpiry
 )
 
 // The buckets of schema versions 1 and 2 that version 3 folded into rows.

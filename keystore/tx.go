@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
 // Tx is a transaction over the store's buckets, in the store's own terms:
@@ -44,33 +46,16 @@ func (tx *Tx) getRow(k []byte) []byte {
 // OnCommit runs fn after the transaction commits and is durable, in the
 // order registered, before Update returns. It never runs for a
 // transaction that rolls back, or whose commit could not be made durable.
-func (tx *Tx) OnCommit(fn func()) {
-	j := tx.db.journal
-	j.hooks = append(j.hooks, fn)
-}
+func (tx *Tx) OnCommit(fn func()) { tx.db.journal.OnCommit(fn) }
 
 func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.btx.Bucket(name) }
 
-// put and del are the only writes a Tx makes to the file. Each is also
-// kept in the transaction's redo record (redo.go), which the journal
+// put and del are the only writes a Tx makes to the file. The journal
+// makes them, and keeps each in the transaction's redo record, which it
 // logs when the transaction commits.
-func (tx *Tx) put(b bucketID, k, v []byte) error {
-	if err := tx.btx.Bucket(allBuckets[b]).Put(k, v); err != nil {
-		return err
-	}
-	j := tx.db.journal
-	j.redo = appendRedoPut(j.redo, b, k, v)
-	return nil
-}
+func (tx *Tx) put(b journal.BucketID, k, v []byte) error { return tx.db.journal.Put(tx.btx, b, k, v) }
 
-func (tx *Tx) del(b bucketID, k []byte) error {
-	if err := tx.btx.Bucket(allBuckets[b]).Delete(k); err != nil {
-		return err
-	}
-	j := tx.db.journal
-	j.redo = appendRedoDelete(j.redo, b, k)
-	return nil
-}
+func (tx *Tx) del(b journal.BucketID, k []byte) error { return tx.db.journal.Delete(tx.btx, b, k) }
 
 // Revision is the store's revision: how many changes it has committed.
 func (tx *Tx) Revision() uint64 {

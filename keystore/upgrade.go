@@ -7,6 +7,8 @@ import (
 	"fmt"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
 // upgrade brings a store of an older schema version to SchemaVersion, in
@@ -14,11 +16,16 @@ import (
 // part way leaves the store as it was. The step to version 6 seals every
 // description, and sealing them in place would leave them in clear in the
 // pages bbolt frees: it writes the upgraded store into a new file instead
-// (rewriteStore), from this transaction with the earlier steps in it, and
-// returns errRewritten, which rolls the transaction back; Open then puts
-// the new file in the old one's place (swapInRewritten). So a rewriting
-// step must be the last: the new file is at SchemaVersion.
+// (journal.Rewrite), from this transaction with the earlier steps in it,
+// and returns errRewritten, which rolls the transaction back; Open then
+// puts the new file in the old one's place (journal.SwapIn). So the new
+// file must be at SchemaVersion: what the steps after a rewriting one
+// change is made before the steps, in this transaction, as the store's
+// UUID (version 7) is.
 func (db *DB) upgrade(tx *bolt.Tx, from uint32) error {
+	if err := db.giveUUID(tx.Bucket(bucketMeta)); err != nil {
+		return err
+	}
 	for v := from; v < SchemaVersion; v++ {
 		step, ok := upgrades[v]
 		if !ok {
@@ -40,20 +47,26 @@ func (db *DB) upgrade(tx *bolt.Tx, from uint32) error {
 
 // upgrades maps a version to the step that takes a store from it to the
 // next. Changes to the log need no step: Open has recovered the store from
-// its log, in the log's own format, before it upgrades (recoverFromLog).
+// its log, in the log's own format, before it upgrades (journal.Recover),
+// and the journal writes its own format from then on.
 var upgrades = map[uint32]func(*DB, *bolt.Tx) error{
 	1: addParents,
 	2: foldIntoRows,
 	3: func(*DB, *bolt.Tx) error { return nil }, // the log beside the file; no bucket changes
 	4: func(*DB, *bolt.Tx) error { return nil }, // the log's format 2; no bucket changes
 	5: sealDescriptions,
+	6: func(*DB, *bolt.Tx) error { return nil }, // the store's UUID, given before the steps; the log's format 3
 }
+
+// errRewritten says the upgrade wrote the store into a new file: the
+// transaction on the old one rolls back, and Open swaps the files.
+var errRewritten = errors.New("keystore: the upgraded store was written to a new file")
 
 // sealDescriptions (5 → 6) writes the store into a new file with every
 // description and restriction sealed and every index entry and name keyed
 // by its hash (sealEntry), and returns errRewritten.
 func sealDescriptions(db *DB, tx *bolt.Tx) error {
-	if err := db.rewriteStore(tx); err != nil {
+	if err := journal.Rewrite(tx, db.sealEntry); err != nil {
 		return fmt.Errorf("keystore: upgrading schema 5 to 6: %w", err)
 	}
 	return errRewritten
@@ -86,7 +99,7 @@ func (db *DB) sealEntry(bucket, k, v []byte) ([]byte, []byte, error) {
 		sum := db.sealer.index.name(NameKind(k[0]), string(k[1:]))
 		return append([]byte{k[0]}, sum[:]...), v, nil
 	case bytes.Equal(bucket, bucketMeta) && bytes.Equal(k, metaSchema):
-		return k, u32(6), nil // what sealDescriptions makes of the store
+		return k, u32(SchemaVersion), nil // the later steps are in tx already (upgrade)
 	}
 	return k, v, nil
 }

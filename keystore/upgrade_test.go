@@ -16,6 +16,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
 	"golang.org/x/sys/unix"
 
@@ -127,9 +128,18 @@ func TestUpgradeFromSchemaV4FreePages(t *testing.T) { testUpgradeFrom(t, "v4-fre
 // format-2 log alone.
 func TestUpgradeFromSchemaV5(t *testing.T) { testUpgradeFrom(t, "v5") }
 
+// testdata/schema-v6 holds the same keys written by the schema-6 code
+// (commit a3830b8, with generator_test.go), left as schema-v5 is. The
+// upgrade to 7 gives the store its UUID, in place.
+func TestUpgradeFromSchemaV6(t *testing.T) { testUpgradeFrom(t, "v6") }
+
 // testStores are the checked-in stores, one for each schema version
 // before the current one, two of version 4.
-var testStores = []string{"v1", "v2", "v3", "v4", "v4-freepages", "v5"}
+var testStores = []string{"v1", "v2", "v3", "v4", "v4-freepages", "v5", "v6"}
+
+// rewrittenStores are those of testStores that the upgrade writes into a
+// new file (schema 5 and older: the step to 6 seals their descriptions).
+var rewrittenStores = testStores[:len(testStores)-1]
 
 // The descriptions and names the checked-in stores hold: none of them may
 // be left in an upgraded store's files.
@@ -142,6 +152,9 @@ var testStoreSecrets = map[string][]string{
 	"v5": {"token", "child", "svc:pw", "timed", "_uid.1000", "_uid_ses.1000", "_persistent.1000",
 		"v5-named-session-for-grep", "v5-principal-alice", "v5-deleted-bob", "v5-in-the-log-carol",
 		"v5-deleted-in-the-log-dave", "EXAMPLE.COM"},
+	"v6": {"token", "child", "svc:pw", "timed", "_uid.1000", "_uid_ses.1000", "_persistent.1000",
+		"v6-named-session-for-grep", "v6-principal-alice", "v6-deleted-bob", "v6-in-the-log-carol",
+		"v6-deleted-in-the-log-dave", "EXAMPLE.COM"},
 }
 
 func init() {
@@ -162,14 +175,14 @@ func testStoreLogged(version string) bool {
 // program of the store's own schema, finding it so after a crash before
 // the upgrade took the file's place, opens the store as it is. Here the
 // upgrade stops at the wrong key file, after the recovery. Once upgraded,
-// the log is emptied and starts afresh in format 2.
+// the log is format 3 (emptied first, if the upgrade rewrote the store).
 func TestOldLogIsRetired(t *testing.T) {
 	wrong := wrongKeyFile(t)
 	for _, tc := range []struct {
 		version string
 		format  byte
 		schema  uint32
-	}{{"v4", 1, 4}, {"v4-freepages", 1, 4}, {"v5", 2, 5}} {
+	}{{"v4", 1, 4}, {"v4-freepages", 1, 4}, {"v5", 2, 5}, {"v6", 2, 6}} {
 		t.Run(tc.version, func(t *testing.T) {
 			path := copyTestStore(t, tc.version)
 			if in := walSlots(t, path); in[0].format != tc.format || in[0].txid == 0 {
@@ -189,13 +202,16 @@ func TestOldLogIsRetired(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer db.Close()
-			if in := walSlots(t, path); len(in) != 1 || in[0].format != 2 || in[0].txid != 0 {
-				t.Errorf("once upgraded the log is %+v; want it emptied, with one clean format-2 header", in)
+			// A store rewritten by its upgrade (schema 5 and older) has its
+			// log emptied; schema 6's upgrade is in place, and the log goes
+			// on with a newer header.
+			if in := walSlots(t, path); (tc.schema < 6 && len(in) != 1) || in[0].format != 3 || in[0].txid != 0 {
+				t.Errorf("once upgraded the log is %+v; want a clean format-3 header in force (and no other, after a rewrite)", in)
 			}
 			wantTestStoreKeys(t, db, tc.version)
 			putKey(t, db, userKey(4242), []byte("after the upgrade"))
-			if in := walSlots(t, path); in[0].format != 2 || in[0].txid == 0 {
-				t.Errorf("after a commit the log is %+v; want a format-2 checkpoint in force", in)
+			if in := walSlots(t, path); in[0].format != 3 || in[0].txid == 0 {
+				t.Errorf("after a commit the log is %+v; want a format-3 checkpoint in force", in)
 			}
 			crashed := keystore.CopyStoreFiles(t, path)
 			wantKeys(t, crashed, map[uint32][]byte{4242: []byte("after the upgrade")})
@@ -326,6 +342,10 @@ func testUpgradeFrom(t *testing.T, version string) {
 	if err := db.Check(); err != nil {
 		t.Fatalf("upgraded store is inconsistent: %v", err)
 	}
+	id := db.UUID()
+	if id == uuid.Nil || id.Version() != 4 {
+		t.Errorf("the upgraded store's UUID is %v, want a random one", id)
+	}
 	wantNoneInStore(t, path, testStoreSecrets[version]...)
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("the upgraded file: %v, %v; want mode 0600", st.Mode(), err)
@@ -359,6 +379,7 @@ func testUpgradeFrom(t *testing.T, version string) {
 		t.Fatal(err)
 	}
 	wantNoneInStore(t, path, testStoreSecrets[version]...)
+	wantIdentity(t, path, id)
 }
 
 // wantTestStoreKeys checks that db, opened from the checked-in store of
@@ -429,7 +450,7 @@ func wantTestStoreKeys(t *testing.T, db *keystore.DB, version string) map[string
 			if bulk != 30 {
 				t.Errorf("%d of the 30 keys the log held are in the store", bulk)
 			}
-		case "v4-freepages", "v5":
+		case "v4-freepages", "v5", "v6":
 			prefix := version[:2]
 			if got := tx.Name(keystore.NameSession, prefix+"-named-session-for-grep"); got != serial["session"] {
 				t.Errorf("named session → %d, want %d", got, serial["session"])
@@ -509,7 +530,7 @@ func TestUpgradeWithTheWrongKeyChangesNothing(t *testing.T) {
 // A crash during an upgrade leaves the old store and a half-written new
 // file; the next open upgrades again, over it.
 func TestUpgradeAfterACrashedUpgrade(t *testing.T) {
-	for _, version := range testStores {
+	for _, version := range rewrittenStores {
 		t.Run(version, func(t *testing.T) {
 			path := copyTestStore(t, version)
 			if err := os.WriteFile(path+".upgrade", bytes.Repeat([]byte("half-written "), 1000), 0o600); err != nil {
@@ -532,7 +553,7 @@ func TestUpgradeAfterACrashedUpgrade(t *testing.T) {
 // name, unless another name still links it: a hard link, a backup made
 // with ln, is the user's, and stays whole: it opens, and upgrades in turn.
 func TestUpgradeZeroesTheOldFileUnlessLinked(t *testing.T) {
-	for _, version := range testStores {
+	for _, version := range rewrittenStores {
 		t.Run(version, func(t *testing.T) {
 			path := copyTestStore(t, version)
 			old, err := os.Open(path) // a way to read the old file once it has no name

@@ -17,13 +17,13 @@ import (
 // logRecord is where a record sits in a log file.
 type logRecord struct{ at, size int }
 
-// logRecords walks the records of the header in force, as wal.go lays them
-// out, up to the first that does not check.
+// logRecords walks the records of the header in force, as package journal
+// lays them out (format 3), up to the first that does not check.
 func logRecords(t *testing.T, wal []byte) []logRecord {
 	t.Helper()
 	var gen uint64
 	for _, slot := range []int{0, 4096} {
-		if string(wal[slot:slot+8]) == "kgwal\x00\x00\x02" {
+		if string(wal[slot:slot+8]) == "kgwal\x00\x00\x03" {
 			gen = max(gen, binary.LittleEndian.Uint64(wal[slot+8:]))
 		}
 	}

@@ -43,7 +43,8 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // client is known by the uid the kernel gives (see daemon.PrepareSystemDirs).
 // --db and --socket name others, for tests and packagers.
 //
-// --max-conns-per-uid bounds the connections each uid may hold at once
+// --max-conns-per-uid bounds the connections each uid may hold at once,
+// to the daemon's socket and the KCM socket together
 // (daemon.DefaultMaxConnsPerUID); root and the daemon's own uid are not
 // bounded.
 //
@@ -51,9 +52,10 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // socket it is given, and --socket is not used.
 //
 // --kcm-socket PATH also serves Kerberos caches on PATH for MIT's KCM
-// cache type (package kcm), from the same store; with --system, --kcm
-// alone means kcm.DefaultSocket, where MIT looks by default. A socket
-// systemd passes under the name kcm.ActivationName is served the same way.
+// cache type (package kcm), from the same store, to the same users as
+// the daemon's socket; with --system, --kcm alone means kcm.DefaultSocket,
+// where MIT looks by default. A socket systemd passes under the name
+// kcm.ActivationName is served the same way.
 //
 // --quota-keys and --quota-bytes are how many keys, and how many bytes of
 // them, each uid but root may own (the kernel's maxkeys and maxbytes,
@@ -244,7 +246,9 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 		store.Close()
 		return err
 	}
-	kcmSrv := serveKCM(store, kcmLn, log)
+	// KCM is admitted by the daemon's gate: Private alike, and a uid's
+	// connections to both sockets count against one --max-conns-per-uid.
+	kcmSrv := serveKCM(store, kcmLn, kcm.Options{Gate: srv.Gate(), Logger: log})
 	stopSecretService := func() error { return nil }
 	if a.secretService {
 		// A daemon serving a session bus ends with it, as the bus's own
@@ -282,7 +286,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 
 // listenKCM binds the KCM socket at path, its directory checked as the
 // daemon's own is: the system's (made if missing, never loosened) or the
-// user's alone.
+// user's alone, and the socket 0666 or 0600 to match.
 func listenKCM(path string, system bool) (*net.UnixListener, error) {
 	var err error
 	if system {
@@ -293,16 +297,16 @@ func listenKCM(path string, system bool) (*net.UnixListener, error) {
 	if err != nil {
 		return nil, err
 	}
-	return kcm.Listen(path)
+	return kcm.Listen(path, !system)
 }
 
 // serveKCM serves the store's Kerberos caches on ln, if there is one.
-func serveKCM(store *keyring.Store, ln *net.UnixListener, log *slog.Logger) *kcm.Server {
+func serveKCM(store *keyring.Store, ln *net.UnixListener, opts kcm.Options) *kcm.Server {
 	if ln == nil {
 		return nil
 	}
-	srv := kcm.NewServer(store, kcm.Options{Logger: log})
+	srv := kcm.NewServer(store, opts)
 	go srv.Serve(ln)
-	log.Info("keyctl-go daemon: serving KCM", "socket", ln.Addr().String())
+	opts.Logger.Info("keyctl-go daemon: serving KCM", "socket", ln.Addr().String())
 	return srv
 }

@@ -95,11 +95,8 @@ func (a *app) openWith(path string, pass []byte, lockWait time.Duration) (*keyri
 }
 
 // needsPassphrase tells the error of opening a passphrase store without
-// one. keystore reports it as ErrWrongKey, as it does a wrong key file;
-// its message is what tells the two apart.
-func needsPassphrase(err error) bool {
-	return errors.Is(err, keystore.ErrWrongKey) && strings.Contains(err.Error(), "protected by a passphrase")
-}
+// one.
+func needsPassphrase(err error) bool { return errors.Is(err, keystore.ErrNeedPassphrase) }
 
 // storeNeedsPassphrase reports whether opening path needs a passphrase,
 // by opening it without one; it is used before starting a daemon, which

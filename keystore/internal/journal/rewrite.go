@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"errors"
@@ -13,31 +13,31 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// An upgrade that changes how something is stored, such as sealing the
-// descriptions, cannot be made in place: bbolt leaves the old pages on
-// its freelist, bytes and all, and the log beside the file keeps old
-// records until they are overwritten. So the upgraded store is written
-// into a new file (rewriteStore), which never holds the old form, and
-// takes the old file's place (swapInRewritten):
+// A change to how something is stored, such as sealing what was in
+// clear, cannot be made in place: bbolt leaves the old pages on its
+// freelist, bytes and all, and the log beside the file keeps old records
+// until they are overwritten. So the changed store is written into a new
+// file (Rewrite), which never holds the old form, and takes the old
+// file's place (SwapIn):
 //
-//  1. The old file is complete and synced: Open has recovered it from the
-//     log (recoverFromLog), or refused a damaged log before writing
-//     anything, and the log's header says there is nothing to recover. The
-//     new file is written beside it, path + rewriteSuffix, synced and
+//  1. The old file is complete and synced: it has been recovered from the
+//     log (Recover), or a damaged log refused before anything was
+//     written, and the log's header says there is nothing to recover.
+//     The new file is written beside it, path + rewriteSuffix, synced and
 //     closed.
-//  2. The log is zeroed and emptied (walFile.erase): it holds nothing the
-//     old file lacks, and its old records name keys.
+//  2. The log is zeroed and emptied (Log.Erase): it holds nothing the old
+//     file lacks, and its old records hold the old form too.
 //  3. The new file is renamed over the old one, and the directory synced.
 //  4. The old file's blocks are zeroed through a descriptor still open on
 //     it (scrubUnlinked), unless another name still links it.
 //
 // A crash before 3 leaves the old store whole, its log saying there is
-// nothing to recover or emptied, and the next Open upgrades it again
-// (removing the half-written new file); a crash after 3 leaves the new
-// store, with an empty log. The key file is not touched: the
-// data key, and its wrapping, are the same.
+// nothing to recover or emptied, and the next opener rewrites it again
+// (Rewrite removes the half-written new file); a crash after 3 leaves the
+// new store, with an empty log.
 
-// rewriteSuffix names the new file while it is written.
+// rewriteSuffix names the new file while it is written (the name dates
+// from the one upgrade that rewrites a store, to schema 6).
 const rewriteSuffix = ".upgrade"
 
 // rewriteTxBytes bounds what one transaction of the rewrite writes, so
@@ -47,16 +47,14 @@ const rewriteSuffix = ".upgrade"
 // compaction tool uses.
 const rewriteTxBytes = 64 << 20
 
-// errRewritten says the upgrade wrote the store into a new file: the
-// transaction on the old one rolls back, and Open swaps the files.
-var errRewritten = errors.New("keystore: the upgraded store was written to a new file")
-
-// rewriteStore writes what src holds, converted by sealEntry, into a new
-// file beside the store, synced. src is the transaction that upgraded the
-// store in place as far as it could, and it is rolled back afterwards, so
-// the old file never changes.
-func (db *DB) rewriteStore(src *bolt.Tx) (err error) {
-	tmp := db.path + rewriteSuffix
+// Rewrite writes what src holds, each entry converted by convert (which
+// returns the entry's new key and value), into a new file beside the
+// database, synced, for SwapIn. src may hold changes of its own, made in
+// place as far as they could be; the caller rolls it back afterwards, so
+// the old file never changes. Every bucket is copied, the empty ones
+// too; a nested bucket is ErrCorrupt.
+func Rewrite(src *bolt.Tx, convert func(bucket, k, v []byte) ([]byte, []byte, error)) (err error) {
+	tmp := src.DB().Path() + rewriteSuffix
 	if err := os.Remove(tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err // a crashed upgrade's; nothing else is named so
 	}
@@ -82,9 +80,9 @@ func (db *DB) rewriteStore(src *bolt.Tx) (err error) {
 		}
 		return b.ForEach(func(k, v []byte) error {
 			if v == nil && b.Bucket(k) != nil {
-				return corrupt("bucket %q holds a bucket, %q", name, k)
+				return corruptf("bucket %q holds a bucket, %q", name, k)
 			}
-			nk, nv, err := db.sealEntry(name, k, v)
+			nk, nv, err := convert(name, k, v)
 			if err != nil {
 				return err
 			}
@@ -147,16 +145,16 @@ func (w *rewriter) commit() error {
 	return err
 }
 
-// swapInRewritten puts the file rewriteStore wrote in the place of old,
-// the open store, which it closes, and opens it as Open does (openBolt),
-// waiting up to timeout. The log is emptied first. See the steps above.
-// Its errors name the store.
-func (db *DB) swapInRewritten(old *bolt.DB, wal *walFile, timeout time.Duration) (*bolt.DB, int64, error) {
+// SwapIn puts the file Rewrite wrote in the place of old, the open
+// database, which it closes, empties the log w, and opens the new file as
+// Recover does, waiting up to timeout; see the steps above.
+func SwapIn(old *bolt.DB, w *Log, timeout time.Duration) (*bolt.DB, int64, error) {
+	path := old.Path()
 	fail := func(err error) (*bolt.DB, int64, error) {
-		return nil, 0, openError(db.path, fmt.Errorf("putting the upgraded file in place: %w", err))
+		return nil, 0, fmt.Errorf("putting the rewritten file in place: %w", err)
 	}
-	tmp := db.path + rewriteSuffix
-	oldFile, err := os.OpenFile(db.path, os.O_RDWR, 0)
+	tmp := path + rewriteSuffix
+	oldFile, err := os.OpenFile(path, os.O_RDWR, 0)
 	if err != nil {
 		old.Close()
 		os.Remove(tmp)
@@ -168,26 +166,36 @@ func (db *DB) swapInRewritten(old *bolt.DB, wal *walFile, timeout time.Duration)
 		err = sameOwnerAndMode(tmp, oldFile)
 	}
 	if err == nil {
-		err = wal.erase()
+		err = w.Erase()
 	}
 	if err == nil {
-		err = os.Rename(tmp, db.path)
+		err = os.Rename(tmp, path)
 	}
 	if err != nil {
 		os.Remove(tmp)
 		return fail(err)
 	}
-	if err := syncDir(filepath.Dir(db.path)); err != nil {
+	if err := syncDir(filepath.Dir(path)); err != nil {
 		return fail(err)
 	}
 	if err := scrubUnlinked(oldFile); err != nil {
 		return fail(fmt.Errorf("zeroing the store's old file: %w", err))
 	}
-	return openBolt(db.path, timeout)
+	return openBolt(path, timeout)
+}
+
+// syncDir fsyncs the directory dir, so that a rename in it survives a
+// crash.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	return errors.Join(d.Sync(), d.Close())
 }
 
 // sameOwnerAndMode gives the file at path the owner and mode of f, so
-// that the store does not change hands by being upgraded (by root, say).
+// that the store does not change hands by being rewritten (by root, say).
 func sameOwnerAndMode(path string, f *os.File) error {
 	st, err := f.Stat()
 	if err != nil {
@@ -201,7 +209,7 @@ func sameOwnerAndMode(path string, f *os.File) error {
 		return nil
 	}
 	if err := os.Lchown(path, int(sys.Uid), int(sys.Gid)); err != nil {
-		return fmt.Errorf("the upgraded store cannot be given its owner, uid %d gid %d: %w", sys.Uid, sys.Gid, err)
+		return fmt.Errorf("the rewritten file cannot be given its owner, uid %d gid %d: %w", sys.Uid, sys.Gid, err)
 	}
 	return nil
 }

@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"context"
@@ -15,11 +15,11 @@ import (
 const maxBatch = 256
 
 // errRetry rolls back a shared transaction in which one call failed.
-var errRetry = errors.New("keystore: retry batch without the failed call")
+var errRetry = errors.New("journal: retry batch without the failed call")
 
 // errPromoted tells a waiting call that it leads now: the leader before
 // it finished and left it the queue.
-var errPromoted = errors.New("keystore: promoted to commit leader")
+var errPromoted = errors.New("journal: promoted to commit leader")
 
 // call is one Update waiting to be committed.
 type call struct {

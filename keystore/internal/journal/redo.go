@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"encoding/binary"
@@ -8,7 +8,7 @@ import (
 )
 
 // A redo record is what one committed write transaction changed, as the
-// write-ahead log keeps it (wal.go): the transaction's puts and deletes,
+// write-ahead log keeps it (log.go): the transaction's puts and deletes,
 // in the order it made them, each with the whole value. Replaying records
 // in log order onto the state of the log's checkpoint, or onto any state
 // between that one and the last record's, gives the last record's state,
@@ -20,27 +20,18 @@ import (
 //	'P', u8 bucket, uvarint key length, key, uvarint value length, value
 //	'D', u8 bucket, uvarint key length, key
 //
-// A bucket is named by its position in allBuckets, which is therefore
-// part of the format: append to it, never reorder.
+// A bucket is named by its position in Options.Buckets, which is
+// therefore part of the format: append to it, never reorder.
 const (
 	redoPut    = 'P'
 	redoDelete = 'D'
 )
 
-// bucketID is a bucket's position in allBuckets.
-type bucketID uint8
-
-const (
-	idMeta bucketID = iota
-	idRows
-	idNames
-	idQuota
-	idOrphans
-	idExpiry
-)
+// BucketID is a bucket's position in Options.Buckets.
+type BucketID uint8
 
 // appendRedoPut appends the operation "bucket[k] = v" to a record body.
-func appendRedoPut(body []byte, b bucketID, k, v []byte) []byte {
+func appendRedoPut(body []byte, b BucketID, k, v []byte) []byte {
 	body = append(body, redoPut, byte(b))
 	body = binary.AppendUvarint(body, uint64(len(k)))
 	body = append(body, k...)
@@ -50,7 +41,7 @@ func appendRedoPut(body []byte, b bucketID, k, v []byte) []byte {
 
 // appendRedoDelete appends the operation "delete bucket[k]" to a record
 // body.
-func appendRedoDelete(body []byte, b bucketID, k []byte) []byte {
+func appendRedoDelete(body []byte, b BucketID, k []byte) []byte {
 	body = append(body, redoDelete, byte(b))
 	body = binary.AppendUvarint(body, uint64(len(k)))
 	return append(body, k...)
@@ -60,33 +51,34 @@ func appendRedoDelete(body []byte, b bucketID, k []byte) []byte {
 // Value point into the body.
 type redoOp struct {
 	Kind   byte
-	Bucket bucketID
+	Bucket BucketID
 	Key    []byte
 	Value  []byte
 }
 
-// decodeRedo splits a record body into its operations. A body that does
-// not parse is ErrCorrupt: the log's checksum passed, so it is damage the
-// checksum missed or a bug, never a torn write, and replay must stop.
-func decodeRedo(body []byte) ([]redoOp, error) {
+// decodeRedo splits a record body into its operations, on buckets
+// numbered below buckets. A body that does not parse is ErrCorrupt: the
+// log's checksum passed, so it is damage the checksum missed or a bug,
+// never a torn write, and replay must stop.
+func decodeRedo(body []byte, buckets int) ([]redoOp, error) {
 	var ops []redoOp
 	for len(body) > 0 {
 		if len(body) < 2 {
-			return nil, corrupt("redo record: operation cut short after %d byte", len(body))
+			return nil, corruptf("redo record: operation cut short after %d byte", len(body))
 		}
-		op := redoOp{Kind: body[0], Bucket: bucketID(body[1])}
+		op := redoOp{Kind: body[0], Bucket: BucketID(body[1])}
 		if op.Kind != redoPut && op.Kind != redoDelete {
-			return nil, corrupt("redo record: unknown operation %#x", op.Kind)
+			return nil, corruptf("redo record: unknown operation %#x", op.Kind)
 		}
-		if int(op.Bucket) >= len(allBuckets) {
-			return nil, corrupt("redo record: unknown bucket %d", op.Bucket)
+		if int(op.Bucket) >= buckets {
+			return nil, corruptf("redo record: unknown bucket %d", op.Bucket)
 		}
 		var err error
 		if op.Key, body, err = redoBytes(body[2:], "key"); err != nil {
 			return nil, err
 		}
 		if len(op.Key) == 0 {
-			return nil, corrupt("redo record: empty key")
+			return nil, corruptf("redo record: empty key")
 		}
 		if op.Kind == redoPut {
 			if op.Value, body, err = redoBytes(body, "value"); err != nil {
@@ -105,11 +97,11 @@ func decodeRedo(body []byte) ([]redoOp, error) {
 func redoBytes(b []byte, what string) (field, rest []byte, err error) {
 	n, size := binary.Uvarint(b)
 	if size <= 0 {
-		return nil, nil, corrupt("redo record: bad %s length", what)
+		return nil, nil, corruptf("redo record: bad %s length", what)
 	}
 	b = b[size:]
 	if n > uint64(len(b)) {
-		return nil, nil, corrupt("redo record: %s of %d bytes, %d left", what, n, len(b))
+		return nil, nil, corruptf("redo record: %s of %d bytes, %d left", what, n, len(b))
 	}
 	if n == 0 {
 		return nil, b, nil
@@ -118,11 +110,11 @@ func redoBytes(b []byte, what string) (field, rest []byte, err error) {
 }
 
 // applyRedo makes a record's operations in tx.
-func applyRedo(tx *bolt.Tx, ops []redoOp) error {
+func applyRedo(tx *bolt.Tx, ops []redoOp, buckets [][]byte) error {
 	for _, op := range ops {
-		b := tx.Bucket(allBuckets[op.Bucket])
+		b := tx.Bucket(buckets[op.Bucket])
 		if b == nil {
-			return corrupt("redo record: bucket %q missing from the store", allBuckets[op.Bucket])
+			return corruptf("redo record: bucket %q missing from the store", buckets[op.Bucket])
 		}
 		var err error
 		if op.Kind == redoPut {
@@ -131,7 +123,7 @@ func applyRedo(tx *bolt.Tx, ops []redoOp) error {
 			err = b.Delete(op.Key)
 		}
 		if err != nil {
-			return fmt.Errorf("keystore: replaying the log: %w", err)
+			return fmt.Errorf("journal: replaying the log: %w", err)
 		}
 	}
 	return nil

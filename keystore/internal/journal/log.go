@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"bytes"
@@ -11,20 +11,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 )
 
 // The write-ahead log is a file beside the database, its path with ".wal"
-// appended. A commit is durable once its redo record (redo.go) is in the
-// log and the log is fsynced: one small write and one fdatasync, where
-// bbolt's own commit costs two fdatasyncs and a dozen scattered pages.
-// bbolt writes its pages without syncing them, and a checkpoint
-// (journal.go) syncs them now and then and starts the log afresh.
+// appended (LogPath). A commit is durable once its redo record (redo.go)
+// is in the log and the log is fsynced: one small write and one
+// fdatasync, where bbolt's own commit costs two fdatasyncs and a dozen
+// scattered pages. bbolt writes its pages without syncing them, and a
+// checkpoint (db.go) syncs them now and then and starts the log afresh.
 //
-// Layout, format 2. Two header slots, then the records:
+// Layout, format 3. Two header slots, then the records:
 //
 //	slot 0 at 0, slot 1 at 4096, records from 8192:
-//	  0  8  magic "kgwal\x00\x00\x02" (format 1, of schema 4: "\x01")
+//	  0  8  magic "kgwal\x00\x00\x03" (format 2, of schemas 5 and 6:
+//	        "\x02"; format 1, of schema 4: "\x01")
 //	  8  8  u64 generation: one more at each checkpoint
 //	 16  8  u64 txid: the bbolt transaction of the checkpoint; 0 for none
 //	 24  4  u32 the bbolt page size
@@ -32,9 +34,14 @@ import (
 //	 32  4  u32 of its freelist page: both are kept as they are until
 //	        the next checkpoint, so they tell the file the log was
 //	        written for from another
-//	 36  4  u32 CRC-32C of bytes 0..36 and 40..120
+//	 36  4  u32 CRC-32C of bytes 0..36 and 40..136 (40..120 in formats
+//	        1 and 2)
 //	 40 80  the head of that transaction's bbolt meta page as it was on
-//	        disk: page header and meta (the rest of a meta page is zeros)
+//	        disk: page header and meta (meta.go; the rest of a meta page
+//	        is zeros)
+//	120 16  the UUID of the store the log belongs to (format 3 only);
+//	        all zeros when the writer did not know it (a log recovered
+//	        beside no database)
 //	record:
 //	  0  4  u32 CRC-32C of the generation (8 bytes, not stored) and of
 //	        bytes 4..24: the head checks apart from the body, so that a
@@ -70,11 +77,14 @@ import (
 // doc's caveats.
 var walMagic = [8]byte{'k', 'g', 'w', 'a', 'l', 0, 0, walFormat}
 
-// The log's formats: walFormat is what this package writes; a log of
-// format 1 (schema 4) is read once, to recover and upgrade a store.
+// The log's formats: walFormat is what this package writes. A log of
+// format 1 (schema 4) or 2 (schemas 5 and 6) is read to recover a store
+// before it is upgraded, and retired with a clean header of its own
+// format (Recover).
 const (
 	walFormatV1 = 1
-	walFormat   = 2
+	walFormatV2 = 2
+	walFormat   = 3
 )
 
 const (
@@ -82,8 +92,13 @@ const (
 	walSlotSize          = 4096
 	walRecordsAt   int64 = 2 * walSlotSize
 	walRecordHead        = 24
-	walHeaderLen         = walHeaderFixed + metaHeadLen
+	walHeaderLenV2       = walHeaderFixed + metaHeadLen // formats 1 and 2
+	walHeaderLen         = walHeaderLenV2 + 16          // and the store's UUID
 )
+
+// castagnoli is CRC-32C, the log's checksum: it has hardware support,
+// and catches every single-byte error. The table is made on first use.
+var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // walCapacity is how long the log may grow before a checkpoint starts it
 // afresh. Longer means fewer checkpoints (each syncs every bbolt page
@@ -107,26 +122,27 @@ const walChunk int64 = 256 << 10
 // before any record is written into it.
 const walHeadroom = walChunk / 2
 
-// walHeader is one header slot's contents.
-type walHeader struct {
-	Format      byte // walFormat, or walFormatV1 for a log being retired
-	Generation  uint64
-	Txid        uint64
+// Header is one header slot's contents.
+type Header struct {
+	Format      byte   // walFormat, or walFormatV1 or V2 for a log being retired
+	Generation  uint64 // one more at each checkpoint
+	Txid        uint64 // the checkpoint's bbolt transaction; 0: nothing to recover
 	PageSize    int
-	RootSum     uint32 // CRC-32C of the checkpoint's root page
-	FreelistSum uint32 // and of its freelist page
-	Meta        []byte // the head of the meta page, metaHeadLen bytes
+	RootSum     uint32    // CRC-32C of the checkpoint's root page
+	FreelistSum uint32    // and of its freelist page
+	Meta        []byte    // the head of the meta page, metaHeadLen bytes
+	Store       uuid.UUID // the store the log belongs to; Nil before format 3, or unknown
 }
 
-// walFile is the open log, locked against other openers.
-type walFile struct {
+// Log is the open write-ahead log, locked against other openers.
+type Log struct {
 	f       *os.File
 	path    string
-	header  walHeader // the header in force
-	end     int64     // where the next record goes
-	size    int64     // the file's size, all of it written (zeros at least)
-	seq     uint32    // the sequence number of the last record framed
-	pending []byte    // framed records not yet written
+	header  Header // the header in force
+	end     int64  // where the next record goes
+	size    int64  // the file's size, all of it written (zeros at least)
+	seq     uint32 // the sequence number of the last record framed
+	pending []byte // framed records not yet written
 
 	// What fdatasync has made durable. A batch's sync runs outside the
 	// committer's lead, while the next batch is framed and written.
@@ -136,17 +152,21 @@ type walFile struct {
 	syncedSize int64  // and the file's size up to here
 }
 
-// walMark is how far a batch's write reached: what its sync makes
+// mark is how far a batch's write reached: what its sync makes
 // durable.
-type walMark struct {
+type mark struct {
 	gen  uint64
 	end  int64
 	size int64
 }
 
-// openWAL opens (creating, mode 0600) and locks the log at path, waiting
-// up to timeout for another process that holds it.
-func openWAL(path string, timeout time.Duration) (*walFile, error) {
+// LogPath is the path of the log of the database file at path.
+func LogPath(path string) string { return path + ".wal" }
+
+// OpenLog opens (creating, mode 0600) and locks the log at path, waiting
+// up to timeout for another process that holds it; then it fails with
+// ErrLocked.
+func OpenLog(path string, timeout time.Duration) (*Log, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
@@ -154,9 +174,10 @@ func openWAL(path string, timeout time.Duration) (*walFile, error) {
 	return lockWAL(f, path, unix.LOCK_EX, timeout)
 }
 
-// openWALReadOnly opens the log at path to read it, with a shared lock:
-// no opener of the store can hold it meanwhile.
-func openWALReadOnly(path string, timeout time.Duration) (*walFile, error) {
+// OpenLogReadOnly opens the log at path to read it, with a shared lock:
+// no opener of the store can hold it meanwhile. It fails as OpenLog does,
+// and with an error matching fs.ErrNotExist when there is no log.
+func OpenLogReadOnly(path string, timeout time.Duration) (*Log, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -164,7 +185,7 @@ func openWALReadOnly(path string, timeout time.Duration) (*walFile, error) {
 	return lockWAL(f, path, unix.LOCK_SH, timeout)
 }
 
-func lockWAL(f *os.File, path string, how int, timeout time.Duration) (*walFile, error) {
+func lockWAL(f *os.File, path string, how int, timeout time.Duration) (*Log, error) {
 	if err := lockFile(f, how, timeout); err != nil {
 		f.Close()
 		return nil, err
@@ -174,7 +195,7 @@ func lockWAL(f *os.File, path string, how int, timeout time.Duration) (*walFile,
 		f.Close()
 		return nil, err
 	}
-	return &walFile{f: f, path: path, size: st.Size()}, nil
+	return &Log{f: f, path: path, size: st.Size()}, nil
 }
 
 // lockFile takes a flock (how: LOCK_EX or LOCK_SH) on f, retrying until
@@ -190,38 +211,58 @@ func lockFile(f *os.File, how int, timeout time.Duration) error {
 			return err
 		}
 		if time.Now().After(deadline) {
-			return errWALLocked
+			return errLocked("%s (waited %v)", f.Name(), timeout)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-var errWALLocked = errors.New("keystore: write-ahead log locked")
+// Path is the log file's path.
+func (w *Log) Path() string { return w.path }
 
-func (w *walFile) close() error { return w.f.Close() } // closing drops the flock
+// Close closes the log, which drops its lock.
+func (w *Log) Close() error { return w.f.Close() }
 
-// parseWALHeader checks one slot, of either format.
-func parseWALHeader(b []byte) (walHeader, bool) {
-	if len(b) < walHeaderLen || !bytes.Equal(b[:7], walMagic[:7]) || (b[7] != walFormat && b[7] != walFormatV1) {
-		return walHeader{}, false
+// headerLen is how long a header slot of format is, in bytes; 0 for a
+// format this package does not read.
+func headerLen(format byte) int {
+	switch format {
+	case walFormat:
+		return walHeaderLen
+	case walFormatV2, walFormatV1:
+		return walHeaderLenV2
 	}
-	if binary.LittleEndian.Uint32(b[36:]) != walHeaderSum(b) {
-		return walHeader{}, false
+	return 0
+}
+
+// parseWALHeader checks one slot, of any format.
+func parseWALHeader(b []byte) (Header, bool) {
+	if len(b) < walHeaderFixed || !bytes.Equal(b[:7], walMagic[:7]) {
+		return Header{}, false
 	}
-	return walHeader{
+	n := headerLen(b[7])
+	if n == 0 || len(b) < n || binary.LittleEndian.Uint32(b[36:]) != walHeaderSum(b[:n]) {
+		return Header{}, false
+	}
+	h := Header{
 		Format:      b[7],
 		Generation:  binary.LittleEndian.Uint64(b[8:]),
 		Txid:        binary.LittleEndian.Uint64(b[16:]),
 		PageSize:    int(binary.LittleEndian.Uint32(b[24:])),
 		RootSum:     binary.LittleEndian.Uint32(b[28:]),
 		FreelistSum: binary.LittleEndian.Uint32(b[32:]),
-		Meta:        bytes.Clone(b[walHeaderFixed:walHeaderLen]),
-	}, true
+		Meta:        bytes.Clone(b[walHeaderFixed:walHeaderLenV2]),
+	}
+	if n == walHeaderLen {
+		h.Store = uuid.UUID(b[walHeaderLenV2:walHeaderLen])
+	}
+	return h, true
 }
 
-// walHeaderSum is the checksum a header slot b carries.
+// walHeaderSum is the checksum a header slot b, as long as its format's
+// header, carries.
 func walHeaderSum(b []byte) uint32 {
-	return crc32.Update(crc32.Checksum(b[:36], castagnoli()), castagnoli(), b[walHeaderFixed:walHeaderLen])
+	return crc32.Update(crc32.Checksum(b[:36], castagnoli()), castagnoli(), b[walHeaderFixed:])
 }
 
 // appendWALRecord frames body as record seq of generation gen, framed
@@ -249,7 +290,7 @@ func walHeadSum(gen uint64, head []byte) uint32 {
 
 // appendRecord frames body as the next record of the current generation
 // and keeps it for the next flush.
-func (w *walFile) appendRecord(body []byte) {
+func (w *Log) appendRecord(body []byte) {
 	w.syncMu.Lock()
 	synced := w.synced
 	w.syncMu.Unlock()
@@ -261,8 +302,8 @@ func (w *walFile) appendRecord(body []byte) {
 // sync. full says they did not fit (the log is at walCapacity, or the
 // disk would not let it grow): nothing was written, and the caller must
 // checkpoint instead, which makes them durable through bbolt's own file.
-func (w *walFile) write() (m walMark, full bool, err error) {
-	m = walMark{gen: w.header.Generation, end: w.end, size: w.size}
+func (w *Log) write() (m mark, full bool, err error) {
+	m = mark{gen: w.header.Generation, end: w.end, size: w.size}
 	if len(w.pending) == 0 {
 		return m, false, nil
 	}
@@ -292,7 +333,7 @@ func (w *walFile) write() (m walMark, full bool, err error) {
 		}
 	}
 	if _, err := w.f.WriteAt(w.pending, w.end); err != nil {
-		return m, false, fmt.Errorf("keystore: writing the write-ahead log %s: %w", w.path, err)
+		return m, false, fmt.Errorf("journal: writing the write-ahead log %s: %w", w.path, err)
 	}
 	w.end = end
 	w.pending = w.pending[:0]
@@ -303,9 +344,9 @@ func (w *walFile) write() (m walMark, full bool, err error) {
 // sync fdatasyncs the log. It may run while the next batch is written: it
 // makes durable at least everything written before it was called, which
 // includes m.
-func (w *walFile) sync(m walMark) error {
+func (w *Log) sync(m mark) error {
 	if err := unix.Fdatasync(int(w.f.Fd())); err != nil {
-		return fmt.Errorf("keystore: syncing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: syncing the write-ahead log %s: %w", w.path, err)
 	}
 	w.syncMu.Lock()
 	defer w.syncMu.Unlock()
@@ -319,23 +360,43 @@ func (w *walFile) sync(m walMark) error {
 }
 
 // syncNow syncs what is written so far, from the committer's lead.
-func (w *walFile) syncNow() error {
-	return w.sync(walMark{gen: w.header.Generation, end: w.end, size: w.size})
+func (w *Log) syncNow() error {
+	return w.sync(mark{gen: w.header.Generation, end: w.end, size: w.size})
 }
 
 // grow makes the file target bytes long: ftruncate first, so that the
 // new size reaches the disk in one piece, then zeros over the new part,
 // so that the file has the blocks before records overwrite them.
-func (w *walFile) grow(target int64) error {
+func (w *Log) grow(target int64) error {
 	if err := w.f.Truncate(target); err != nil {
-		return fmt.Errorf("keystore: growing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: growing the write-ahead log %s: %w", w.path, err)
 	}
 	if _, err := w.f.WriteAt(make([]byte, target-w.size), w.size); err != nil {
 		w.f.Truncate(w.size) // give back what a failed write took
-		return fmt.Errorf("keystore: growing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: growing the write-ahead log %s: %w", w.path, err)
 	}
 	w.size = target
 	return nil
+}
+
+// marshalHeader lays h out as a header slot of its format, which must be
+// one this package reads.
+func marshalHeader(h Header) []byte {
+	n := headerLen(h.Format)
+	buf := make([]byte, n)
+	copy(buf, walMagic[:])
+	buf[7] = h.Format
+	binary.LittleEndian.PutUint64(buf[8:], h.Generation)
+	binary.LittleEndian.PutUint64(buf[16:], h.Txid)
+	binary.LittleEndian.PutUint32(buf[24:], uint32(h.PageSize))
+	binary.LittleEndian.PutUint32(buf[28:], h.RootSum)
+	binary.LittleEndian.PutUint32(buf[32:], h.FreelistSum)
+	copy(buf[walHeaderFixed:walHeaderLenV2], h.Meta)
+	if n == walHeaderLen {
+		copy(buf[walHeaderLenV2:], h.Store[:])
+	}
+	binary.LittleEndian.PutUint32(buf[36:], walHeaderSum(buf))
+	return buf
 }
 
 // roundUp is n rounded up to a multiple of unit.
@@ -345,36 +406,30 @@ func roundUp(n, unit int64) int64 { return (n + unit - 1) / unit * unit }
 // header in force does not use, fdatasyncs, and empties the log. Pending
 // records are dropped: the caller has made them durable in bbolt's file.
 // A log that is not yet a whole number of chunks grows to one first.
-func (w *walFile) writeHeader(h walHeader) error {
+func (w *Log) writeHeader(h Header) error {
 	if len(h.Meta) != metaHeadLen {
-		return fmt.Errorf("keystore: meta page head of %d bytes, want %d", len(h.Meta), metaHeadLen)
+		return fmt.Errorf("journal: meta page head of %d bytes, want %d", len(h.Meta), metaHeadLen)
 	}
-	if h.Format != walFormat && h.Format != walFormatV1 {
-		return fmt.Errorf("keystore: write-ahead log format %d", h.Format)
+	if headerLen(h.Format) == 0 {
+		return fmt.Errorf("journal: write-ahead log format %d", h.Format)
 	}
 	if target := max(walChunk, roundUp(w.size, walChunk)); target != w.size {
 		if err := w.grow(target); err != nil {
 			return err
 		}
 	}
-	buf := make([]byte, walHeaderLen)
-	copy(buf, walMagic[:])
-	buf[7] = h.Format
-	binary.LittleEndian.PutUint64(buf[8:], h.Generation)
-	binary.LittleEndian.PutUint64(buf[16:], h.Txid)
-	binary.LittleEndian.PutUint32(buf[24:], uint32(h.PageSize))
-	binary.LittleEndian.PutUint32(buf[28:], h.RootSum)
-	binary.LittleEndian.PutUint32(buf[32:], h.FreelistSum)
-	copy(buf[walHeaderFixed:], h.Meta)
-	binary.LittleEndian.PutUint32(buf[36:], walHeaderSum(buf))
+	buf := marshalHeader(h)
 	at := int64(h.Generation%2) * walSlotSize
 	if _, err := w.f.WriteAt(buf, at); err != nil {
-		return fmt.Errorf("keystore: writing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: writing the write-ahead log %s: %w", w.path, err)
 	}
 	if err := unix.Fdatasync(int(w.f.Fd())); err != nil {
-		return fmt.Errorf("keystore: syncing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: syncing the write-ahead log %s: %w", w.path, err)
 	}
 	h.Meta = bytes.Clone(h.Meta)
+	if headerLen(h.Format) != walHeaderLen {
+		h.Store = uuid.Nil // formats 1 and 2 have no room for it
+	}
 	w.header = h
 	w.end = walRecordsAt
 	w.seq = 0
@@ -385,8 +440,8 @@ func (w *walFile) writeHeader(h walHeader) error {
 	return nil
 }
 
-// erase zeroes the log and truncates it to nothing, synced, and leaves w
-// as openWAL leaves a new log: no header, no records, nothing written or
+// Erase zeroes the log and truncates it to nothing, synced, and leaves w
+// as OpenLog leaves a new log: no header, no records, nothing written or
 // synced. The next writeHeader starts generation 1 on a file it grows
 // from nothing. It is for a log whose database holds everything it says
 // (a store rewritten by an upgrade, rewrite.go): the header in force must
@@ -396,13 +451,13 @@ func (w *walFile) writeHeader(h walHeader) error {
 // checkpoint, and the header in force last: a crash part way leaves that
 // header in force, or no record and no header at all, and never a
 // checkpoint whose pages the database has since reused.
-func (w *walFile) erase() error {
+func (w *Log) Erase() error {
 	if w.header.Txid != 0 || len(w.pending) != 0 {
-		return fmt.Errorf("keystore: erasing the write-ahead log %s: it holds changes its database may not", w.path)
+		return fmt.Errorf("journal: erasing the write-ahead log %s: it holds changes its database may not", w.path)
 	}
 	st, err := w.f.Stat()
 	if err != nil {
-		return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: erasing the write-ahead log %s: %w", w.path, err)
 	}
 	size := st.Size()
 	inForce := int64(w.header.Generation%2) * walSlotSize
@@ -416,16 +471,16 @@ func (w *walFile) erase() error {
 			continue
 		}
 		if err := zeroRange(w.f, r[0], min(r[1], size)); err != nil {
-			return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+			return fmt.Errorf("journal: erasing the write-ahead log %s: %w", w.path, err)
 		}
 	}
 	if err := w.f.Truncate(0); err != nil {
-		return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: erasing the write-ahead log %s: %w", w.path, err)
 	}
 	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("keystore: erasing the write-ahead log %s: %w", w.path, err)
+		return fmt.Errorf("journal: erasing the write-ahead log %s: %w", w.path, err)
 	}
-	w.header = walHeader{}
+	w.header = Header{}
 	w.end, w.size, w.seq = walRecordsAt, 0, 0
 	w.pending = w.pending[:0]
 	// What was synced of the old file says nothing of the new one: a
@@ -438,13 +493,13 @@ func (w *walFile) erase() error {
 }
 
 // readSlots reads both header slots as they are, short or damaged.
-func (w *walFile) readSlots() ([2][]byte, error) {
+func (w *Log) readSlots() ([2][]byte, error) {
 	var slots [2][]byte
 	for i := range slots {
 		buf := make([]byte, walHeaderLen)
 		n, err := w.f.ReadAt(buf, int64(i)*walSlotSize)
 		if err != nil && err != io.EOF {
-			return slots, fmt.Errorf("keystore: reading the write-ahead log %s: %w", w.path, err)
+			return slots, fmt.Errorf("journal: reading the write-ahead log %s: %w", w.path, err)
 		}
 		slots[i] = buf[:n]
 	}

@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"encoding/binary"
@@ -30,106 +30,106 @@ import (
 // number of chunks (likewise), a record of the generation after the
 // header in force (the newer header is damaged).
 
-// walRecord is one intact record.
-type walRecord struct {
-	at     int64 // offset in the file
-	size   int   // bytes, head and body
-	seq    uint32
-	synced int64 // the record's mark: the log was on disk up to here
-	body   []byte
+// Record is one intact record.
+type Record struct {
+	At     int64 // offset in the file
+	Size   int   // bytes, head and body
+	Seq    uint32
+	Synced int64 // the record's mark: the log was on disk up to here
+	Body   []byte
 }
 
-// end is where the record ends.
-func (r walRecord) end() int64 { return r.at + int64(r.size) }
+// End is where the record ends.
+func (r Record) End() int64 { return r.At + int64(r.Size) }
 
-// walDamage is what ends a log's intact records other than zeros or an
+// Damage is what ends a log's intact records other than zeros or an
 // older generation's leftovers.
-type walDamage struct {
-	at      int64  // where the first record that does not check starts
-	problem string // what is wrong there
-	// proof says how the damage is known not to be a torn write; empty
+type Damage struct {
+	At      int64  // where the first record that does not check starts
+	Problem string // what is wrong there
+	// Proof says how the damage is known not to be a torn write; empty
 	// for a torn write.
-	proof string
-	after []walRecord // intact records after at
+	Proof string
+	After []Record // intact records after At
 }
 
-// walState is what a log holds, read without changing it.
-type walState struct {
-	size      int64
-	header    walHeader // the header in force
-	hasHeader bool
-	records   []walRecord // intact records to replay, in order
-	end       int64       // where they end
-	damage    *walDamage  // nil: nothing after them
-	newest    uint64      // the newest generation the log has seen
+// State is what a log holds, read without changing it.
+type State struct {
+	Size      int64  // the file's, in bytes
+	Header    Header // the header in force
+	HasHeader bool
+	Records   []Record // intact records to replay, in order
+	Damage    *Damage  // nil: nothing after them
+	end       int64    // where the records end
+	newest    uint64   // the newest generation the log has seen
 }
 
-// corrupt reports whether the log holds damage that is not a torn write.
-func (s *walState) corrupt() bool { return s.damage != nil && s.damage.proof != "" }
+// Corrupt reports whether the log holds damage that is not a torn write.
+func (s *State) Corrupt() bool { return s.Damage != nil && s.Damage.Proof != "" }
 
 // bodies are the records' bodies, in order.
-func (s *walState) bodies() [][]byte {
-	bodies := make([][]byte, len(s.records))
-	for i, r := range s.records {
-		bodies[i] = r.body
+func (s *State) bodies() [][]byte {
+	bodies := make([][]byte, len(s.Records))
+	for i, r := range s.Records {
+		bodies[i] = r.Body
 	}
 	return bodies
 }
 
-// refusal is the error that refuses a store whose log at path is
-// damaged, or nil.
-func (s *walState) refusal(path string) error {
-	if !s.corrupt() {
+// Refusal is the error, matching ErrCorrupt, that refuses a store whose
+// log, at path, is corrupt; nil when it is not.
+func (s *State) Refusal(path string) error {
+	if !s.Corrupt() {
 		return nil
 	}
-	d := s.damage
-	return fmt.Errorf("%w: write-ahead log %s, byte %d: %s; %s, so this is damage, not a torn write: %d intact records after it would be lost; a repair (fsck) keeps the %d before it",
-		ErrCorrupt, path, d.at, d.problem, d.proof, len(d.after), len(s.records))
+	d := s.Damage
+	return corruptf("write-ahead log %s, byte %d: %s; %s, so this is damage, not a torn write: %d intact records after it would be lost; a repair (fsck) keeps the %d before it",
+		path, d.At, d.Problem, d.Proof, len(d.After), len(s.Records))
 }
 
-// read reads the log as it is, changing nothing in the file: the header
+// Read reads the log as it is, changing nothing in the file: the header
 // in force and, when it holds a checkpoint to recover, its records and
-// whatever follows them.
-func (w *walFile) read() (walState, error) {
+// whatever follows them. The journal goes on from the header in force.
+func (w *Log) Read() (State, error) {
 	st, err := w.f.Stat()
 	if err != nil {
-		return walState{}, err
+		return State{}, err
 	}
-	s := walState{size: st.Size(), end: walRecordsAt}
+	s := State{Size: st.Size(), end: walRecordsAt}
 	slots, err := w.readSlots()
 	if err != nil {
 		return s, err
 	}
 	for _, slot := range slots {
-		if h, ok := parseWALHeader(slot); ok && (!s.hasHeader || h.Generation > s.header.Generation) {
-			s.header, s.hasHeader = h, true
+		if h, ok := parseWALHeader(slot); ok && (!s.HasHeader || h.Generation > s.Header.Generation) {
+			s.Header, s.HasHeader = h, true
 		}
 	}
-	s.newest = s.header.Generation
+	s.newest = s.Header.Generation
 	// The records matter only when there is a checkpoint to recover;
 	// otherwise the first record's head is all newerGeneration needs,
 	// unless it finds one.
 	readArea := func(n int64) ([]byte, error) {
-		area := make([]byte, max(0, min(n, s.size-walRecordsAt)))
+		area := make([]byte, max(0, min(n, s.Size-walRecordsAt)))
 		if _, err := w.f.ReadAt(area, walRecordsAt); err != nil && err != io.EOF {
-			return nil, fmt.Errorf("keystore: reading the write-ahead log %s: %w", w.path, err)
+			return nil, fmt.Errorf("journal: reading the write-ahead log %s: %w", w.path, err)
 		}
 		return area, nil
 	}
-	replays := s.hasHeader && s.header.Txid != 0
+	replays := s.HasHeader && s.Header.Txid != 0
 	n := int64(walRecordHead)
 	if replays {
-		n = s.size
+		n = s.Size
 	}
 	area, err := readArea(n)
 	if err != nil {
 		return s, err
 	}
 	if replays {
-		if s.header.Format == walFormatV1 {
-			bodies, _ := splitWALRecordsV1(area, s.header.Generation)
+		if s.Header.Format == walFormatV1 {
+			bodies, _ := splitWALRecordsV1(area, s.Header.Generation)
 			for i, b := range bodies {
-				s.records = append(s.records, walRecord{at: s.end, size: walRecordHeadV1 + len(b), seq: uint32(i + 1), body: b})
+				s.Records = append(s.Records, Record{At: s.end, Size: walRecordHeadV1 + len(b), Seq: uint32(i + 1), Body: b})
 				s.end += int64(walRecordHeadV1 + len(b))
 			}
 		} else {
@@ -138,21 +138,21 @@ func (w *walFile) read() (walState, error) {
 		}
 	}
 	if gen, ok := s.newerGeneration(slots, area); ok {
-		if area, err = readArea(s.size); err != nil {
+		if area, err = readArea(s.Size); err != nil {
 			return s, err
 		}
 		s.newerHeaderDamaged(gen, area)
 	}
 	// The journal goes on from the header in force; records of its own
 	// start only after the next header.
-	w.header, w.end = s.header, walRecordsAt
+	w.header, w.end = s.Header, walRecordsAt
 	return s, nil
 }
 
 // scanRecords reads the records of the header's generation from area,
 // the file from walRecordsAt on, and what ends them.
-func (s *walState) scanRecords(area []byte) {
-	gen := s.header.Generation
+func (s *State) scanRecords(area []byte) {
+	gen := s.Header.Generation
 	seq, synced := uint32(1), walRecordsAt
 	i := 0
 	for {
@@ -176,7 +176,7 @@ func (s *walState) scanRecords(area []byte) {
 			return
 		case h.n > len(area)-i-walRecordHead:
 			s.damageAt(area, i, i, seq, fmt.Sprintf("record %d of %d bytes runs past the end of the log", seq, h.n),
-				fmt.Sprintf("records are written only where the file's size was already synced, so the log was cut short at byte %d", s.size))
+				fmt.Sprintf("records are written only where the file's size was already synced, so the log was cut short at byte %d", s.Size))
 			return
 		}
 		body := area[i+walRecordHead : i+walRecordHead+h.n]
@@ -184,7 +184,7 @@ func (s *walState) scanRecords(area []byte) {
 			s.damageAt(area, i, i+walRecordHead+h.n, seq, fmt.Sprintf("record %d's body does not match its checksum", seq), "")
 			return
 		}
-		s.records = append(s.records, walRecord{at: at, size: walRecordHead + h.n, seq: seq, synced: h.synced, body: body})
+		s.Records = append(s.Records, Record{At: at, Size: walRecordHead + h.n, Seq: seq, Synced: h.synced, Body: body})
 		i += walRecordHead + h.n
 		seq++
 		synced = h.synced
@@ -197,41 +197,41 @@ func (s *walState) scanRecords(area []byte) {
 // the damage is not a torn write. An empty problem means no record of
 // the generation starts at i; if none follows either, that is the log's
 // normal end.
-func (s *walState) damageAt(area []byte, i, from int, seq uint32, problem, proof string) {
-	d := &walDamage{at: walRecordsAt + int64(i), problem: problem, proof: proof}
+func (s *State) damageAt(area []byte, i, from int, seq uint32, problem, proof string) {
+	d := &Damage{At: walRecordsAt + int64(i), Problem: problem, Proof: proof}
 	if problem == "" {
-		d.problem = "no intact record starts there"
+		d.Problem = "no intact record starts there"
 	}
-	var cut *walRecord
-	d.after, cut = intactRecords(area, from, s.header.Generation)
-	for _, r := range d.after {
+	var cut *Record
+	d.After, cut = intactRecords(area, from, s.Header.Generation)
+	for _, r := range d.After {
 		switch {
-		case d.proof != "":
-		case r.synced > d.at:
-			d.proof = fmt.Sprintf("record %d at byte %d was written when the log was known synced up to byte %d", r.seq, r.at, r.synced)
-		case r.seq < seq:
-			d.proof = fmt.Sprintf("record %d at byte %d repeats a sequence number the log has already used", r.seq, r.at)
+		case d.Proof != "":
+		case r.Synced > d.At:
+			d.Proof = fmt.Sprintf("record %d at byte %d was written when the log was known synced up to byte %d", r.Seq, r.At, r.Synced)
+		case r.Seq < seq:
+			d.Proof = fmt.Sprintf("record %d at byte %d repeats a sequence number the log has already used", r.Seq, r.At)
 		}
 	}
-	if d.proof == "" && cut != nil {
-		d.proof = fmt.Sprintf("record %d at byte %d runs past the end of the log, where records are written only where the file's size was already synced: the log was cut short", cut.seq, cut.at)
+	if d.Proof == "" && cut != nil {
+		d.Proof = fmt.Sprintf("record %d at byte %d runs past the end of the log, where records are written only where the file's size was already synced: the log was cut short", cut.Seq, cut.At)
 	}
-	if d.proof == "" && len(d.after) == 0 && problem == "" {
+	if d.Proof == "" && len(d.After) == 0 && problem == "" {
 		return // the end of the log
 	}
-	s.damage = d
+	s.Damage = d
 }
 
 // checkSize applies the size rule: a log is a whole number of chunks.
-func (s *walState) checkSize() {
-	if s.size >= walChunk && s.size%walChunk == 0 {
+func (s *State) checkSize() {
+	if s.Size >= walChunk && s.Size%walChunk == 0 {
 		return
 	}
-	proof := fmt.Sprintf("the log is %d bytes, not a whole number of %d-byte chunks: it was cut short or changed", s.size, walChunk)
-	if s.damage == nil {
-		s.damage = &walDamage{at: s.end, problem: "the records may go on past the end of the file", proof: proof}
-	} else if s.damage.proof == "" {
-		s.damage.proof = proof
+	proof := fmt.Sprintf("the log is %d bytes, not a whole number of %d-byte chunks: it was cut short or changed", s.Size, walChunk)
+	if s.Damage == nil {
+		s.Damage = &Damage{At: s.end, Problem: "the records may go on past the end of the file", Proof: proof}
+	} else if s.Damage.Proof == "" {
+		s.Damage.Proof = proof
 	}
 }
 
@@ -240,16 +240,16 @@ func (s *walState) checkSize() {
 // written only once its header is synced, so one found means that header
 // was on disk and has been damaged since: the header in force is an older
 // one, and what the log says is not what was acknowledged.
-func (s *walState) newerGeneration(slots [2][]byte, area []byte) (uint64, bool) {
+func (s *State) newerGeneration(slots [2][]byte, area []byte) (uint64, bool) {
 	next := []uint64{1}
-	if s.hasHeader {
-		next[0] = s.header.Generation + 1
+	if s.HasHeader {
+		next[0] = s.Header.Generation + 1
 	}
 	for _, slot := range slots {
 		// A slot that still starts with the magic names its generation,
 		// though it no longer checks.
-		if len(slot) >= 16 && string(slot[:8]) == string(walMagic[:]) {
-			if g := binary.LittleEndian.Uint64(slot[8:]); g != next[0] && (!s.hasHeader || g > s.header.Generation) {
+		if len(slot) >= 16 && string(slot[:7]) == string(walMagic[:7]) && headerLen(slot[7]) != 0 {
+			if g := binary.LittleEndian.Uint64(slot[8:]); g != next[0] && (!s.HasHeader || g > s.Header.Generation) {
 				next = append(next, g)
 			}
 		}
@@ -265,15 +265,15 @@ func (s *walState) newerGeneration(slots [2][]byte, area []byte) (uint64, bool) 
 // newerHeaderDamaged records that the header of generation gen is
 // damaged: nothing the log holds can be recovered, and gen's records,
 // found in area, are what is lost.
-func (s *walState) newerHeaderDamaged(gen uint64, area []byte) {
+func (s *State) newerHeaderDamaged(gen uint64, area []byte) {
 	after, _ := intactRecords(area, 0, gen)
-	s.damage = &walDamage{
-		at:      int64(gen%2) * walSlotSize,
-		problem: fmt.Sprintf("the header of generation %d does not check", gen),
-		proof:   fmt.Sprintf("the log holds records of that generation from byte %d, and they are written only once their header is synced", walRecordsAt),
-		after:   after,
+	s.Damage = &Damage{
+		At:      int64(gen%2) * walSlotSize,
+		Problem: fmt.Sprintf("the header of generation %d does not check", gen),
+		Proof:   fmt.Sprintf("the log holds records of that generation from byte %d, and they are written only once their header is synced", walRecordsAt),
+		After:   after,
 	}
-	s.records, s.end = nil, walRecordsAt
+	s.Records, s.end = nil, walRecordsAt
 	s.newest = max(s.newest, gen)
 }
 
@@ -308,7 +308,7 @@ func parseWALHead(b []byte, gen uint64) (walHead, bool) {
 // anywhere, so every offset is tried, and each record found leads to the
 // one after it. cut is a record whose head checks but whose body runs
 // past the end of area.
-func intactRecords(area []byte, from int, gen uint64) (found []walRecord, cut *walRecord) {
+func intactRecords(area []byte, from int, gen uint64) (found []Record, cut *Record) {
 	for p := from; p+walRecordHead <= len(area); {
 		b := area[p:]
 		at := walRecordsAt + int64(p)
@@ -326,13 +326,13 @@ func intactRecords(area []byte, from int, gen uint64) (found []walRecord, cut *w
 			p++
 		case h.n > len(b)-walRecordHead:
 			if cut == nil {
-				cut = &walRecord{at: at, size: walRecordHead + h.n, seq: h.seq, synced: h.synced}
+				cut = &Record{At: at, Size: walRecordHead + h.n, Seq: h.seq, Synced: h.synced}
 			}
 			p++
 		case crc32.Checksum(b[walRecordHead:walRecordHead+h.n], castagnoli()) != h.bodySum:
 			p++
 		default:
-			found = append(found, walRecord{at: at, size: walRecordHead + h.n, seq: h.seq, synced: h.synced, body: b[walRecordHead : walRecordHead+h.n]})
+			found = append(found, Record{At: at, Size: walRecordHead + h.n, Seq: h.seq, Synced: h.synced, Body: b[walRecordHead : walRecordHead+h.n]})
 			p += walRecordHead + h.n
 		}
 	}

@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"encoding/binary"
@@ -9,7 +9,7 @@ import (
 // when a schema-4 store is opened: recovery replays its records and
 // writes a clean format-1 header, so that a schema-4 program, should the
 // upgrade not finish, finds nothing to recover and opens its store as it
-// is. The upgrade to schema 6 then empties the log (walFile.erase), and
+// is. The upgrade to schema 6 then empties the log (Log.erase), and
 // the journal starts format 2.
 //
 // Its header is format 2's with "kgwal\x00\x00\x01" for magic. A record:

@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"bytes"
@@ -11,69 +11,85 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/google/uuid"
+	bolt "go.etcd.io/bbolt"
 )
 
-// addRows commits n small keys from serial first on, each in its own
-// Update, and returns their payloads.
-func addRows(t *testing.T, db *DB, first, n uint32) map[uint32][]byte {
+// The tests' databases have these buckets, as a store has its own; the
+// store's UUID is meta["uuid"].
+var testBuckets = [][]byte{[]byte("meta"), []byte("rows"), []byte("names"), []byte("quota"), []byte("orphans"), []byte("expiry")}
+
+const (
+	tMeta BucketID = iota
+	tRows
+	_
+	_
+	tOrphans
+)
+
+func testIdentify(tx *bolt.Tx) uuid.UUID {
+	if v := tx.Bucket(testBuckets[tMeta]).Get([]byte("uuid")); len(v) == 16 {
+		return uuid.UUID(v)
+	}
+	return uuid.Nil
+}
+
+// openTest opens the journaled database at path as package keystore
+// opens a store: the log locked, read and refused if corrupt, the file
+// recovered from it, the buckets and a UUID made if new, then the
+// journal.
+func openTest(t testing.TB, path string) (*DB, error) {
 	t.Helper()
-	want := map[uint32][]byte{}
-	for i := range n {
-		r := &KeyRecord{Serial: first + i, Type: "user", Description: "d", Perm: 0x3f010000, Pins: 1}
-		p := fmt.Appendf(nil, "payload %d", i)
-		err := db.Update(context.Background(), func(tx *Tx) error {
-			if err := tx.PutKey(r); err != nil {
-				return err
-			}
-			return tx.PutPayload(r, p)
-		})
+	opts := Options{Buckets: testBuckets, Identify: testIdentify, LockTimeout: time.Second}
+	w, err := OpenLog(LogPath(path), opts.LockTimeout)
+	if err != nil {
+		return nil, err
+	}
+	db, err := func() (*DB, error) {
+		state, err := w.Read()
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
-		want[r.Serial] = p
-	}
-	return want
-}
-
-// crashCopy copies the open store's files as a crash of the process would
-// leave them, and opens the copy.
-func crashCopy(t *testing.T, db *DB) *DB {
-	t.Helper()
-	dst := CopyStoreFiles(t, db.path)
-	c, err := Open(dst, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	return c
-}
-
-func checkRows(t *testing.T, db *DB, want map[uint32][]byte) {
-	t.Helper()
-	err := db.View(func(tx *Tx) error {
-		for serial, p := range want {
-			r, err := tx.Key(serial)
-			if err != nil || r == nil {
-				return fmt.Errorf("key %d: %v, %v", serial, r, err)
+		if err := state.Refusal(w.Path()); err != nil {
+			return nil, err
+		}
+		bdb, mapSize, err := Recover(path, w, &state, opts)
+		if err != nil {
+			return nil, err
+		}
+		err = bdb.Update(func(tx *bolt.Tx) error {
+			for _, name := range testBuckets {
+				if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+					return err
+				}
 			}
-			got, err := tx.Payload(r)
-			if err != nil || !bytes.Equal(got, p) {
-				return fmt.Errorf("key %d: payload %q, %v; want %q", serial, got, err, p)
+			if testIdentify(tx) == uuid.Nil {
+				id := uuid.New()
+				return tx.Bucket(testBuckets[tMeta]).Put([]byte("uuid"), id[:])
+			}
+			return nil
+		})
+		if err == nil {
+			var db *DB
+			if db, err = New(bdb, mapSize, w, opts); err == nil {
+				return db, nil
 			}
 		}
-		return nil
-	})
+		bdb.Close()
+		return nil, err
+	}()
 	if err != nil {
-		t.Fatal(err)
+		w.Close()
 	}
-	if err := db.Check(); err != nil {
-		t.Fatal(err)
-	}
+	return db, err
 }
 
+// openInternal opens a new journaled database in a temporary directory.
 func openInternal(t *testing.T) *DB {
 	t.Helper()
-	db, err := Open(filepath.Join(t.TempDir(), "keys.db"), Options{})
+	db, err := openTest(t, filepath.Join(t.TempDir(), "keys.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,17 +97,77 @@ func openInternal(t *testing.T) *DB {
 	return db
 }
 
+// rowKey is the key of row n in the tests' rows bucket.
+func rowKey(n uint32) []byte { return binary.BigEndian.AppendUint32(nil, n) }
+
+// addRows commits n rows from first on, each in its own Update, and
+// returns their values.
+func addRows(t *testing.T, db *DB, first, n uint32) map[uint32][]byte {
+	t.Helper()
+	want := map[uint32][]byte{}
+	for i := range n {
+		k, v := first+i, fmt.Appendf(nil, "payload %d", i)
+		err := db.Update(context.Background(), func(tx *bolt.Tx) error { return db.Put(tx, tRows, rowKey(k), v) })
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[k] = v
+	}
+	return want
+}
+
+// crashCopy copies the open database's files as a crash of the process
+// would leave them, and opens the copy.
+func crashCopy(t *testing.T, db *DB) *DB {
+	t.Helper()
+	dst := filepath.Join(t.TempDir(), "keys.db")
+	for _, suffix := range []string{"", ".wal"} {
+		b, err := os.ReadFile(db.bolt.Path() + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst+suffix, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := openTest(t, dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// checkRows checks that db holds the rows want and passes bbolt's check.
+func checkRows(t *testing.T, db *DB, want map[uint32][]byte) {
+	t.Helper()
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		for err := range tx.Check() {
+			return err
+		}
+		for k, v := range want {
+			if got := tx.Bucket(testBuckets[tRows]).Get(rowKey(k)); !bytes.Equal(got, v) {
+				return fmt.Errorf("row %d: %q, want %q", k, got, v)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A full log is not an error: a checkpoint makes the batch durable
 // through bbolt's file and starts the log afresh, and a crash after many
 // such rounds recovers everything.
 func TestFullLogCheckpoints(t *testing.T) {
 	defer func(c int64) { walCapacity = c }(walCapacity)
-	walCapacity = 4 << 10
+	walCapacity = 1 << 10
 	db := openInternal(t)
-	gen := db.journal.wal.header.Generation
+	gen := db.j.wal.header.Generation
 	want := addRows(t, db, 1000, 200)
-	if got := db.journal.wal.header.Generation; got < gen+5 {
-		t.Fatalf("200 commits into a 4 KiB log made %d checkpoints, want several", got-gen)
+	if got := db.j.wal.header.Generation; got < gen+5 {
+		t.Fatalf("200 commits into a 1 KiB log made %d checkpoints, want several", got-gen)
 	}
 	checkRows(t, crashCopy(t, db), want)
 }
@@ -103,19 +179,19 @@ func TestFullLogCheckpoints(t *testing.T) {
 func TestGrowingPastHalfTheMappingLeavesTheJournal(t *testing.T) {
 	db := openInternal(t)
 	before := addRows(t, db, 1000, 5)
-	db.journal.mapSize = 2 * db.journal.size // pretend the file is at half its mapping
+	db.j.mapSize = 2 * db.j.size // pretend the file is at half its mapping
 	want := addRows(t, db, 2000, 20)
 	for k, v := range before {
 		want[k] = v
 	}
-	if db.journal.on {
+	if db.j.on {
 		t.Fatal("the journal is still on past half the mapping")
 	}
 	if db.bolt.NoSync {
 		t.Fatal("bbolt does not sync its own commits after the journal is off")
 	}
-	if db.journal.wal.header.Txid != 0 {
-		t.Fatalf("the log's header names checkpoint %d after the journal went off, want none", db.journal.wal.header.Txid)
+	if db.j.wal.header.Txid != 0 {
+		t.Fatalf("the log's header names checkpoint %d after the journal went off, want none", db.j.wal.header.Txid)
 	}
 	checkRows(t, crashCopy(t, db), want)
 }
@@ -127,12 +203,11 @@ func TestGrowingPastHalfTheMappingLeavesTheJournal(t *testing.T) {
 func TestUnwritableLogStopsWrites(t *testing.T) {
 	db := openInternal(t)
 	want := addRows(t, db, 1000, 10)
-	path := db.path
-	db.journal.wal.f.Close() // the next write to it fails with EBADF
+	path := db.bolt.Path()
+	db.j.wal.f.Close() // the next write to it fails with EBADF
 
-	r := &KeyRecord{Serial: 5000, Type: "user", Description: "d", Perm: 0x3f010000, Pins: 1}
 	update := func() error {
-		return db.Update(context.Background(), func(tx *Tx) error { return tx.PutKey(r) })
+		return db.Update(context.Background(), func(tx *bolt.Tx) error { return db.Put(tx, tRows, rowKey(5000), []byte("lost")) })
 	}
 	err := update()
 	if err == nil || !strings.Contains(err.Error(), "reopen") {
@@ -144,11 +219,11 @@ func TestUnwritableLogStopsWrites(t *testing.T) {
 	checkRows(t, db, want) // reads still work
 	// As a crash would: no clean close. bbolt's Close waits for readers,
 	// so the pin goes first.
-	db.journal.pin.Rollback()
+	db.j.pin.Rollback()
 	db.bolt.Close()
-	db.journal.file.Close()
+	db.j.file.Close()
 
-	again, err := Open(path, Options{})
+	again, err := openTest(t, path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,17 +231,27 @@ func TestUnwritableLogStopsWrites(t *testing.T) {
 	checkRows(t, again, want)
 }
 
+// After Close, Update fails with ErrClosed, which unwraps to EBADF.
+func TestUpdateAfterClose(t *testing.T) {
+	db := openInternal(t)
+	db.Close()
+	err := db.Update(context.Background(), func(tx *bolt.Tx) error { return nil })
+	if !errors.Is(err, ErrClosed) {
+		t.Fatalf("Update after Close: %v, want ErrClosed", err)
+	}
+}
+
 // FuzzRedoRecord feeds the redo decoder arbitrary bodies: it accepts
 // exactly what the encoder makes, and rejects the rest with ErrCorrupt.
 func FuzzRedoRecord(f *testing.F) {
-	body := appendRedoPut(nil, idRows, []byte("k1"), []byte("value"))
-	body = appendRedoDelete(body, idOrphans, []byte{0, 0, 0, 7})
-	body = appendRedoPut(body, idMeta, []byte("revision"), nil)
+	body := appendRedoPut(nil, tRows, []byte("k1"), []byte("value"))
+	body = appendRedoDelete(body, tOrphans, []byte{0, 0, 0, 7})
+	body = appendRedoPut(body, tMeta, []byte("revision"), nil)
 	f.Add(body)
 	f.Add([]byte{'P', 9, 1, 'k', 0})
 	f.Add([]byte{'D', 0, 0x80})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		ops, err := decodeRedo(data)
+		ops, err := decodeRedo(data, len(testBuckets))
 		if err != nil {
 			if !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("decoder error %v is not ErrCorrupt", err)
@@ -183,7 +268,7 @@ func FuzzRedoRecord(f *testing.F) {
 		}
 		// Varints have more than one encoding; what decodes must decode
 		// the same from the canonical form.
-		ops2, err := decodeRedo(again)
+		ops2, err := decodeRedo(again, len(testBuckets))
 		if err != nil || len(ops2) != len(ops) {
 			t.Fatalf("re-encoded % x does not decode alike: %v", again, err)
 		}
@@ -206,37 +291,44 @@ func FuzzWALRecords(f *testing.F) {
 	f.Add(testWALArea(7, 3), uint64(7))
 	f.Add(testWALArea(7, 3), uint64(8))
 	f.Add([]byte{5, 0, 0, 0, 1, 2, 3, 4, 'a'}, uint64(0))
+	store := uuid.MustParse("6ba7b810-9dad-11d1-80b4-00c04fd430c8")
+	f.Add(marshalHeader(Header{Format: walFormat, Generation: 2, Txid: 9, PageSize: 4096, Meta: make([]byte, metaHeadLen), Store: store}), uint64(2))
+	f.Add(marshalHeader(Header{Format: walFormatV2, Generation: 3, PageSize: 4096, Meta: make([]byte, metaHeadLen)}), uint64(3))
 	f.Fuzz(func(t *testing.T, area []byte, gen uint64) {
-		s := walState{size: walRecordsAt + int64(len(area)), header: walHeader{Generation: gen, Txid: 1}, hasHeader: true}
+		s := State{Size: walRecordsAt + int64(len(area)), Header: Header{Generation: gen, Txid: 1}, HasHeader: true}
 		s.scanRecords(area)
 		at, synced := walRecordsAt, walRecordsAt
 		var again []byte
-		for i, r := range s.records {
-			if r.at != at || r.seq != uint32(i+1) || r.synced < synced || r.synced > r.at {
-				t.Fatalf("record %d: at %d, seq %d, synced %d, after a record ending at %d synced to %d", i, r.at, r.seq, r.synced, at, synced)
+		for i, r := range s.Records {
+			if r.At != at || r.Seq != uint32(i+1) || r.Synced < synced || r.Synced > r.At {
+				t.Fatalf("record %d: at %d, seq %d, synced %d, after a record ending at %d synced to %d", i, r.At, r.Seq, r.Synced, at, synced)
 			}
-			again = appendWALRecord(again, gen, r.seq, r.synced, r.body)
-			at, synced = r.end(), r.synced
+			again = appendWALRecord(again, gen, r.Seq, r.Synced, r.Body)
+			at, synced = r.End(), r.Synced
 		}
 		if s.end != at || !bytes.Equal(again, area[:at-walRecordsAt]) {
 			t.Fatalf("records end at %d, read up to %d; % x reframe as % x", at, s.end, area[:s.end-walRecordsAt], again)
 		}
-		if d := s.damage; d != nil {
-			if d.at != s.end {
-				t.Fatalf("damage at %d, records end at %d", d.at, s.end)
+		if d := s.Damage; d != nil {
+			if d.At != s.end {
+				t.Fatalf("damage at %d, records end at %d", d.At, s.end)
 			}
-			for _, r := range d.after {
-				if r.at < d.at || r.end() > s.size {
-					t.Fatalf("record found at %d..%d, outside %d..%d", r.at, r.end(), d.at, s.size)
+			for _, r := range d.After {
+				if r.At < d.At || r.End() > s.Size {
+					t.Fatalf("record found at %d..%d, outside %d..%d", r.At, r.End(), d.At, s.Size)
 				}
-				if framed := appendWALRecord(nil, gen, r.seq, r.synced, r.body); !bytes.Equal(framed, area[r.at-walRecordsAt:r.end()-walRecordsAt]) {
-					t.Fatalf("record at %d reframes as % x", r.at, framed)
+				if framed := appendWALRecord(nil, gen, r.Seq, r.Synced, r.Body); !bytes.Equal(framed, area[r.At-walRecordsAt:r.End()-walRecordsAt]) {
+					t.Fatalf("record at %d reframes as % x", r.At, framed)
 				}
 			}
 		}
 		if h, ok := parseWALHeader(area); ok {
-			if binary.LittleEndian.Uint32(area[36:]) != walHeaderSum(area) || len(h.Meta) != metaHeadLen {
+			n := headerLen(h.Format)
+			if binary.LittleEndian.Uint32(area[36:]) != walHeaderSum(area[:n]) || len(h.Meta) != metaHeadLen {
 				t.Fatalf("accepted a header whose checksum does not match")
+			}
+			if again := marshalHeader(h); !bytes.Equal(again, area[:n]) {
+				t.Fatalf("header % x reframes as % x", area[:n], again)
 			}
 		}
 	})
@@ -246,7 +338,7 @@ func FuzzWALRecords(f *testing.F) {
 // upgrading schema-4 stores: what it yields is what was framed.
 func FuzzWALRecordsV1(f *testing.F) {
 	area := appendWALRecordV1(nil, 7, []byte("first"))
-	area = appendWALRecordV1(area, 7, appendRedoPut(nil, idRows, []byte("k"), []byte("v")))
+	area = appendWALRecordV1(area, 7, appendRedoPut(nil, tRows, []byte("k"), []byte("v")))
 	f.Add(area, uint64(7))
 	f.Add(area, uint64(8))
 	f.Add([]byte{5, 0, 0, 0, 1, 2, 3, 4, 'a'}, uint64(0))
@@ -280,7 +372,7 @@ func appendWALRecordV1(dst []byte, gen uint64, body []byte) []byte {
 func testWALArea(gen uint64, n int) []byte {
 	var area []byte
 	for i := range n {
-		body := appendRedoPut(nil, idRows, fmt.Appendf(nil, "key %d", i), bytes.Repeat([]byte{byte(i)}, 40+i))
+		body := appendRedoPut(nil, tRows, fmt.Appendf(nil, "key %d", i), bytes.Repeat([]byte{byte(i)}, 40+i))
 		area = appendWALRecord(area, gen, uint32(i+1), walRecordsAt+int64(len(area)), body)
 	}
 	return append(area, make([]byte, 64)...)
@@ -293,24 +385,18 @@ func TestBatchBiggerThanTheLogCheckpoints(t *testing.T) {
 	defer func(c int64) { walCapacity = c }(walCapacity)
 	walCapacity = 16 << 10
 	db := openInternal(t)
-	gen := db.journal.wal.header.Generation
+	gen := db.j.wal.header.Generation
 	// The batch is the store's first commit: the journal starts with a
 	// checkpoint, so the batch meets an empty log.
-	r := &KeyRecord{Serial: 2000, Type: "big_key", Description: "big", Perm: 0x3f010000, Pins: 1}
 	big := bytes.Repeat([]byte("x"), 2*int(walChunk))
-	err := db.Update(context.Background(), func(tx *Tx) error {
-		if err := tx.PutKey(r); err != nil {
-			return err
-		}
-		return tx.PutPayload(r, big)
-	})
+	err := db.Update(context.Background(), func(tx *bolt.Tx) error { return db.Put(tx, tRows, rowKey(2000), big) })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := db.journal.wal.header.Generation; got != gen+2 {
+	if got := db.j.wal.header.Generation; got != gen+2 {
 		t.Errorf("a 512 KiB batch into an empty 16 KiB log made %d checkpoints, want 2 (the journal's start, then the batch's)", got-gen)
 	}
-	st, err := os.Stat(db.path + ".wal")
+	st, err := os.Stat(LogPath(db.bolt.Path()))
 	if err != nil {
 		t.Fatal(err)
 	}

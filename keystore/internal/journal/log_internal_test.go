@@ -1,4 +1,4 @@
-package keystore
+package journal
 
 import (
 	"bytes"
@@ -26,15 +26,15 @@ func TestWALEveryBitFlipIsCaught(t *testing.T) {
 			for bit := range 8 {
 				damaged := bytes.Clone(area)
 				damaged[byteAt] ^= 1 << bit
-				s := walState{header: walHeader{Generation: 3, Txid: 1}, hasHeader: true}
+				s := State{Header: Header{Generation: 3, Txid: 1}, HasHeader: true}
 				s.scanRecords(damaged)
 				switch {
-				case len(s.records) != rec || s.end != walRecordsAt+int64(starts[rec]):
-					t.Fatalf("bit %d of byte %d (record %d): %d records, ending at %d", bit, byteAt, rec+1, len(s.records), s.end)
-				case rec < n-1 && (!s.corrupt() || s.damage.at != s.end):
-					t.Fatalf("bit %d of byte %d (record %d) taken for a torn write: %s", bit, byteAt, rec+1, s.damage)
-				case rec == n-1 && s.corrupt():
-					t.Fatalf("bit %d of byte %d of the last record taken for damage: %s", bit, byteAt, s.damage)
+				case len(s.Records) != rec || s.end != walRecordsAt+int64(starts[rec]):
+					t.Fatalf("bit %d of byte %d (record %d): %d records, ending at %d", bit, byteAt, rec+1, len(s.Records), s.end)
+				case rec < n-1 && (!s.Corrupt() || s.Damage.At != s.end):
+					t.Fatalf("bit %d of byte %d (record %d) taken for a torn write: %s", bit, byteAt, rec+1, s.Damage)
+				case rec == n-1 && s.Corrupt():
+					t.Fatalf("bit %d of byte %d of the last record taken for damage: %s", bit, byteAt, s.Damage)
 				}
 			}
 		}
@@ -42,27 +42,27 @@ func TestWALEveryBitFlipIsCaught(t *testing.T) {
 }
 
 // String says what the damage is, for test failures.
-func (d *walDamage) String() string {
+func (d *Damage) String() string {
 	if d == nil {
 		return "none"
 	}
-	return fmt.Sprintf("at %d: %s; proof %q; %d intact records after", d.at, d.problem, d.proof, len(d.after))
+	return fmt.Sprintf("at %d: %s; proof %q; %d intact records after", d.At, d.Problem, d.Proof, len(d.After))
 }
 
 func le32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
 
-// testLog is a log file in a temporary directory, written by walFile as
+// testLog is a log file in a temporary directory, written by Log as
 // the journal writes it, with generation 2 holding a checkpoint.
-func testLog(t *testing.T) *walFile {
+func testLog(t *testing.T) *Log {
 	t.Helper()
-	w, err := openWAL(filepath.Join(t.TempDir(), "keys.db.wal"), 0)
+	w, err := OpenLog(filepath.Join(t.TempDir(), "keys.db.wal"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { w.close() })
-	if err := w.writeHeader(walHeader{Format: walFormat, Generation: 2, Txid: 9, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
+	t.Cleanup(func() { w.Close() })
+	if err := w.writeHeader(Header{Format: walFormat, Generation: 2, Txid: 9, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -70,10 +70,10 @@ func testLog(t *testing.T) *walFile {
 
 // batch frames n records of size bytes each, tagged with name, and writes
 // them; the caller syncs them or not.
-func (w *walFile) testBatch(t *testing.T, name string, n, size int) walMark {
+func (w *Log) testBatch(t *testing.T, name string, n, size int) mark {
 	t.Helper()
 	for i := range n {
-		w.appendRecord(appendRedoPut(nil, idRows, fmt.Appendf(nil, "%s%d", name, i), bytes.Repeat([]byte{'v'}, size)))
+		w.appendRecord(appendRedoPut(nil, tRows, fmt.Appendf(nil, "%s%d", name, i), bytes.Repeat([]byte{'v'}, size)))
 	}
 	m, full, err := w.write()
 	if err != nil || full {
@@ -84,7 +84,7 @@ func (w *walFile) testBatch(t *testing.T, name string, n, size int) walMark {
 
 // readAs reads the log as a crash left it: the file's bytes, with edit
 // applied, in a file of its own.
-func readAs(t *testing.T, w *walFile, edit func(b []byte)) walState {
+func readAs(t *testing.T, w *Log, edit func(b []byte)) State {
 	t.Helper()
 	b, err := os.ReadFile(w.path)
 	if err != nil {
@@ -95,12 +95,12 @@ func readAs(t *testing.T, w *walFile, edit func(b []byte)) walState {
 	if err := os.WriteFile(path, b, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c, err := openWAL(path, 0)
+	c, err := OpenLog(path, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
-	s, err := c.read()
+	defer c.Close()
+	s, err := c.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +145,11 @@ func TestWALPipelinedTornBatches(t *testing.T) {
 	for _, p := range patterns {
 		t.Run(p.name, func(t *testing.T) {
 			s := readAs(t, w, tear(p.written))
-			if s.corrupt() {
-				t.Fatalf("a torn, unacknowledged batch taken for damage: %s", s.damage)
+			if s.Corrupt() {
+				t.Fatalf("a torn, unacknowledged batch taken for damage: %s", s.Damage)
 			}
-			if len(s.records) < 3 || len(s.records) > 3+4 || s.damage == nil || len(s.damage.after) < 2 {
-				t.Fatalf("%d records, damage %s; want a's 3 and whatever of b is whole, then c's 2 after the tear", len(s.records), s.damage)
+			if len(s.Records) < 3 || len(s.Records) > 3+4 || s.Damage == nil || len(s.Damage.After) < 2 {
+				t.Fatalf("%d records, damage %s; want a's 3 and whatever of b is whole, then c's 2 after the tear", len(s.Records), s.Damage)
 			}
 		})
 	}
@@ -161,8 +161,8 @@ func TestWALPipelinedTornBatches(t *testing.T) {
 	for _, p := range patterns {
 		t.Run("then synced/"+p.name, func(t *testing.T) {
 			s := readAs(t, w, tear(p.written))
-			if !s.corrupt() || s.damage.at < bStart || s.damage.at >= bEnd {
-				t.Fatalf("damage to a synced batch not refused: %s", s.damage)
+			if !s.Corrupt() || s.Damage.At < bStart || s.Damage.At >= bEnd {
+				t.Fatalf("damage to a synced batch not refused: %s", s.Damage)
 			}
 		})
 	}
@@ -178,8 +178,8 @@ func TestWALSequenceGapIsCaught(t *testing.T) {
 		third := second + walRecordHead + int64(le32(b[second+4:]))
 		copy(b[second:], b[third:]) // the second record cut out, the rest moved back
 	})
-	if !s.corrupt() || len(s.records) != 1 {
-		t.Fatalf("%d records, damage %s; want the first, then a gap refused", len(s.records), s.damage)
+	if !s.Corrupt() || len(s.Records) != 1 {
+		t.Fatalf("%d records, damage %s; want the first, then a gap refused", len(s.Records), s.Damage)
 	}
 }
 
@@ -215,12 +215,12 @@ func TestWALWriterKeepsItsRules(t *testing.T) {
 }
 
 // erase, which an upgrade that rewrites the store uses, leaves nothing of
-// the log on disk and a walFile as openWAL leaves one on an empty file, so
+// the log on disk and a Log as OpenLog leaves one on an empty file, so
 // that the log starts afresh and keeps the writer's rules; it refuses a
 // log whose header in force has a checkpoint to recover.
 func TestWALEraseStartsAfresh(t *testing.T) {
 	w := testLog(t)
-	if err := w.erase(); err == nil {
+	if err := w.Erase(); err == nil {
 		t.Fatal("erased a log with a checkpoint to recover")
 	}
 	for i := range 200 { // past the first chunk: more than the headroom synced
@@ -229,24 +229,24 @@ func TestWALEraseStartsAfresh(t *testing.T) {
 		}
 	}
 	// What recovery leaves: a clean header in force, the records behind it.
-	if err := w.writeHeader(walHeader{Format: walFormat, Generation: 3, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
+	if err := w.writeHeader(Header{Format: walFormat, Generation: 3, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.erase(); err != nil {
+	if err := w.Erase(); err != nil {
 		t.Fatal(err)
 	}
 	if st, err := os.Stat(w.path); err != nil || st.Size() != 0 {
 		t.Fatalf("the erased log: %v, %v; want it empty", st, err)
 	}
-	fresh, err := openWAL(filepath.Join(t.TempDir(), "fresh.wal"), 0)
+	fresh, err := OpenLog(filepath.Join(t.TempDir(), "fresh.wal"), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer fresh.close()
-	if _, err := fresh.read(); err != nil {
+	defer fresh.Close()
+	if _, err := fresh.Read(); err != nil {
 		t.Fatal(err)
 	}
-	state := func(w *walFile) string {
+	state := func(w *Log) string {
 		w.syncMu.Lock()
 		defer w.syncMu.Unlock()
 		return fmt.Sprintf("header %+v, end %d, size %d, seq %d, %d pending; synced generation %d to %d, size %d",
@@ -256,7 +256,7 @@ func TestWALEraseStartsAfresh(t *testing.T) {
 		t.Fatalf("erased: %s\nwant as a new log: %s", got, want)
 	}
 
-	if err := w.writeHeader(walHeader{Format: walFormat, Generation: 1, Txid: 5, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
+	if err := w.writeHeader(Header{Format: walFormat, Generation: 1, Txid: 5, PageSize: 4096, Meta: make([]byte, metaHeadLen)}); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 10 {
@@ -272,7 +272,7 @@ func TestWALEraseStartsAfresh(t *testing.T) {
 		}
 	}
 	s := readAs(t, w, func([]byte) {})
-	if s.header.Generation != 1 || len(s.records) != 30 || s.damage != nil {
-		t.Fatalf("after the erase, generation %d, %d records, damage %s; want generation 1's 30, nothing else", s.header.Generation, len(s.records), s.damage)
+	if s.Header.Generation != 1 || len(s.Records) != 30 || s.Damage != nil {
+		t.Fatalf("after the erase, generation %d, %d records, damage %s; want generation 1's 30, nothing else", s.Header.Generation, len(s.Records), s.Damage)
 	}
 }
