@@ -103,7 +103,9 @@ func (a *app) serveHelpers(opts *requestkey.Options) (stop func(), err error) {
 		return nil, err
 	}
 	socket := filepath.Join(dir, "socket")
-	srv, err := daemon.Listen(socket, a.store, daemon.Options{})
+	// Private: the helper runs as this process's uid, and nobody else is
+	// served, though none but it can reach the directory.
+	srv, err := daemon.Listen(socket, a.store, daemon.Options{Private: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
