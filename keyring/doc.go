@@ -92,9 +92,10 @@
 //   - A keyring lists its keys in insertion order; a key that displaces
 //     another of the same type and description takes its place. The
 //     kernel's order is its hash order. Searches descend into child
-//     keyrings in the order of a keyed hash of their descriptions
-//     (keystore.DescHash): a hash order, like the kernel's, but another
-//     one, different in every store.
+//     keyrings in the order they were linked, where the kernel's follow
+//     its hash of their descriptions: both are fixed for the same steps,
+//     and keyutils' own tests, which expect a keyring linked first to be
+//     searched first, pass on both.
 //   - A type name, description, session keyring name or restriction
 //     holding a NUL byte is EINVAL (Add, Search, RequestKey, JoinSession,
 //     Restrict), checked first, as Go's wrappers of the kernel's calls

@@ -226,9 +226,8 @@ type reach struct {
 // (counting the possessor byte if the walk started from a possessed
 // keyring), and no more than MaxSearchDepth levels below root. The caller
 // has checked root's own permission. visit returns false to stop. Child
-// keyrings are visited in the order of the hashes the store indexes them
-// by (keystore.DescHash): a hash order, as the kernel's is, though not
-// the kernel's.
+// keyrings are visited in the order they were linked (the kernel's
+// follow its hash of their descriptions).
 //
 // Like the kernel, it keeps no set of keyrings already visited: one met at
 // the depth limit by one path must still be searched below when met

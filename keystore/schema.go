@@ -51,7 +51,7 @@ import (
 //	                                               description) in a keyring, by the
 //	                                               DescHash of both, and search by them;
 //	                                               the keyring's child keyrings are the
-//	                                               run under "keyring\x00", in hash order
+//	                                               run under "keyring\x00"
 //	names     u8 kind, 16 hash → u32 serial: registered keyrings (user, user
 //	          session, persistent, named sessions), by the keyed hash of kind
 //	          and name

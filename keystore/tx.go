@@ -2,9 +2,11 @@ package keystore
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 
 	bolt "go.etcd.io/bbolt"
@@ -435,20 +437,26 @@ func (tx *Tx) Lookup(ring uint32, h DescHash) (Link, bool) {
 	return Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}, true
 }
 
-// ChildKeyrings yields the keyrings linked in ring, in the order of their
-// DescHashes, which is the order of the index, stored ones first: the
-// index keeps them together, so this costs what the keyrings cost,
-// however many other keys ring holds.
+// ChildKeyrings yields the keyrings linked in ring in the order they were
+// linked, as Links yields them, stored and volatile together. The index
+// keeps a keyring's child keyrings together, so this costs what they
+// cost, however many other keys ring holds; they are sorted by position
+// because the index orders them by DescHash, which differs from store to
+// store, and a search must descend in an order a user can predict (the
+// kernel's, its own hash's, is fixed for given names).
 func (tx *Tx) ChildKeyrings(ring uint32) iter.Seq[Link] {
 	return func(yield func(Link) bool) {
 		prefix := indexPrefix(tx.row(ring), "keyring")
+		var links []Link
 		c := tx.bucket(bucketRows).Cursor()
 		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
-			if len(v) == 12 && !yield(Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])}) {
-				return
+			if len(v) == 12 {
+				links = append(links, Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])})
 			}
 		}
-		for _, l := range tx.volatile().childKeyrings(ring) {
+		links = append(links, tx.volatile().childKeyrings(ring)...)
+		slices.SortFunc(links, func(a, b Link) int { return cmp.Compare(a.Seq, b.Seq) })
+		for _, l := range links {
 			if !yield(l) {
 				return
 			}

@@ -112,20 +112,15 @@ func (v *volatileState) sortedLinks(ring uint32) []Link {
 	return links
 }
 
-// childKeyrings returns the volatile links of ring to keyrings, in hash
-// order, as a stored keyring's index has them.
+// childKeyrings returns the volatile links of ring to keyrings, in no
+// particular order (Tx.ChildKeyrings sorts them).
 func (v *volatileState) childKeyrings(ring uint32) []Link {
 	prefix := string(u32(ring)) + "keyring\x00"
-	var keys []string
-	for k := range v.index {
+	var links []Link
+	for k, l := range v.index {
 		if strings.HasPrefix(k, prefix) {
-			keys = append(keys, k)
+			links = append(links, l)
 		}
-	}
-	slices.Sort(keys)
-	links := make([]Link, len(keys))
-	for i, k := range keys {
-		links[i] = v.index[k]
 	}
 	return links
 }
