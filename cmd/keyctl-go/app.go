@@ -62,16 +62,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 	}
 }
 
-// callerCred is who the kernel would see: the real uid and gid, since
-// keyctl-go is not installed set-id, and the supplementary groups.
-func callerCred() perms.Cred {
-	c := perms.Cred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
-	groups, _ := os.Getgroups()
-	for _, g := range groups {
-		c.Groups = append(c.Groups, uint32(g))
-	}
-	return c
-}
+// callerCred is who the kernel would see (perms.Current): keyctl-go is
+// not installed set-id, so its effective ids are the real ones.
+func callerCred() perms.Cred { return perms.Current() }
 
 // exitError ends a command with keyctl's exit code and message. An empty
 // message prints nothing (supports says yes or no by its code alone).
