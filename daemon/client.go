@@ -118,7 +118,8 @@ var dialTimeout = DefaultDialTimeout
 //
 // Before it sends anything, Dial asks the kernel who made the socket it
 // reached (SO_PEERCRED), and talks only to a daemon running as this
-// process's effective uid or as root: anyone else's is refused with an
+// process's effective uid or as root (at SystemSocket, also as the owner
+// of its directory: see trustedServerUIDs): anyone else's is refused with an
 // error naming path and the uid found there, which unwraps to EPERM.
 // Dialling, that check and the pipes' exchange must finish within
 // DefaultDialTimeout, or within ctx if it ends sooner; past it Dial
