@@ -45,8 +45,13 @@ const (
 	// through them and the socket carries nothing. It must be the
 	// connection's first request, alone on the socket until its reply.
 	OpPipes Op = 25
+	// OpWatchQueue sizes and filters the connection's watch queue, as
+	// IOC_WATCH_QUEUE_SET_SIZE and _SET_FILTER do a notification pipe:
+	// WatchQueueRequest, Empty. It must come before the first OpWatch,
+	// which makes the queue (EBUSY after).
+	OpWatchQueue Op = 26
 
-	maxOp = OpPipes
+	maxOp = OpWatchQueue
 )
 
 var opNames = [...]string{
@@ -76,6 +81,7 @@ var opNames = [...]string{
 	OpPinSession:    "pin_session",
 	OpUnpinSession:  "unpin_session",
 	OpPipes:         "pipes",
+	OpWatchQueue:    "watch_queue",
 }
 
 // Known reports whether op is an operation of this protocol version.

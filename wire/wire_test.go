@@ -42,6 +42,7 @@ var requests = map[wire.Op]wire.Message{
 	wire.OpPinSession:    &wire.Empty{},
 	wire.OpUnpinSession:  &wire.KeyRequest{ID: 16},
 	wire.OpPipes:         &wire.Empty{},
+	wire.OpWatchQueue:    &wire.WatchQueueRequest{Size: 32, Filter: []byte{1, 0, 0, 0}},
 }
 
 // replies holds the results of every op, likewise not zero where the type
@@ -73,6 +74,7 @@ var replies = map[wire.Op]wire.Message{
 	wire.OpPinSession:    &wire.SerialReply{Serial: 108},
 	wire.OpUnpinSession:  &wire.Empty{},
 	wire.OpPipes:         &wire.Empty{},
+	wire.OpWatchQueue:    &wire.Empty{},
 }
 
 // Every op this version knows has a request and a reply in the tables
