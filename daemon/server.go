@@ -221,6 +221,11 @@ func (s *Server) Serve() error {
 	}
 }
 
+// Connections is how many connections are being served now; each
+// connection's watches end with it, so a server with none has no
+// watches either.
+func (s *Server) Connections() int { return s.connections() }
+
 // connections is how many connections are being served.
 func (s *Server) connections() int {
 	s.mu.Lock()

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/kcm"
@@ -19,7 +20,7 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--kcm | --kcm-socket <path>]"
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--kcm | --kcm-socket <path>] [--idle-exit <duration>] [--help]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH]
 // [--max-conns-per-uid N]`: serve the store on a Unix socket until
@@ -54,6 +55,12 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // alone means kcm.DefaultSocket, where MIT looks by default. A socket
 // systemd passes under the name kcm.ActivationName is served the same way.
 //
+// --idle-exit DURATION makes it exit after that long with no connection
+// (so no watch): daemons that commands start (ensureDaemon) pass
+// autoStartIdleExit; explicit and socket-activated ones default to never.
+// Any daemon exits when its store file is deleted or replaced (see
+// lifetime). --help prints daemonHelp.
+//
 // It logs (log/slog, text lines on stderr) its start and stop, the
 // connections it refuses or cuts, and accept errors.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
@@ -71,6 +78,17 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			args = args[1:]
 		case args[0] == "--kcm-socket" && len(args) >= 2:
 			opts.kcmSocket = args[1]
+			args = args[2:]
+		case args[0] == "--help" || args[0] == "-h":
+			fmt.Fprint(a.stdout, daemonHelp)
+			return 0
+		case args[0] == "--idle-exit" && len(args) >= 2:
+			d, err := time.ParseDuration(args[1])
+			if err != nil || d < 0 {
+				fmt.Fprintf(a.stderr, "keyctl-go daemon: --idle-exit %q: want a duration such as 10m, or 0 for never\n", args[1])
+				return 2
+			}
+			opts.idleExit = d
 			args = args[2:]
 		case args[0] == "--max-conns-per-uid" && len(args) >= 2:
 			n, err := strconv.Atoi(args[1])
@@ -102,10 +120,11 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 // daemonOptions are the daemon command's arguments.
 type daemonOptions struct {
 	system         bool
-	socket         string // "": the mode's default
-	maxConnsPerUID int    // 0: daemon.DefaultMaxConnsPerUID
-	kcmDefault     bool   // --kcm: the system's KCM socket
-	kcmSocket      string // "": no KCM server, unless systemd passes its socket
+	socket         string        // "": the mode's default
+	maxConnsPerUID int           // 0: daemon.DefaultMaxConnsPerUID
+	kcmDefault     bool          // --kcm: the system's KCM socket
+	kcmSocket      string        // "": no KCM server, unless systemd passes its socket
+	idleExit       time.Duration // exit after this long with no connection; 0: never
 }
 
 // daemonLogger is the daemon's log: text lines on stderr, without the
@@ -213,7 +232,20 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	// Until SIGTERM or SIGINT; then the calls in flight finish, and the
 	// store is closed so that everything acknowledged is on disk and the
 	// file is let go.
-	err = srv.Run(ctx)
+	// It stops by itself when idle (--idle-exit) or when its store file
+	// is gone (see lifetime).
+	life, err := newLifetime(path, o.idleExit, srv.Connections, log)
+	if err != nil {
+		srv.Close()
+		if kcmLn != nil {
+			kcmLn.Close()
+		}
+		store.Close()
+		return err
+	}
+	runCtx, stopLife := life.run(ctx)
+	err = srv.Run(runCtx)
+	stopLife()
 	if kcmSrv != nil {
 		err = errors.Join(err, kcmSrv.Close())
 	}
