@@ -8,7 +8,6 @@ import (
 	"io"
 	"strconv"
 
-
 	"github.com/keyctl-go/keyctl-go/internal/keyspec"
 	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
@@ -17,9 +16,9 @@ import (
 
 // Environment variables keyctl-go reads.
 const (
-	envDB      = keyctl.EnvStore  // store file, when --db is not given
+	envDB      = keyctl.EnvStore     // store file, when --db is not given
 	envSession = "KEYCTL_GO_SESSION" // serial of the session keyring @s names
-	envSocket  = keyctl.EnvSocket // a daemon to use, when --socket is not given
+	envSocket  = keyctl.EnvSocket    // a daemon to use, when --socket is not given
 )
 
 // app is one invocation: its streams, environment and, once a command needs
