@@ -35,7 +35,9 @@
 // errors unwrap to the daemon's errno. Both are a keyring.Caller, so a
 // program switches between a store of its own and the daemon by changing
 // the line that makes one. Watch is the exception: over the daemon the
-// queue is the connection's, and records come back through Records. Dial
+// queue is the connection's (SetWatchQueue sizes and filters it), and
+// records come back through Records; package keyctl gives a program on a
+// store of its own the same Watch and Records, and finds the daemon. Dial
 // talks only to a daemon running as the caller's uid or root (or, at
 // SystemSocket, the system daemon's service user: see Trust), and gives
 // up after DefaultDialTimeout.

@@ -36,16 +36,25 @@ type Caller interface {
 	Close() error
 }
 
-// remote is a Caller through a daemon: the connection's queue is the
-// daemon's, sized and filtered on the first Watch.
+// remote is a Caller through a daemon. The connection's queue, in the
+// daemon, is sized and filtered on the first Watch; a pump goroutine
+// drains what it streams into a queue of the Caller's own of the same
+// size, which Records reads. Records and replies share the connection,
+// and a client that stops reading records stalls its own calls (see
+// daemon.Client); the pump never stops reading, so a program that makes
+// changes and reads its records later fills and loses in its own queue,
+// as it would embedded, instead of hanging.
 type remote struct {
 	*daemon.Client
 	route  Route
-	size   int
+	size   int // 0: the daemon's
 	filter *watchqueue.Filter
 
-	once   sync.Once
-	setErr error
+	mu     sync.Mutex // guards q, set, err
+	q      *watchqueue.Queue
+	set    bool  // the daemon's queue was sized and filtered
+	err    error // why the pump stopped, if the connection broke
+	pumped chan struct{}
 }
 
 func newRemote(c *daemon.Client, r Route, o Options) *remote {
@@ -55,13 +64,89 @@ func newRemote(c *daemon.Client, r Route, o Options) *remote {
 func (r *remote) Route() Route { return r.route }
 
 func (r *remote) Watch(ctx context.Context, id keyring.Serial, tag int) error {
-	if r.size != 0 || r.filter != nil {
-		r.once.Do(func() { r.setErr = r.Client.SetWatchQueue(ctx, r.size, r.filter) })
-		if r.setErr != nil {
-			return r.setErr
-		}
+	if err := r.start(ctx); err != nil {
+		return err
 	}
 	return r.Client.Watch(ctx, id, tag)
+}
+
+// start sizes and filters the daemon's queue, once, makes the local queue
+// and starts the pump.
+func (r *remote) start(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.q != nil {
+		return nil
+	}
+	size := r.size
+	if size == 0 {
+		size = daemon.DefaultQueueSize
+	}
+	q := watchqueue.New(watchqueue.Options{})
+	if err := q.SetSize(size); err != nil {
+		return err
+	}
+	if !r.set && (r.size != 0 || r.filter != nil) {
+		if err := r.Client.SetWatchQueue(ctx, r.size, r.filter); err != nil {
+			return err
+		}
+		r.set = true
+	}
+	r.q = q
+	r.pumped = make(chan struct{})
+	go r.pump(q)
+	return nil
+}
+
+// pump moves the daemon's records into q until the connection closes.
+func (r *remote) pump(q *watchqueue.Queue) {
+	defer close(r.pumped)
+	defer q.Close()
+	var buf []byte
+	for rec, err := range r.Client.Records(context.Background()) {
+		if err != nil {
+			r.mu.Lock()
+			r.err = err
+			r.mu.Unlock()
+			return
+		}
+		buf = rec.AppendBinary(buf[:0], false)
+		q.Post(buf, rec.Header().Tag(), 0)
+	}
+}
+
+func (r *remote) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
+	return func(yield func(watchqueue.Record, error) bool) {
+		if err := r.start(ctx); err != nil {
+			yield(nil, err)
+			return
+		}
+		for rec, err := range r.q.Records(ctx) {
+			if !yield(rec, err) || err != nil {
+				return
+			}
+		}
+		// The queue closed: the connection broke, or Close.
+		r.mu.Lock()
+		err := r.err
+		r.mu.Unlock()
+		if err != nil {
+			yield(nil, err)
+		}
+	}
+}
+
+// Close closes the connection, which ends the pump and, with it, the
+// local queue.
+func (r *remote) Close() error {
+	err := r.Client.Close()
+	r.mu.Lock()
+	pumped := r.pumped
+	r.mu.Unlock()
+	if pumped != nil {
+		<-pumped
+	}
+	return err
 }
 
 // embedded is a Caller on a store of its own: a Process, and a queue the

@@ -58,7 +58,10 @@
 //     lock) or go through a daemon.
 //   - Watches, and sessions joined, end with Close, as a process's end
 //     when it exits.
-//   - Records must be read by a program that watches: remote records and
-//     replies share the connection, so unread records stall the
-//     Caller's own calls; an embedded queue just fills and loses.
+//   - A remote Caller's records cross the connection after the replies
+//     of the calls that caused them, into a queue of the Caller's own of
+//     the same size, which a goroutine fills while the connection lives;
+//     so a program that changes keys and reads its records later neither
+//     stalls its calls nor loses differently. Records it has not read yet
+//     when the change's call returns may still be on their way.
 package keyctl
