@@ -75,28 +75,60 @@ func moveAside(t *testing.T, path string) {
 	}
 }
 
-// A root system daemon at its default socket, /run/keyctl-go/socket, is
-// where every user's commands go, with no variable set: one key space for
-// the machine, as the kernel's. Two users' keys are in it, each theirs:
-// bob is refused alice's key by its serial (EACCES), which he could not
-// even name in a store of his own (ENOKEY), and neither user's home gets
-// a store.
+// A system daemon at its default socket, /run/keyctl-go/socket, is where
+// every user's commands go, with no variable set: one key space for the
+// machine, as the kernel's. Two users' keys are in it, each theirs: bob is
+// refused alice's key by its serial (EACCES), which he could not even name
+// in a store of his own (ENOKEY), and neither user's home gets a store.
+// The same holds with the daemon run as a dedicated service user that
+// owns /run/keyctl-go, as a packager's unit would run it.
 func TestSystemDaemonServesEveryUserWithoutVariables(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("needs root: the system daemon runs as root at /run/keyctl-go, its clients as other uids")
+		t.Skip("needs root: the system daemon runs at /run/keyctl-go, its clients as other uids")
 	}
-	const alice, bob = 1000, 1001
 	unlock, err := holdSystemSocket(true)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer unlock()
-	moveAside(t, filepath.Dir(daemon.SystemSocket))
+	for _, c := range []struct {
+		name string
+		uid  int
+	}{{"as root", 0}, {"as a service user", 990}} {
+		t.Run(c.name, func(t *testing.T) { systemDaemonServesEveryUser(t, c.uid) })
+	}
+}
 
-	db := filepath.Join(t.TempDir(), "system", "keys.db")
-	stderr := &bytes.Buffer{}
-	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--system")
+func systemDaemonServesEveryUser(t *testing.T, daemonUID int) {
+	const alice, bob = 1000, 1001
+	runDir := filepath.Dir(daemon.SystemSocket)
+	moveAside(t, runDir)
+	base, err := os.MkdirTemp("", "keyctl-go-system-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	storeDir := filepath.Join(base, "lib")
+	for _, d := range []string{storeDir, runDir} {
+		// What the service manager makes for a service user
+		// (StateDirectory=, RuntimeDirectory=): theirs.
+		if err := os.Mkdir(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chown(d, daemonUID, daemonUID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	os.Chmod(storeDir, 0o700)
+	bin := publicCopy(t)
+	stderr := &lockedBuffer{}
+	cmd := exec.Command(bin, "--db", filepath.Join(storeDir, "keys.db"), "daemon", "--system")
 	cmd.Stderr = stderr
+	cmd.Env = []string{"PATH=/usr/bin:/bin"}
+	if daemonUID != 0 {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(daemonUID), Gid: uint32(daemonUID), Groups: []uint32{}}}
+	}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -104,6 +136,8 @@ func TestSystemDaemonServesEveryUserWithoutVariables(t *testing.T) {
 	go func() { cmd.Wait(); close(waited) }()
 	// Stopped before the directory is put back (cleanups run last first).
 	t.Cleanup(func() { cmd.Process.Signal(syscall.SIGTERM); <-waited })
+
+	// Root's client trusts the service user too, at the system socket.
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		c, err := daemon.Dial(context.Background(), daemon.SystemSocket)
 		if err == nil {
@@ -111,12 +145,10 @@ func TestSystemDaemonServesEveryUserWithoutVariables(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("the system daemon never listened: %v", err)
+			t.Fatalf("the system daemon never answered: %v; its log: %s", err, stderr)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-
-	bin := publicCopy(t)
 	aliceEnv, bobEnv := userEnv(t, alice), userEnv(t, bob)
 	out, errs, code := runUser(t, bin, alice, aliceEnv, "add", "user", "note", "alice's", "@u")
 	if code != 0 {
