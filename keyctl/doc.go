@@ -42,7 +42,9 @@
 // package daemon, Trust). One that answers as anybody else (EPERM), or
 // does not answer in time (ETIMEDOUT), at steps 2 to 4 is an error, not
 // a reason to go on to the next step: going around it would hide it, and
-// split the user's keys between two stores without a word. A store file
+// split the user's keys between two stores without a word. A daemon that
+// hangs up without answering is tried once more, since one exiting (idle)
+// does that, and is gone by then. A store file
 // held by a daemon that is starting (keystore.ErrLocked) is waited for,
 // looking for its daemon meanwhile.
 //

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -87,7 +88,7 @@ func (o Options) openStore(path string, lockWait time.Duration) (*keyring.Store,
 // file, or nobody behind it) moves on.
 func DialDaemon(ctx context.Context, o Options) (*daemon.Client, Route, error) {
 	if s := o.socket(); s != "" {
-		c, err := daemon.Dial(ctx, s)
+		c, err := dial(ctx, s)
 		return c, Route{Step: StepSocket, Path: s}, err
 	}
 	store, err := o.StoreSocket()
@@ -104,7 +105,7 @@ func DialDaemon(ctx context.Context, o Options) (*daemon.Client, Route, error) {
 		steps = append(steps, Route{Step: StepUserDaemon, Path: store})
 	}
 	for _, r := range steps {
-		c, err := daemon.Dial(ctx, r.Path)
+		c, err := dial(ctx, r.Path)
 		switch {
 		case err == nil:
 			return c, r, nil
@@ -115,6 +116,33 @@ func DialDaemon(ctx context.Context, o Options) (*daemon.Client, Route, error) {
 		}
 	}
 	return nil, Route{}, ErrNoDaemon
+}
+
+// hangUpRetry is how long dial waits before trying again a daemon that
+// hung up on it: long enough for one that was exiting to have gone.
+const hangUpRetry = 50 * time.Millisecond
+
+// dial is daemon.Dial, tried once more if the daemon hung up without
+// answering: a daemon exiting because it was idle (keyctl-go daemon
+// --idle-exit) closes the connections it had not served yet. By the
+// second try it is gone, and nobody listens; one that hangs up again
+// (a uid past its connection limit) is its error.
+func dial(ctx context.Context, path string) (*daemon.Client, error) {
+	c, err := daemon.Dial(ctx, path)
+	if err == nil || !hungUp(err) {
+		return c, err
+	}
+	select {
+	case <-time.After(hangUpRetry):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return daemon.Dial(ctx, path)
+}
+
+func hungUp(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, unix.ECONNRESET) || errors.Is(err, unix.EPIPE)
 }
 
 // nobodyListens reports whether a failed dial found no daemon at all: no

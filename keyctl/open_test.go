@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -234,4 +235,28 @@ func TestOpenStopsAtAnUntrustedSystemSocket(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(e.vars["HOME"], ".local")); err == nil {
 		t.Error("Open went around bob to the user's own store")
 	}
+}
+
+// A daemon that hangs up while exiting (idle, say) is not an error: the
+// client tries once more, finds nobody, and goes on to the next step.
+func TestOpenGoesOnPastADaemonThatExits(t *testing.T) {
+	e := newEnv(t)
+	if err := os.MkdirAll(filepath.Dir(e.opts.SystemSocket), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", e.opts.SystemSocket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.Accept()
+		ln.Close() // the daemon goes, its socket with it
+		if err == nil {
+			c.Close()
+		}
+	}()
+	e.open(keyctl.StepUserStore, filepath.Join(e.vars["HOME"], ".local", "share", "keyctl-go", "keys.db"))
+	<-done
 }
