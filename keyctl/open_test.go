@@ -25,12 +25,12 @@ var ctx = context.Background()
 // env is one user's world: a home, a runtime directory, and the variables
 // the rule reads, with nothing inherited from the test's environment.
 type env struct {
-	t    *testing.T
+	t    testing.TB
 	vars map[string]string
 	opts keyctl.Options
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	dir := shortTempDir(t)
 	e := &env{t: t, vars: map[string]string{
 		"HOME":            filepath.Join(dir, "home"),
@@ -96,7 +96,7 @@ func (e *env) open(want keyctl.Step, path string) keyctl.Caller {
 
 // shortTempDir is a temporary directory with a short path: a socket's
 // path must fit in 108 bytes, and t.TempDir's names the test.
-func shortTempDir(t *testing.T) string {
+func shortTempDir(t testing.TB) string {
 	dir, err := os.MkdirTemp("", "kc")
 	if err != nil {
 		t.Fatal(err)
