@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/keyctl"
+	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
@@ -154,7 +155,17 @@ func (a *app) ensureDaemon(ctx context.Context) error {
 	start.Env = withoutPassphraseFD(os.Environ())
 	// It cannot ask for a passphrase, having no terminal: it is asked
 	// here, and handed down through a pipe.
+	// While another process holds the store, it is a daemon that has
+	// opened it and is about to listen, which is waited for (another
+	// started now could only fail), or a command about to let go.
+	deadline := time.Now().Add(daemonStartTimeout)
 	need, err := a.storeNeedsPassphrase(db)
+	for errors.Is(err, keystore.ErrLocked) && time.Now().Before(deadline) && ctx.Err() == nil {
+		if c, derr := daemon.Dial(ctx, socket); derr == nil {
+			return c.Close()
+		}
+		need, err = a.storeNeedsPassphrase(db)
+	}
 	if err != nil {
 		return err
 	}
@@ -175,14 +186,25 @@ func (a *app) ensureDaemon(ctx context.Context) error {
 		return err
 	}
 	go start.Wait() // reaped if it exits while we still run
-	deadline := time.Now().Add(5 * time.Second)
+	return awaitDaemon(ctx, socket, db, "started a daemon")
+}
+
+// daemonStartTimeout is how long ensureDaemon waits for a daemon it
+// started, or one starting, to answer: a daemon opens the store and
+// listens within milliseconds, unless the store's lock is held, which it
+// waits for as long as any opener (keystore.DefaultLockTimeout).
+const daemonStartTimeout = keystore.DefaultLockTimeout
+
+// awaitDaemon waits until the daemon of store db answers at socket.
+func awaitDaemon(ctx context.Context, socket, db, why string) error {
+	deadline := time.Now().Add(daemonStartTimeout)
 	for {
 		c, err := daemon.Dial(ctx, socket)
 		if err == nil {
 			return c.Close()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("started a daemon for %s, but it does not answer at %s: %w", db, socket, err)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s for %s, but no daemon answers at %s: %w", why, db, socket, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
 // startLifetimeDaemon starts `keyctl-go --db db daemon --socket socket
@@ -117,5 +119,54 @@ func TestDaemonExitsWhenItsStoreGoes(t *testing.T) {
 				t.Errorf("log does not say %q:\n%s", c.want, log)
 			}
 		})
+	}
+}
+
+// A watcher started while the store's daemon is starting (it holds the
+// store, and listens a moment later) waits for that daemon rather than
+// failing on the store's lock or starting a second one, and watches
+// through it.
+func TestWatchWaitsForADaemonStarting(t *testing.T) {
+	dir := t.TempDir()
+	db := filepath.Join(dir, "keys.db")
+	socket := storeSocketOf(t, db)
+	store, err := keyring.Open(db, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	r, stderr := spawnWatcher(t, db, "keyctl watch", "watch", "@u")
+	time.Sleep(700 * time.Millisecond) // the daemon is slow to listen
+	if err := daemon.PrepareUserSocketDir(socket); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := daemon.Listen(socket, store, daemon.Options{Private: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	defer srv.Close()
+	p := store.Process(callerCred())
+	defer p.Release(context.Background())
+	for i, deadline := 0, time.Now().Add(10*time.Second); ; i++ {
+		// A new key each time: the watcher sets its watch a moment after
+		// it connects.
+		if _, err := p.Add(context.Background(), "user", fmt.Sprint("probe", i), []byte("v"), keyring.UserKeyring); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case l, ok := <-r.lines:
+			if !ok {
+				t.Fatalf("the watcher ended: %s", stderr.String())
+			}
+			if !strings.Contains(l, " link ") {
+				t.Fatalf("the watcher printed %q", l)
+			}
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the watcher heard nothing: %s", stderr.String())
+		}
 	}
 }
