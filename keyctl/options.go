@@ -85,6 +85,11 @@ func (o Options) StorePath() (string, error) {
 	if s := o.namedStore(); s != "" {
 		return s, nil
 	}
+	return o.defaultStore()
+}
+
+// defaultStore is the user's default store, step 5's.
+func (o Options) defaultStore() (string, error) {
 	dir := o.getenv("XDG_DATA_HOME")
 	if !filepath.IsAbs(dir) { // the XDG spec says to ignore a relative one
 		home := o.getenv("HOME")
@@ -114,20 +119,11 @@ func (o Options) StoreSocket() (string, error) {
 		store = abs
 		// The default store named by its path is still the default
 		// store, whose daemon is at step 4's socket.
-		o.Store, o.Getenv = "", o.withoutStore
-		if def, err := o.StorePath(); err == nil && filepath.Clean(def) == store {
+		if def, err := o.defaultStore(); err == nil && filepath.Clean(def) == store {
 			store = ""
 		}
 	}
 	return daemon.UserSocket(o.getenv("XDG_RUNTIME_DIR"), store)
-}
-
-// withoutStore is the environment without $KEYCTL_GO_DB.
-func (o Options) withoutStore(name string) string {
-	if name == EnvStore {
-		return ""
-	}
-	return o.getenv(name)
 }
 
 // systemSocket is step 3's socket, "" to skip it.

@@ -103,6 +103,9 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			return 2
 		}
 	}
+	if opts.socket == "" {
+		opts.socket = a.socketPath // keyctl-go --socket PATH daemon: where clients were told to look
+	}
 	if opts.kcmDefault && opts.kcmSocket == "" {
 		if !opts.system {
 			fmt.Fprintln(a.stderr, "keyctl-go daemon: --kcm names the system's KCM socket: use it with --system, or give --kcm-socket <path>")
