@@ -118,7 +118,8 @@ var dialTimeout = DefaultDialTimeout
 //
 // Before it sends anything, Dial asks the kernel who made the socket it
 // reached (SO_PEERCRED), and talks only to a daemon running as this
-// process's effective uid or as root: anyone else's is refused with an
+// process's effective uid or as root (at SystemSocket, also as the owner
+// of its directory: see trustedServerUIDs): anyone else's is refused with an
 // error naming path and the uid found there, which unwraps to EPERM.
 // Dialling, that check and the pipes' exchange must finish within
 // DefaultDialTimeout, or within ctx if it ends sooner; past it Dial
@@ -820,6 +821,25 @@ func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
 	// read them.
 	c.stream()
 	return c.call(ctx, wire.OpWatch, &wire.WatchRequest{ID: int32(id), Tag: int32(tag)}, &wire.Empty{})
+}
+
+// SetWatchQueue sizes the connection's watch queue to hold notes records
+// (0: the daemon's QueueSize) and filters it (nil: everything passes), as
+// watchqueue.Queue.SetSize and SetFilter do a queue of one's own; the
+// filter applies in the daemon, so records it rejects take no room and
+// cause no loss. It must come before the first Watch, which makes the
+// queue: after, it is EBUSY. A size outside watchqueue.MinNotes..MaxNotes
+// or a bad filter is EINVAL, and the queue can still be set.
+func (c *Client) SetWatchQueue(ctx context.Context, notes int, filter *watchqueue.Filter) error {
+	req := &wire.WatchQueueRequest{Size: int32(notes)}
+	if filter != nil {
+		b, err := filter.AppendBinary(nil)
+		if err != nil {
+			return fmt.Errorf("daemon: watch queue filter: %w", err)
+		}
+		req.Filter = b
+	}
+	return c.call(ctx, wire.OpWatchQueue, req, &wire.Empty{})
 }
 
 // Records returns an iterator over the records the connection's watches

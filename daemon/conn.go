@@ -383,6 +383,8 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 			id, err := p.PinSession(ctx)
 			return &wire.SerialReply{Serial: int32(id)}, err
 		}
+	case *wire.WatchQueueRequest:
+		return &wire.Empty{}, c.makeQueue(int(r.Size), r.Filter)
 	case *wire.WatchRequest:
 		q, err := c.queue()
 		if err != nil {
@@ -424,18 +426,46 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 	panic(fmt.Sprintf("daemon: no handler for %v", op))
 }
 
-// queue returns the connection's watch queue, making it on first use and
-// starting the goroutine that streams what it holds.
+// queue returns the connection's watch queue, making it on first use,
+// of the server's size, and starting the goroutine that streams what it
+// holds.
 func (c *conn) queue() (*watchqueue.Queue, error) {
 	if c.q != nil {
 		return c.q, nil
 	}
+	if err := c.makeQueue(0, nil); err != nil {
+		return nil, err
+	}
+	return c.q, nil
+}
+
+// makeQueue makes the connection's watch queue, of notes records (0: the
+// server's QueueSize), filtered by filter (the kernel's layout; empty for
+// none), and starts the goroutine that streams it (wire.OpWatchQueue).
+// A queue made already is EBUSY, as a sized pipe is; a bad size or
+// filter is EINVAL and leaves the connection without a queue, as before.
+func (c *conn) makeQueue(notes int, filter []byte) error {
+	if c.q != nil {
+		return fmt.Errorf("daemon: the connection's watch queue is made already: %w", unix.EBUSY)
+	}
+	if notes == 0 {
+		notes = c.s.opts.QueueSize
+	}
 	q := watchqueue.New(watchqueue.Options{})
-	if err := q.SetSize(c.s.opts.QueueSize); err != nil {
-		return nil, fmt.Errorf("daemon: sizing the watch queue: %w", err)
+	if err := q.SetSize(notes); err != nil {
+		return fmt.Errorf("daemon: sizing the watch queue: %w", err)
+	}
+	if len(filter) > 0 {
+		f, err := watchqueue.ParseFilter(filter)
+		if err == nil {
+			err = q.SetFilter(f)
+		}
+		if err != nil {
+			return fmt.Errorf("daemon: filtering the watch queue: %w", err)
+		}
 	}
 	c.q = q
 	c.recordsDone = make(chan struct{})
 	go c.records(q)
-	return q, nil
+	return nil
 }

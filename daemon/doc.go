@@ -36,8 +36,11 @@
 // errors unwrap to the daemon's errno. Both are a keyring.Caller, so a
 // program switches between a store of its own and the daemon by changing
 // the line that makes one. Watch is the exception: over the daemon the
-// queue is the connection's, and records come back through Records. Dial
-// talks only to a daemon running as the caller's uid or root, and gives
+// queue is the connection's (SetWatchQueue sizes and filters it), and
+// records come back through Records; package keyctl gives a program on a
+// store of its own the same Watch and Records, and finds the daemon. Dial
+// talks only to a daemon running as the caller's uid or root (or, at
+// SystemSocket, the system daemon's service user: see Trust), and gives
 // up after DefaultDialTimeout.
 //
 // Dial then asks the daemon to move the connection's frames onto two
@@ -76,7 +79,12 @@
 //     naming the socket and the uid found): a user who can place a socket
 //     where another's client looks (a shared directory, a stale
 //     $KEYCTL_GO_SOCKET) learns nothing from it. Root is trusted: it could
-//     read the store anyway. A socket systemd made is root's.
+//     read the store anyway. A socket systemd made is root's. At
+//     SystemSocket alone, the owner of its directory is trusted too, when
+//     that directory's parent is root's and writable by nobody else, so
+//     that only root could have handed it over: the system daemon may run
+//     as a dedicated service user. Nowhere else does a directory's owner
+//     count, or a user's directory under a root-owned /home would do.
 //   - A per-user daemon (Options.Private) serves its own uid and root and
 //     hangs up on anyone else at accept, logging it; its socket is 0600,
 //     in a directory of the user's writable by nobody else, and every

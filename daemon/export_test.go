@@ -27,3 +27,11 @@ func SetUserTmp(t interface{ Cleanup(func()) }, dir string) {
 
 // Connections is how many connections srv is serving.
 func Connections(srv *Server) int { return srv.connections() }
+
+// SetSystemSocket moves the path that Dial treats as the system socket
+// (whose directory's owner it trusts) until the test ends.
+func SetSystemSocket(t interface{ Cleanup(func()) }, path string) {
+	old := systemSocket
+	systemSocket = path
+	t.Cleanup(func() { systemSocket = old })
+}

@@ -223,7 +223,7 @@ func (d *daemonProcess) wait(t testing.TB) error {
 
 // A step of a scripted client: one call, named by Op.
 type step struct {
-	Op      string // add, read, describe, update, setperm, chown, watch, keyringid, fill, records, spin, dial, hold, adopt, join, pin, unpin, persistent, link
+	Op      string // add, read, describe, update, setperm, chown, watch, watchqueue, keyringid, fill, records, spin, dial, hold, adopt, join, pin, unpin, persistent, link
 	Name    string `json:",omitempty"` // add, join: remember the new key by this name
 	Key     int32  `json:",omitempty"` // the key, or the ring for keyringid
 	Ref     string `json:",omitempty"` // the key, as named by an earlier add of this script
@@ -234,7 +234,7 @@ type step struct {
 	Perm    uint32 `json:",omitempty"` // setperm
 	UID     uint32 `json:",omitempty"` // chown, persistent
 	Tag     int    `json:",omitempty"` // watch
-	N       int    `json:",omitempty"` // records: how many key records to wait for; spin: the payload's size; hold: connections to try
+	N       int    `json:",omitempty"` // records: how many key records to wait for; spin: the payload's size; hold: connections to try; watchqueue: notes
 }
 
 // What a step did, one JSON line on the script's stdout per step.
@@ -371,6 +371,20 @@ func (s step) run(ctx context.Context, c *daemon.Client, named map[string]keyrin
 			held = append(held, d)
 			o.Count++
 		}
+	case "watchqueue":
+		// The connection's queue, of N notes, filtered to pass only the
+		// key notification subtype Type names, if any.
+		var f *watchqueue.Filter
+		if s.Type != "" {
+			var sub watchqueue.SubtypeSet
+			for i := range uint8(8) {
+				if watchqueue.KeySubtype(i).String() == s.Type {
+					sub.Add(i)
+				}
+			}
+			f = &watchqueue.Filter{Types: []watchqueue.TypeFilter{{Type: watchqueue.TypeKeyNotify, Subtypes: sub}}}
+		}
+		err = c.SetWatchQueue(ctx, s.N, f)
 	case "records":
 		for r, rerr := range c.Records(ctx) {
 			if rerr != nil {

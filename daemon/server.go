@@ -178,6 +178,18 @@ func (s *Server) Serve() error {
 	}
 }
 
+// Connections is how many connections are being served now; each
+// connection's watches end with it, so a server with none has no
+// watches either.
+func (s *Server) Connections() int { return s.connections() }
+
+// connections is how many connections are being served.
+func (s *Server) connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.conns)
+}
+
 // start registers a connection the gate admitted and starts its
 // goroutines; unless the server is closing, which closes it at once.
 func (s *Server) start(uc *net.UnixConn, p Peer) {
@@ -201,13 +213,6 @@ func (s *Server) start(uc *net.UnixConn, p Peer) {
 	s.wg.Add(1)
 	s.mu.Unlock()
 	go c.serve()
-}
-
-// connections is how many connections are being served.
-func (s *Server) connections() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return len(s.conns)
 }
 
 func (s *Server) remove(c *conn) {

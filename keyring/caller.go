@@ -15,11 +15,13 @@ import (
 // program written against Caller moves between the two by changing the
 // line that makes it.
 //
-// Watch is left out: it hands the store a *watchqueue.Queue, which lives
-// in the caller's memory and cannot cross a socket. Over the daemon the
-// queue is the connection's and its records come back as frames
-// (daemon.Client.Watch and Records), so the two watch differently and a
-// program that watches picks one.
+// Watch is left out here, since Process.Watch hands the store a
+// *watchqueue.Queue, which lives in the caller's memory and cannot cross
+// a socket. Package keyctl's Caller adds it the same way for both: one
+// queue per caller, the Caller's own when embedded and the connection's
+// over the daemon, set with Watch(ctx, id, tag) and read with Records.
+// A program that watches, and should run with or without a daemon, uses
+// keyctl.Open.
 //
 // Release and Cred are left out too: a Process is released by whoever
 // made it, a daemon connection by closing it, and a client's credentials

@@ -38,8 +38,8 @@
 // a registered named session), or a keyring of its own it may Search,
 // which the kernel would let it join by name. Anything else is EACCES, to
 // root as well. Pins are their owner's: only the keyring's owner may pin
-// or unpin it, and the registry's holds on user, persistent and named
-// session keyrings are not pins. Answers a Process caches about
+// or unpin it, and the registry's holds on user and persistent keyrings
+// are not pins. Answers a Process caches about
 // possession are dropped whenever its keyrings change.
 //
 // A change is acknowledged once it is durable, and its notifications are
@@ -112,12 +112,23 @@
 //   - Uid 0 stands in for CAP_SYS_ADMIN where the kernel asks for it, and
 //     for CAP_SETUID in GetPersistent.
 //   - A session is handed down by serial (AdoptSession), under the rules
-//     above, rather than by fork. Named sessions persist, registered by
-//     name, one keyring to a name: a name held by another user's live
-//     session that the joiner may not Search stays with it, and the joiner
-//     gets an unregistered keyring of that name (the kernel lets both
-//     carry it). Joining by name looks only at named sessions, where the
-//     kernel's join finds any keyring of that name the caller may Search.
+//     above, rather than by fork. Named sessions are registered by name,
+//     one keyring to a name: a name held by another user's live session
+//     that the joiner may not Search stays with it, and the joiner gets an
+//     unregistered keyring of that name (the kernel lets both carry it).
+//     Joining by name looks only at named sessions, where the kernel's
+//     join finds any keyring of that name the caller may Search.
+//   - A named session lives as the kernel's does, while something holds
+//     it: a process that has it as its session, a PinSession pin (the
+//     userspace stand-in for the processes a session is handed down to,
+//     which `keyctl-go session` takes while its program runs), or a link.
+//     The name holds nothing: when the last holder lets go, the keyring
+//     and its name are collected, and its quota is back. (Named sessions
+//     once persisted by their name alone; since their default mask
+//     denies their owner Search, nobody could list or remove them, and a
+//     user who ran 197 named sessions could add no key at all. A store
+//     made then still has those holds: its owner may take each off with
+//     UnpinSession, as a pin.)
 //   - Another user's named session that the kernel lets a process join
 //     (it grants Search) can be joined but not pinned: pins record no
 //     pinner, so only the owner may take them.

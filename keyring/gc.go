@@ -13,7 +13,8 @@ import (
 const maxCollectorSleep = time.Minute
 
 // Garbage collection. The kernel collects asynchronously; here a key that
-// nothing holds any more (no link, no registered name, no process) is
+// nothing holds any more (no link, no pin or registered user keyring, no
+// process) is
 // destroyed in the same transaction as the change that let go of it, so its
 // quota is back as soon as that change is acknowledged. Expired and revoked
 // keys keep their links until the GC delay has passed; Collect removes them
@@ -48,6 +49,12 @@ func (t *txn) destroy(r *keystore.KeyRecord) error {
 	}
 	if r.Flags&keystore.FlagInQuota != 0 {
 		if err := t.applyQuota(charge{uid: r.UID, keys: -1, bytes: -int64(r.QuotaBytes)}); err != nil {
+			return err
+		}
+	}
+	// A named session goes with its name, which holds nothing alive.
+	if r.IsKeyring() && t.tx.Name(keystore.NameSession, r.Description) == r.Serial {
+		if err := t.tx.DeleteName(keystore.NameSession, r.Description); err != nil {
 			return err
 		}
 	}

@@ -593,7 +593,7 @@ func TestSessions(t *testing.T) {
 	if found := must[keyring.Serial](t)(child.RequestKey(ctx, "user", "in-session", 0)); found != k {
 		t.Errorf("child's request_key found %d, want %d", found, k)
 	}
-	// Named sessions persist and can be joined again.
+	// A named session can be joined again by name while it lives.
 	named := must[keyring.Serial](t)(p.JoinSession(ctx, "work"))
 	if d := must[keyring.Description](t)(p.Describe(ctx, named)); d.Perm != 0x3f130000 {
 		t.Errorf("named session mask %v", d.Perm)
@@ -617,10 +617,21 @@ func TestSessions(t *testing.T) {
 	_, err = p.Describe(ctx, k)
 	wantErrno(t, err, unix.ENOKEY)
 
+	// A named session lives while it is held, as the kernel's: pinned,
+	// it outlives the store's closing; "work", which only p held, and
+	// its name, do not.
+	pinned := must[keyring.Serial](t)(p.JoinSession(ctx, "kept"))
+	must[struct{}](t)(struct{}{}, p.SetPerm(ctx, pinned, 0x3f1b0000))
+	must[keyring.Serial](t)(p.PinSession(ctx))
 	e.reopen()
 	p = e.store.Process(alice)
-	if again := must[keyring.Serial](t)(p.JoinSession(ctx, "work")); again != named {
-		t.Errorf("after reopen, session \"work\" is %d, want %d", again, named)
+	if again := must[keyring.Serial](t)(p.JoinSession(ctx, "kept")); again != pinned {
+		t.Errorf("after reopen, pinned session \"kept\" is %d, want %d", again, pinned)
+	}
+	_, err = p.Describe(ctx, named)
+	wantErrno(t, err, unix.ENOKEY)
+	if again := must[keyring.Serial](t)(p.JoinSession(ctx, "work")); again == named || again == 0 {
+		t.Errorf("after reopen, session \"work\" is %d: the old one (%d) should be gone", again, named)
 	}
 	must[struct{}](t)(struct{}{}, p.Release(ctx))
 }

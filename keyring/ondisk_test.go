@@ -87,6 +87,8 @@ func TestNothingOnDiskNamesAKey(t *testing.T) {
 	// The owner has no Search on a named session: joining by name again
 	// makes a new one, which takes the name over.
 	again := must(p.JoinSession(ctx, "grep-named-session-alpha"))
+	// Pinned, so that the copy, which no process holds anything of, keeps it.
+	must(p.PinSession(ctx))
 	if again == session {
 		t.Fatalf("joined %d again", session)
 	}

@@ -17,16 +17,17 @@ import (
 // possession), else a new one that takes over the name: the default mask of
 // a named session, 0x3f130000, gives its owner no Search, so, as in the
 // kernel, joining by name again makes a new keyring unless the mask is
-// changed. Named sessions persist here (the kernel's last as long as a
-// process holds them), so other processes can join them. A name starting
-// with '.' is EPERM. Joining the session the process already has returns
-// 0, as the kernel does.
+// changed. A named session lives, as the kernel's does, while a process
+// has it as its session or a PinSession pin holds it (or a link to it):
+// then it is collected, its name with it, and its quota is back. The
+// registry of names holds no keyring alive. A name starting with '.' is
+// EPERM. Joining the session the process already has returns 0, as the
+// kernel does.
 //
 // A name is registered to one keyring at a time. A name another user's
 // live session holds that the caller may not Search stays with that
-// session: the caller gets a new keyring of that name, not registered, so
-// that it lives while the caller holds or pins it, as the kernel's do. (In
-// the kernel both would carry the name.)
+// session: the caller gets a new keyring of that name, not registered.
+// (In the kernel both would carry the name.)
 func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) {
 	const op = "keyctl_join_session_keyring"
 	// The kernel copies the name in (EINVAL) before it looks at it.
@@ -38,7 +39,6 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 	}
 	var joined Serial
 	err := p.update(ctx, func(t *txn) error {
-		var displaced *keystore.KeyRecord
 		register := name != ""
 		if name != "" {
 			if s := Serial(t.tx.Name(keystore.NameSession, name)); s != 0 {
@@ -52,13 +52,12 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 					return nil
 				}
 				// The name passes on from the caller's own keyring or a
-				// dead one. Another user's live session keeps it, and the
-				// hold that comes with it: taking it would let anyone
-				// collect that user's session by joining its name.
+				// dead one, which keeps its other holders. Another user's
+				// live session keeps it: a name is no hold, but taking it
+				// would let anyone hide that user's session from its own
+				// processes' joins.
 				if live && r.UID != t.p.cred.UID {
 					register = false
-				} else {
-					displaced = r
 				}
 			}
 		}
@@ -80,9 +79,6 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 			r.Description = name
 			r.Perm = uint32(perms.DefaultNamedSessionKeyring)
 		}
-		if register {
-			r.Pins = 1
-		}
 		r.QuotaBytes = uint32(len(r.Description)) + 1
 		c := charge{uid: r.UID, keys: 1, bytes: int64(r.QuotaBytes)}
 		if err := t.checkQuota(op, 0, c); err != nil {
@@ -98,14 +94,6 @@ func (p *Process) JoinSession(ctx context.Context, name string) (Serial, error) 
 			if err := t.tx.PutName(keystore.NameSession, name, r.Serial); err != nil {
 				return err
 			}
-		}
-		if displaced != nil {
-			// The name moved on: the old keyring keeps only its other holders.
-			displaced.Pins--
-			if err := t.put(displaced); err != nil {
-				return err
-			}
-			t.dropped = append(t.dropped, Serial(displaced.Serial))
 		}
 		joined = Serial(r.Serial)
 		return nil
@@ -180,12 +168,11 @@ func (t *txn) isSession(r *keystore.KeyRecord) bool {
 }
 
 // sessionPins is how many of r's pins PinSession took: its pins less
-// those the registry holds.
+// the one the registry of user keyrings holds. (A store made before named
+// sessions stopped being held by their name counts that old hold as a
+// pin, which the owner may then take off.)
 func (t *txn) sessionPins(r *keystore.KeyRecord) uint32 {
 	held := uint32(0)
-	if t.tx.Name(keystore.NameSession, r.Description) == r.Serial {
-		held++
-	}
 	if kind, uid, ok := userRegistry(r.Description); ok && t.tx.Name(kind, uidName(uid)) == r.Serial {
 		held++
 	}

@@ -1,6 +1,8 @@
 package keyring_test
 
 import (
+	"errors"
+	"fmt"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -41,8 +43,12 @@ func makeAlicesKeyrings(t *testing.T, s *keyring.Store) (alicesKeyrings, *keyrin
 	add(p, "searchable", a.rings["searchable"])
 	must[struct{}](t)(struct{}{}, p.SetPerm(ctx, a.rings["searchable"], 0x3f0b0000))
 
-	a.rings["named"] = must[keyring.Serial](t)(p.JoinSession(ctx, "work"))
-	add(p, "named", keyring.SessionKeyring)
+	// A named session lives while a process has it (the registry holds
+	// nothing): this one's holder lives as long as the test.
+	holder := s.Process(alice)
+	t.Cleanup(func() { holder.Release(ctx) })
+	a.rings["named"] = must[keyring.Serial](t)(holder.JoinSession(ctx, "work"))
+	add(holder, "named", keyring.SessionKeyring)
 	a.rings["pinned"] = must[keyring.Serial](t)(p.JoinSession(ctx, ""))
 	add(p, "pinned", keyring.SessionKeyring)
 	must[keyring.Serial](t)(p.PinSession(ctx))
@@ -169,14 +175,15 @@ func TestPinsAreTheOwners(t *testing.T) {
 }
 
 // Joining a name that another user's session holds gives the joiner a
-// keyring of its own and leaves the name, and the hold that comes with
-// it, to that user's session: joining it would otherwise collect it.
+// keyring of its own and leaves the name to that user's session, whose
+// own processes find it by that name.
 func TestJoinSessionLeavesAnotherUsersName(t *testing.T) {
 	e := newEnv(t, keyring.Options{})
 	p := e.store.Process(alice)
 	work := must[keyring.Serial](t)(p.JoinSession(ctx, "work"))
 	k := must[keyring.Serial](t)(p.Add(ctx, "user", "k", []byte("alice's"), keyring.SessionKeyring))
-	must[struct{}](t)(struct{}{}, p.Release(ctx)) // the name alone holds it now
+	must[keyring.Serial](t)(p.PinSession(ctx))
+	must[struct{}](t)(struct{}{}, p.Release(ctx)) // her pin alone holds it now
 
 	b := e.store.Process(bob)
 	bobs := must[keyring.Serial](t)(b.JoinSession(ctx, "work"))
@@ -204,11 +211,12 @@ func TestJoinSessionLeavesAnotherUsersName(t *testing.T) {
 
 	// Her own joins still pass the name on, as before: her named
 	// sessions do not grant her Search, so each join makes a new one, and
-	// the one it displaced goes once nothing holds it.
+	// the one it displaced goes once nothing holds it (her pin taken off).
 	again := must[keyring.Serial](t)(p.JoinSession(ctx, "work"))
 	if again == work {
 		t.Errorf("alice's join of %q found the session she cannot Search", "work")
 	}
+	must[struct{}](t)(struct{}{}, p.UnpinSession(ctx, work))
 	wantErrno(t, e.store.Process(alice).AdoptSession(ctx, work), unix.ENOKEY)
 }
 
@@ -241,5 +249,39 @@ func TestLeavingASessionLeavesItsKeys(t *testing.T) {
 	must[[]byte](t)(p.Read(ctx, k))
 	for _, s := range []keyring.Serial{first, other} {
 		must[struct{}](t)(struct{}{}, p.UnpinSession(ctx, s))
+	}
+}
+
+// Named sessions cost their owner quota only while something holds them,
+// as in the kernel: 250 in a row, each joined, pinned while its program
+// runs and let go (what `keyctl-go session NAME prog` does), leave alice
+// her whole quota, and none of them behind.
+func TestNamedSessionsAreFreedWhenLetGo(t *testing.T) {
+	e := newEnv(t, keyring.Options{})
+	var sessions []keyring.Serial
+	for i := range 250 {
+		p := e.store.Process(alice)
+		must[keyring.Serial](t)(p.JoinSession(ctx, fmt.Sprintf("name%d", i)))
+		pinned := must[keyring.Serial](t)(p.PinSession(ctx))
+		must[struct{}](t)(struct{}{}, p.Release(ctx))
+		child := e.store.Process(alice)
+		must[struct{}](t)(struct{}{}, child.AdoptSession(ctx, pinned))
+		must[keyring.Serial](t)(child.Add(ctx, "user", "k", []byte("v"), keyring.SessionKeyring))
+		must[struct{}](t)(struct{}{}, child.Release(ctx))
+		must[struct{}](t)(struct{}{}, e.store.Process(alice).UnpinSession(ctx, pinned))
+		sessions = append(sessions, pinned)
+	}
+	p := e.store.Process(alice)
+	defer p.Release(ctx)
+	for _, s := range sessions {
+		if _, err := p.Describe(ctx, s); !errors.Is(err, unix.ENOKEY) {
+			t.Fatalf("named session %d, let go, still there: %v", s, err)
+		}
+	}
+	// All her quota is hers again: as many keys as she ever could.
+	for i := range keyring.DefaultQuota.MaxKeys - 3 {
+		if _, err := p.Add(ctx, "user", fmt.Sprintf("after%d", i), []byte("v"), keyring.UserKeyring); err != nil {
+			t.Fatalf("key %d after 250 sessions: %v", i, err)
+		}
 	}
 }

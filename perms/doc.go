@@ -1,7 +1,8 @@
 // Package perms is the kernel's key permission model as pure logic: who is
 // asking (Cred), what a key allows (Mask), and whether a request is granted.
 // It does no I/O and knows nothing of storage; the key store feeds it the
-// facts (owner, group, mask, possession) and acts on its answers.
+// facts (owner, group, mask, possession) and acts on its answers. Current,
+// the one exception, asks the kernel who this process is.
 //
 // # Basics
 //

@@ -50,6 +50,8 @@ func NewRequest(op Op) (Message, error) {
 		return &JoinSessionRequest{}, nil
 	case OpWatch:
 		return &WatchRequest{}, nil
+	case OpWatchQueue:
+		return &WatchQueueRequest{}, nil
 	case OpMove:
 		return &MoveRequest{}, nil
 	case OpSetTimeout:
@@ -94,7 +96,7 @@ func NewReply(op Op) (Message, error) {
 		return &SerialsReply{}, nil
 	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch,
 		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession, OpPipes,
-		OpInstantiate, OpReject:
+		OpInstantiate, OpReject, OpWatchQueue:
 		return &Empty{}, nil
 	}
 	return nil, errUnknownOp(op)
@@ -202,6 +204,18 @@ type WatchRequest struct {
 
 func (m *WatchRequest) EncodeFields(e *Encoder) { e.I32(m.ID); e.I32(m.Tag) }
 func (m *WatchRequest) DecodeFields(d *Decoder) { m.ID = d.I32(); m.Tag = d.I32() }
+
+// WatchQueueRequest sizes the connection's watch queue (Size notes, 0
+// for the daemon's default) and filters it (Filter in the kernel's
+// struct watch_notification_filter layout, watchqueue.ParseFilter's;
+// empty for none).
+type WatchQueueRequest struct {
+	Size   int32
+	Filter []byte
+}
+
+func (m *WatchQueueRequest) EncodeFields(e *Encoder) { e.I32(m.Size); e.Bytes(m.Filter) }
+func (m *WatchQueueRequest) DecodeFields(d *Decoder) { m.Size = d.I32(); m.Filter = d.Bytes() }
 
 // MoveRequest asks for KEYCTL_MOVE. Flags are the kernel's, a u32 as
 // its syscall takes them.

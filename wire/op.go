@@ -45,7 +45,6 @@ const (
 	// through them and the socket carries nothing. It must be the
 	// connection's first request, alone on the socket until its reply.
 	OpPipes Op = 25
-
 	// request_key's callouts (keyring's construct.go and authority.go).
 	OpRequestKeyCallout Op = 26 // RequestKeyWithCallout: RequestKeyCalloutRequest, ConstructionReply
 	OpCompleteRequest   Op = 27 // CompleteRequest: KeyRequest, SerialReply
@@ -53,7 +52,13 @@ const (
 	OpInstantiate       Op = 29 // Instantiate: InstantiateRequest, Empty
 	OpReject            Op = 30 // Reject: RejectRequest, Empty
 
-	maxOp = OpReject
+	// OpWatchQueue sizes and filters the connection's watch queue, as
+	// IOC_WATCH_QUEUE_SET_SIZE and _SET_FILTER do a notification pipe:
+	// WatchQueueRequest, Empty. It must come before the first OpWatch,
+	// which makes the queue (EBUSY after).
+	OpWatchQueue Op = 31
+
+	maxOp = OpWatchQueue
 )
 
 var opNames = [...]string{
@@ -89,6 +94,8 @@ var opNames = [...]string{
 	OpAssumeAuthority:   "assume_authority",
 	OpInstantiate:       "instantiate",
 	OpReject:            "reject",
+
+	OpWatchQueue: "watch_queue",
 }
 
 // Known reports whether op is an operation of this protocol version.

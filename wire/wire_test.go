@@ -48,6 +48,7 @@ var requests = map[wire.Op]wire.Message{
 	wire.OpAssumeAuthority:   &wire.AssumeAuthorityRequest{Key: 18, Token: "0f1e"},
 	wire.OpInstantiate:       &wire.InstantiateRequest{Key: 19, Payload: []byte("Debug x"), Ring: -8},
 	wire.OpReject:            &wire.RejectRequest{Key: 20, Timeout: 30e9, Errno: 129, Ring: 0},
+	wire.OpWatchQueue:        &wire.WatchQueueRequest{Size: 32, Filter: []byte{1, 0, 0, 0}},
 }
 
 // replies holds the results of every op, likewise not zero where the type
@@ -86,6 +87,7 @@ var replies = map[wire.Op]wire.Message{
 	wire.OpAssumeAuthority: &wire.SerialReply{Serial: 113},
 	wire.OpInstantiate:     &wire.Empty{},
 	wire.OpReject:          &wire.Empty{},
+	wire.OpWatchQueue:      &wire.Empty{},
 }
 
 // Every op this version knows has a request and a reply in the tables

@@ -6,25 +6,19 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strconv"
-	"time"
 
-	"golang.org/x/sys/unix"
-
-	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/keyspec"
+	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
 
 // Environment variables keyctl-go reads.
 const (
-	envDB      = "KEYCTL_GO_DB"      // store file, when --db is not given
+	envDB      = keyctl.EnvStore     // store file, when --db is not given
 	envSession = "KEYCTL_GO_SESSION" // serial of the session keyring @s names
-	envSocket  = "KEYCTL_GO_SOCKET"  // a daemon to use instead of opening the store
+	envSocket  = keyctl.EnvSocket    // a daemon to use, when --socket is not given
 )
 
 // app is one invocation: its streams, environment and, once a command needs
@@ -40,7 +34,8 @@ type app struct {
 	getenv    func(string) string
 	cred      func() perms.Cred
 
-	dbPath string // from --db; "" means the environment decides
+	dbPath     string // from --db; "" means the environment decides
+	socketPath string // from --socket; likewise
 	// newWithPassphrase is --passphrase: a store created now is protected
 	// by a passphrase rather than a key file.
 	newWithPassphrase bool
@@ -51,9 +46,7 @@ type app struct {
 	// secretService is the daemon's --secret-service.
 	secretService bool
 
-	store  *keyring.Store // nil when a daemon serves the store
-	proc   keyring.Caller // the caller's Process, or a daemon connection
-	closer func(context.Context) error
+	proc keyctl.Caller // the caller's Process, or a daemon connection
 }
 
 func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) string) *app {
@@ -67,16 +60,9 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, getenv func(string) strin
 	}
 }
 
-// callerCred is who the kernel would see: the real uid and gid, since
-// keyctl-go is not installed set-id, and the supplementary groups.
-func callerCred() perms.Cred {
-	c := perms.Cred{UID: uint32(os.Getuid()), GID: uint32(os.Getgid())}
-	groups, _ := os.Getgroups()
-	for _, g := range groups {
-		c.Groups = append(c.Groups, uint32(g))
-	}
-	return c
-}
+// callerCred is who the kernel would see (perms.Current): keyctl-go is
+// not installed set-id, so its effective ids are the real ones.
+func callerCred() perms.Cred { return perms.Current() }
 
 // exitError ends a command with keyctl's exit code and message. An empty
 // message prints nothing (supports says yes or no by its code alone).
@@ -119,6 +105,9 @@ func (a *app) dispatch(ctx context.Context, args []string) int {
 		if len(args) >= 2 && args[0] == "--db" {
 			a.dbPath = args[1]
 			args = args[2:]
+		} else if len(args) >= 2 && args[0] == "--socket" {
+			a.socketPath = args[1]
+			args = args[2:]
 		} else if args[0] == passphraseOption {
 			a.newWithPassphrase = true
 			args = args[1:]
@@ -129,6 +118,10 @@ func (a *app) dispatch(ctx context.Context, args []string) int {
 	if len(args) == 0 {
 		a.printUsage()
 		return 2
+	}
+	if args[0] == "--help" || args[0] == "-h" {
+		fmt.Fprint(a.stdout, helpText)
+		return 0
 	}
 	if args[0] == daemonCommand {
 		return a.runDaemon(ctx, args[1:])
@@ -159,47 +152,48 @@ func (a *app) dispatch(ctx context.Context, args []string) int {
 	}
 }
 
-// dbFile is where the store lives: --db, $KEYCTL_GO_DB, or the XDG data
-// directory.
-func (a *app) dbFile() (string, error) {
-	if a.dbPath != "" {
-		return a.dbPath, nil
+// discovery is how this invocation finds the store: keyctl's rule, with
+// --socket and --db, the environment, and a store opener that asks for a
+// passphrase.
+func (a *app) discovery() keyctl.Options {
+	return keyctl.Options{
+		Socket:    a.socketPath,
+		Store:     a.dbPath,
+		Getenv:    a.getenv,
+		OpenStore: a.openStore,
+		Cred:      a.cred,
 	}
-	if p := a.getenv(envDB); p != "" {
-		return p, nil
-	}
-	dir := a.getenv("XDG_DATA_HOME")
-	if dir == "" {
-		home := a.getenv("HOME")
-		if home == "" {
-			var err error
-			if home, err = os.UserHomeDir(); err != nil {
-				return "", fmt.Errorf("no store: set --db, %s or HOME: %w", envDB, err)
-			}
-		}
-		dir = filepath.Join(home, ".local", "share")
-	}
-	return filepath.Join(dir, "keyctl-go", "keys.db"), nil
 }
 
-// process returns what the caller acts through, on first use: a daemon
-// serving the store if one is reachable (see daemonSocket), else the store
-// opened here and the caller's Process in it; with the session from the
-// environment adopted, and a request_key helper's authority assumed.
-func (a *app) process(ctx context.Context) (keyring.Caller, error) {
+// dbFile is the store a command opens when no daemon serves it: --db,
+// $KEYCTL_GO_DB, or the XDG data directory (keyctl.Options.StorePath).
+func (a *app) dbFile() (string, error) { return a.discovery().StorePath() }
+
+// storeSocket is where the daemon of that store listens, as
+// daemon.UserSocket says: where steps 2 and 4 of the rule look, and where
+// a daemon this command starts listens.
+func (a *app) storeSocket() (string, error) { return a.discovery().StoreSocket() }
+
+// process returns what the caller acts through, on first use: what the
+// discovery rule finds (keyctl.Open: a daemon, else the store opened
+// here), with the session from the environment adopted, and a request_key
+// helper's authority assumed.
+func (a *app) process(ctx context.Context) (keyctl.Caller, error) {
 	if a.proc != nil {
 		return a.proc, nil
 	}
-	p, err := a.connect(ctx)
+	p, err := keyctl.Open(ctx, a.discovery())
 	if err != nil {
 		return nil, err
 	}
 	if v := a.getenv(envSession); v != "" {
 		n, err := strconv.ParseInt(v, 10, 32)
 		if err != nil {
+			p.Close()
 			return nil, fmt.Errorf("%s=%q is not a key serial", envSession, v)
 		}
 		if err := p.AdoptSession(ctx, keyring.Serial(n)); err != nil {
+			p.Close()
 			return nil, fmt.Errorf("%s=%d: %w", envSession, n, err)
 		}
 	}
@@ -210,96 +204,13 @@ func (a *app) process(ctx context.Context) (keyring.Caller, error) {
 	return p, nil
 }
 
-// lockRetry is how long each try to open the store waits for whoever holds
-// it before connect looks for a daemon again: a daemon that is starting
-// opens the store a moment before it listens.
-var lockRetry = 200 * time.Millisecond
-
-// connect reaches the store: through its daemon if one answers, else by
-// opening the file. While the file is held by another process and the
-// store has a socket, it alternates between the two for as long as an
-// opener would wait for the file (keystore.DefaultLockTimeout), so that a
-// command run while a daemon starts goes through that daemon.
-func (a *app) connect(ctx context.Context) (keyring.Caller, error) {
-	socket := a.daemonSocket()
-	deadline := time.Now().Add(keystore.DefaultLockTimeout)
-	for {
-		if socket != "" {
-			c, err := daemon.Dial(ctx, socket)
-			if err == nil {
-				a.closer = func(context.Context) error { return c.Close() }
-				return c, nil
-			}
-			if a.getenv(envSocket) != "" {
-				return nil, err // asked for this daemon by name: do not quietly go around it
-			}
-			if errors.Is(err, unix.EPERM) || errors.Is(err, unix.ETIMEDOUT) {
-				// Another user's socket where the store's daemon should
-				// be, or a daemon that holds the store and does not
-				// answer: going around either would hide it.
-				return nil, err
-			}
-		}
-		path, err := a.dbFile()
-		if err != nil {
-			return nil, err
-		}
-		wait := time.Duration(0) // the store's default
-		if socket != "" {
-			wait = lockRetry
-		}
-		s, err := a.openStore(path, wait)
-		if err == nil {
-			proc := s.Process(a.cred())
-			a.store = s
-			a.closer = func(ctx context.Context) error { return errors.Join(proc.Release(ctx), s.Close()) }
-			return proc, nil
-		}
-		if socket == "" || !errors.Is(err, keystore.ErrLocked) || time.Now().After(deadline) {
-			return nil, err
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-}
-
-// daemonSocket is the daemon to use, if any: $KEYCTL_GO_SOCKET, else the
-// socket of the store's own daemon (storeSocket).
-func (a *app) daemonSocket() string {
-	if s := a.getenv(envSocket); s != "" {
-		return s
-	}
-	s, _ := a.storeSocket()
-	return s
-}
-
-// storeSocket is where the store's per-user daemon listens, as
-// daemon.UserSocket says, so that every invocation naming a store, and
-// the daemon one of them starts, agree: in the user's private runtime
-// directory ($XDG_RUNTIME_DIR/keyctl-go, or /tmp/keyctl-go-<uid>), named
-// "socket" for the default store and after the store's path for one named
-// by --db or $KEYCTL_GO_DB. A daemon serves one store, so every
-// invocation naming a store finds that store's daemon, and never another's.
-func (a *app) storeSocket() (string, error) {
-	store := "" // the default store
-	if a.dbPath != "" || a.getenv(envDB) != "" {
-		db, err := a.dbFile()
-		if err != nil {
-			return "", err
-		}
-		store = db
-	}
-	return daemon.UserSocket(a.getenv("XDG_RUNTIME_DIR"), store)
-}
-
 // close lets go of the store or the daemon connection.
 func (a *app) close(ctx context.Context) error {
-	if a.closer == nil {
+	if a.proc == nil {
 		return nil
 	}
-	err := a.closer(ctx)
-	a.store, a.proc, a.closer = nil, nil, nil
+	err := a.proc.Close()
+	a.proc = nil
 	return err
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/requestkey"
 )
@@ -86,8 +87,9 @@ func syslogger() *slog.Logger {
 // process goes through, or, for a store this process opened itself, a
 // daemon serving it from a socket in a private directory until stop.
 func (a *app) serveHelpers(opts *requestkey.Options) (stop func(), err error) {
-	if a.store == nil {
-		socket := a.daemonSocket()
+	st := keyctl.Store(a.proc)
+	if st == nil {
+		socket := a.proc.Route().Path
 		opts.Env = []string{envSocket + "=" + socket}
 		opts.Helper = func(ctx context.Context) (keyring.Caller, func() error, error) {
 			c, err := daemon.Dial(ctx, socket)
@@ -105,14 +107,14 @@ func (a *app) serveHelpers(opts *requestkey.Options) (stop func(), err error) {
 	socket := filepath.Join(dir, "socket")
 	// Private: the helper runs as this process's uid, and nobody else is
 	// served, though none but it can reach the directory.
-	srv, err := daemon.Listen(socket, a.store, daemon.Options{Private: true})
+	srv, err := daemon.Listen(socket, st, daemon.Options{Private: true})
 	if err != nil {
 		os.RemoveAll(dir)
 		return nil, err
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve() }()
-	store, cred := a.store, a.cred()
+	store, cred := st, a.cred()
 	opts.Env = []string{envSocket + "=" + socket}
 	opts.Helper = func(ctx context.Context) (keyring.Caller, func() error, error) {
 		h := store.Process(cred)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/kcm"
@@ -20,7 +21,7 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service]"
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service] [--idle-exit <duration>] [--help]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH] [...]` (see
 // daemonFormat): serve the store on a Unix socket until
@@ -65,6 +66,12 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // --secret-service also serves the user's secrets as the freedesktop
 // Secret Service on the session bus (daemon_secretservice.go).
 //
+// --idle-exit DURATION makes it exit after that long with no connection
+// (so no watch): daemons that commands start (ensureDaemon) pass
+// autoStartIdleExit; explicit and socket-activated ones default to never.
+// Any daemon exits when its store file is deleted or replaced (see
+// lifetime). --help prints daemonHelp.
+//
 // It logs (log/slog, text lines on stderr) its start and stop, the
 // connections it refuses or cuts, and accept errors.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
@@ -92,6 +99,17 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 				return 2
 			}
 			args = args[2:]
+		case args[0] == "--help" || args[0] == "-h":
+			fmt.Fprint(a.stdout, daemonHelp)
+			return 0
+		case args[0] == "--idle-exit" && len(args) >= 2:
+			d, err := time.ParseDuration(args[1])
+			if err != nil || d < 0 {
+				fmt.Fprintf(a.stderr, "keyctl-go daemon: --idle-exit %q: want a duration such as 10m, or 0 for never\n", args[1])
+				return 2
+			}
+			opts.idleExit = d
+			args = args[2:]
 		case args[0] == "--max-conns-per-uid" && len(args) >= 2:
 			n, err := strconv.Atoi(args[1])
 			if err != nil || n < 1 {
@@ -108,6 +126,9 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	if opts.system && a.secretService {
 		fmt.Fprintln(a.stderr, "keyctl-go daemon: --secret-service serves one user's session bus, not --system")
 		return 2
+	}
+	if opts.socket == "" {
+		opts.socket = a.socketPath // keyctl-go --socket PATH daemon: where clients were told to look
 	}
 	if opts.kcmDefault && opts.kcmSocket == "" {
 		if !opts.system {
@@ -126,10 +147,11 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 // daemonOptions are the daemon command's arguments.
 type daemonOptions struct {
 	system         bool
-	socket         string // "": the mode's default
-	maxConnsPerUID int    // 0: daemon.DefaultMaxConnsPerUID
-	kcmDefault     bool   // --kcm: the system's KCM socket
-	kcmSocket      string // "": no KCM server, unless systemd passes its socket
+	socket         string        // "": the mode's default
+	maxConnsPerUID int           // 0: daemon.DefaultMaxConnsPerUID
+	kcmDefault     bool          // --kcm: the system's KCM socket
+	kcmSocket      string        // "": no KCM server, unless systemd passes its socket
+	idleExit       time.Duration // exit after this long with no connection; 0: never
 }
 
 // setQuota sets one of the daemon's per-uid limits from its flag.
@@ -273,7 +295,20 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	// Until SIGTERM or SIGINT; then the calls in flight finish, and the
 	// store is closed so that everything acknowledged is on disk and the
 	// file is let go.
-	err = srv.Run(ctx)
+	// It stops by itself when idle (--idle-exit) or when its store file
+	// is gone (see lifetime).
+	life, err := newLifetime(path, o.idleExit, srv.Connections, log)
+	if err != nil {
+		srv.Close()
+		if kcmLn != nil {
+			kcmLn.Close()
+		}
+		store.Close()
+		return err
+	}
+	runCtx, stopLife := life.run(ctx)
+	err = srv.Run(runCtx)
+	stopLife()
 	if kcmSrv != nil {
 		err = errors.Join(err, kcmSrv.Close())
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/ccache"
-	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/krb5ring"
 )
 
@@ -299,15 +298,14 @@ func cmdKrb5Watch(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return krb5Fail("watch", err)
 	}
-	c, ok := p.(*daemon.Client)
-	if !ok {
+	if !p.Route().Step.Remote() {
 		return krb5Fail("watch", errors.New("no daemon to watch through"))
 	}
-	col, err := krb5ring.Open(ctx, c, name, krb5ring.Options{})
+	col, err := krb5ring.Open(ctx, p, name, krb5ring.Options{})
 	if err != nil {
 		return krb5Fail("watch", err)
 	}
-	w, err := col.Watch(ctx, c)
+	w, err := col.Watch(ctx, p)
 	if err != nil {
 		return krb5Fail("watch", err)
 	}

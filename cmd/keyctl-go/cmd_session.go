@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"syscall"
 
@@ -142,20 +143,29 @@ func (a *app) runChild(prog []string, session keyring.Serial) (int, error) {
 	return exitStatus(cmd.Wait()), nil
 }
 
-// startChild starts prog with the session handed down in $KEYCTL_GO_SESSION
-// and the store named in $KEYCTL_GO_DB, plus extra files from fd 3 and
-// extra environment.
+// startChild starts prog with the session handed down in $KEYCTL_GO_SESSION,
+// plus extra files from fd 3 and extra environment. A store or socket
+// this command was given as an option (--db, --socket) is handed down in
+// $KEYCTL_GO_DB or $KEYCTL_GO_SOCKET, so that the commands below find
+// what this one found by the same rule; with neither they apply the rule
+// as it was applied here (the system daemon, or the user's own).
 func (a *app) startChild(prog []string, session keyring.Serial, extra []*os.File, env ...string) (*exec.Cmd, error) {
 	if err := a.stdout.Flush(); err != nil {
 		return nil, err
 	}
-	db, err := a.dbFile()
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(prog[0], prog[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.rawStdout, a.stderr
-	cmd.Env = append(withoutPassphraseFD(os.Environ()), envDB+"="+db, envSession+"="+strconv.Itoa(int(session)))
+	cmd.Env = append(withoutPassphraseFD(os.Environ()), envSession+"="+strconv.Itoa(int(session)))
+	if a.dbPath != "" {
+		db, err := filepath.Abs(a.dbPath) // the child may run elsewhere
+		if err != nil {
+			return nil, err
+		}
+		cmd.Env = append(cmd.Env, envDB+"="+db)
+	}
+	if a.socketPath != "" {
+		cmd.Env = append(cmd.Env, envSocket+"="+a.socketPath)
+	}
 	cmd.Env = append(cmd.Env, env...)
 	cmd.ExtraFiles = extra
 	if err := cmd.Start(); err != nil {

@@ -9,9 +9,9 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyctl"
+	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
@@ -55,18 +55,17 @@ func cmdWatch(ctx context.Context, a *app, args []string) error {
 	if err != nil {
 		return err
 	}
-	c, ok := p.(*daemon.Client)
-	if !ok {
+	if !p.Route().Step.Remote() {
 		return opError("keyctl_watch_key", errors.New("no daemon to watch through"))
 	}
 	id, err := a.keyID(ctx, args[0])
 	if err != nil {
 		return err
 	}
-	if err := c.Watch(ctx, id, watchTag); err != nil {
+	if err := p.Watch(ctx, id, watchTag); err != nil {
 		return opError("keyctl_watch_key", err)
 	}
-	for rec, err := range c.Records(ctx) {
+	for rec, err := range p.Records(ctx) {
 		if err != nil {
 			if ctx.Err() != nil {
 				// SIGTERM ends keyctl's watch with this line; SIGINT,
@@ -111,27 +110,33 @@ func watchLine(rec watchqueue.Record, only [8]bool, filtered bool) (line string,
 	return "", false
 }
 
-// ensureDaemon makes sure the store's daemon answers, starting it if not:
-// a per-user daemon, on the socket every command naming the store looks
-// for (storeSocket). A process that answers there as another user
-// (daemon.Dial refuses it, EPERM), or does not answer in time, is
+// autoStartIdleExit is how long a daemon that a command started waits,
+// with no connection and so no watch, before it exits: long enough that
+// a user's next commands find it still there, short enough that the
+// daemons of stores tried once (a test suite's temporary ones) do not
+// pile up.
+const autoStartIdleExit = 10 * time.Minute
+
+// ensureDaemon makes sure a daemon answers where the discovery rule looks
+// (keyctl.DialDaemon), starting one if none does: the store's per-user
+// daemon, at the socket where steps 2 and 4 look (storeSocket), which
+// exits after autoStartIdleExit with nothing to do. A daemon that
+// answers as another user (EPERM), or does not answer in time, is
 // reported, not worked around: a daemon started now could not listen
-// there.
+// there; nor is one started for a socket named by --socket or
+// $KEYCTL_GO_SOCKET.
 func (a *app) ensureDaemon(ctx context.Context) error {
-	socket := a.daemonSocket()
-	if socket == "" {
-		return errors.New("no socket for the store's daemon")
-	}
-	c, err := daemon.Dial(ctx, socket)
+	o := a.discovery()
+	c, _, err := keyctl.DialDaemon(ctx, o)
 	switch {
 	case err == nil:
 		return c.Close()
-	case errors.Is(err, unix.EPERM), errors.Is(err, unix.ETIMEDOUT):
-		// Somebody else's, or wedged: a daemon started now would find
-		// the socket answered and give up.
+	case !errors.Is(err, keyctl.ErrNoDaemon):
 		return err
-	case a.getenv(envSocket) != "":
-		return fmt.Errorf("no daemon at %s", socket)
+	}
+	socket, err := o.StoreSocket()
+	if err != nil {
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {
@@ -143,14 +148,24 @@ func (a *app) ensureDaemon(ctx context.Context) error {
 	}
 	// Both named, so that the daemon serves the store this command
 	// found, where this command looks for it, whatever its environment.
-	start := exec.Command(self, "--db", db, "daemon", "--socket", socket)
+	start := exec.Command(self, "--db", db, "daemon", "--socket", socket, "--idle-exit", autoStartIdleExit.String())
 	// Its own session, with no terminal and no inherited streams, so that it
 	// outlives this process and the terminal it ran in.
 	start.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	start.Env = withoutPassphraseFD(os.Environ())
 	// It cannot ask for a passphrase, having no terminal: it is asked
 	// here, and handed down through a pipe.
+	// While another process holds the store, it is a daemon that has
+	// opened it and is about to listen, which is waited for (another
+	// started now could only fail), or a command about to let go.
+	deadline := time.Now().Add(daemonStartTimeout)
 	need, err := a.storeNeedsPassphrase(db)
+	for errors.Is(err, keystore.ErrLocked) && time.Now().Before(deadline) && ctx.Err() == nil {
+		if c, derr := daemon.Dial(ctx, socket); derr == nil {
+			return c.Close()
+		}
+		need, err = a.storeNeedsPassphrase(db)
+	}
 	if err != nil {
 		return err
 	}
@@ -171,14 +186,25 @@ func (a *app) ensureDaemon(ctx context.Context) error {
 		return err
 	}
 	go start.Wait() // reaped if it exits while we still run
-	deadline := time.Now().Add(5 * time.Second)
+	return awaitDaemon(ctx, socket, db, "started a daemon")
+}
+
+// daemonStartTimeout is how long ensureDaemon waits for a daemon it
+// started, or one starting, to answer: a daemon opens the store and
+// listens within milliseconds, unless the store's lock is held, which it
+// waits for as long as any opener (keystore.DefaultLockTimeout).
+const daemonStartTimeout = keystore.DefaultLockTimeout
+
+// awaitDaemon waits until the daemon of store db answers at socket.
+func awaitDaemon(ctx context.Context, socket, db, why string) error {
+	deadline := time.Now().Add(daemonStartTimeout)
 	for {
 		c, err := daemon.Dial(ctx, socket)
 		if err == nil {
 			return c.Close()
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("started a daemon for %s, but it does not answer at %s: %w", db, socket, err)
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%s for %s, but no daemon answers at %s: %w", why, db, socket, err)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

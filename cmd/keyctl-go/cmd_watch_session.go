@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
@@ -90,7 +91,7 @@ func cmdWatchSession(ctx context.Context, a *app, args []string) error {
 	if err := a.ensureDaemon(ctx); err != nil {
 		return opError("pipe2", err)
 	}
-	c, err := daemon.Dial(ctx, a.daemonSocket())
+	c, _, err := keyctl.DialDaemon(ctx, a.discovery())
 	if err != nil {
 		return opError("pipe2", err)
 	}

@@ -197,6 +197,11 @@ func prepareSession(t *testing.T, db string) keyring.Serial {
 	if err := p.SetPerm(ctx, id, perms.DefaultSessionKeyring); err != nil {
 		t.Fatal(err)
 	}
+	// Pinned, as keyctl-go session pins its session while its program
+	// runs: a session nothing holds is collected.
+	if _, err := p.PinSession(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if err := p.Release(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -108,7 +108,9 @@ func (a *app) storeNeedsPassphrase(path string) (bool, error) {
 	if a.passphrase != nil || a.passphraseSourceSet() {
 		return true, nil
 	}
-	s, err := keyring.Open(path, keyring.Options{})
+	// A store held by another process (a daemon starting) is not waited
+	// for here: the caller waits for that daemon instead (ErrLocked).
+	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{LockTimeout: lockProbe}})
 	if err == nil {
 		return false, s.Close()
 	}
@@ -117,6 +119,10 @@ func (a *app) storeNeedsPassphrase(path string) (bool, error) {
 	}
 	return false, err
 }
+
+// lockProbe is how long storeNeedsPassphrase waits for a store another
+// process holds: a command that has it open for a moment lets go soon.
+const lockProbe = 200 * time.Millisecond
 
 func (a *app) passphraseSourceSet() bool {
 	return a.getenv(envPassphraseFile) != "" || a.getenv(envPassphraseFD) != ""

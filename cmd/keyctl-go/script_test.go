@@ -16,6 +16,7 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyctl"
 )
 
 // TestScripts runs the whole-shell workflows in testdata/script: each
@@ -26,6 +27,9 @@ import (
 //
 // Commands the scripts have beyond testscript's own:
 //
+//	nosystemdaemon         until the script ends, keep the system daemon test
+//	                       from serving /run/keyctl-go/socket (and fail if
+//	                       a real one answers there)
 //	stopdaemon             stop the store's daemon and wait until it is gone
 //	heard FILE             add keys probe0, probe1... to @u, one every 100 ms, until
 //	                       the watcher writing FILE has printed a line
@@ -43,19 +47,39 @@ func TestScripts(t *testing.T) {
 			env.Setenv(envPassphraseFD, "")
 			env.Setenv("HOME", env.WorkDir)
 			env.Setenv("XDG_RUNTIME_DIR", filepath.Join(env.WorkDir, "run"))
+			// A script that unsets KEYCTL_GO_DB uses the default store
+			// under its HOME: its daemon is stopped too.
+			home := env.WorkDir
+			defaultDB := filepath.Join(home, ".local", "share", "keyctl-go", "keys.db")
 			env.Defer(func() {
-				if err := stopDaemon(db, env.Getenv("XDG_RUNTIME_DIR")); err != nil {
-					env.T().Log(err)
+				for _, db := range []string{db, defaultDB} {
+					if err := stopDaemon(db, env.Getenv("XDG_RUNTIME_DIR"), home); err != nil {
+						env.T().Log(err)
+					}
 				}
 			})
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"nosystemdaemon": func(ts *testscript.TestScript, neg bool, args []string) {
+				if neg || len(args) != 0 {
+					ts.Fatalf("usage: nosystemdaemon")
+				}
+				unlock, err := holdSystemSocket(false)
+				if err != nil {
+					ts.Fatalf("%v", err)
+				}
+				ts.Defer(unlock)
+				if c, err := daemon.Dial(context.Background(), daemon.SystemSocket); err == nil {
+					c.Close()
+					ts.Fatalf("a system daemon answers at %s: this script is about a machine without one", daemon.SystemSocket)
+				}
+			},
 			"stopdaemon": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 0 {
 					ts.Fatalf("usage: stopdaemon")
 				}
-				ts.Check(stopDaemon(ts.Getenv(envDB), ts.Getenv("XDG_RUNTIME_DIR")))
+				ts.Check(stopDaemon(ts.Getenv(envDB), ts.Getenv("XDG_RUNTIME_DIR"), ts.Getenv("HOME")))
 			},
 			"heard": func(ts *testscript.TestScript, neg bool, args []string) {
 				if neg || len(args) != 1 {
@@ -89,9 +113,11 @@ func TestScripts(t *testing.T) {
 // stopDaemon ends the daemon serving db, if one runs: SIGTERM, as its
 // service manager would, to the process whose command line names db and
 // "daemon" (the one ensureDaemon starts), then waits for its socket, in
-// runtimeDir, to stop answering.
-func stopDaemon(db, runtimeDir string) error {
-	socket, err := daemon.UserSocket(runtimeDir, db)
+// runtimeDir (the default store's, if db is the one under home), to stop
+// answering.
+func stopDaemon(db, runtimeDir, home string) error {
+	vars := map[string]string{"XDG_RUNTIME_DIR": runtimeDir, "HOME": home}
+	socket, err := keyctl.Options{Store: db, Getenv: func(k string) string { return vars[k] }}.StoreSocket()
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,7 @@ func TestWatchHearsAnotherProcess(t *testing.T) {
 // stopDaemonOf ends the daemon a watcher started for db (stopDaemon).
 func stopDaemonOf(t *testing.T, db string) {
 	t.Helper()
-	if err := stopDaemon(db, os.Getenv("XDG_RUNTIME_DIR")); err != nil {
+	if err := stopDaemon(db, os.Getenv("XDG_RUNTIME_DIR"), os.Getenv("HOME")); err != nil {
 		t.Error(err)
 	}
 }
