@@ -45,8 +45,12 @@ const (
 	// through them and the socket carries nothing. It must be the
 	// connection's first request, alone on the socket until its reply.
 	OpPipes Op = 25
+	// OpStatus asks the daemon about itself: Empty, StatusReply. It
+	// calls no keyring method; its rows are the asker's uid's alone
+	// unless the asker is root.
+	OpStatus Op = 26
 
-	maxOp = OpPipes
+	maxOp = OpStatus
 )
 
 var opNames = [...]string{
@@ -76,6 +80,7 @@ var opNames = [...]string{
 	OpPinSession:    "pin_session",
 	OpUnpinSession:  "unpin_session",
 	OpPipes:         "pipes",
+	OpStatus:        "status",
 }
 
 // Known reports whether op is an operation of this protocol version.

@@ -42,6 +42,7 @@ var requests = map[wire.Op]wire.Message{
 	wire.OpPinSession:    &wire.Empty{},
 	wire.OpUnpinSession:  &wire.KeyRequest{ID: 16},
 	wire.OpPipes:         &wire.Empty{},
+	wire.OpStatus:        &wire.Empty{},
 }
 
 // replies holds the results of every op, likewise not zero where the type
@@ -73,6 +74,8 @@ var replies = map[wire.Op]wire.Message{
 	wire.OpPinSession:    &wire.SerialReply{Serial: 108},
 	wire.OpUnpinSession:  &wire.Empty{},
 	wire.OpPipes:         &wire.Empty{},
+	wire.OpStatus: &wire.StatusReply{Socket: "/run/keyctl-go/socket", Store: "/var/lib/keyctl-go/keys.db", Private: true, Uptime: 90e9,
+		Users: []wire.UserStatus{{UID: 0, Conns: 1, Watches: 0}, {UID: 1000, Conns: 3, Watches: 2}}},
 }
 
 // Every op this version knows has a request and a reply in the tables
@@ -243,6 +246,9 @@ func TestBodyErrors(t *testing.T) {
 		{"list with trailing bytes", []byte{0, 0, 0, 1, 0, 0, 0, 1, 0}, &wire.SerialsReply{}},
 		{"pin_session with a body", []byte{0}, &wire.Empty{}},
 		{"move without flags", []byte{0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3}, &wire.MoveRequest{}},
+		{"status rows past the end", statusBody(0x10000000, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0), &wire.StatusReply{}},
+		{"status row cut", statusBody(1, 0, 0, 0, 1, 0, 0, 0, 1), &wire.StatusReply{}},
+		{"status with trailing bytes", statusBody(0, 0), &wire.StatusReply{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -251,6 +257,15 @@ func TestBodyErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// statusBody is a StatusReply's body with empty paths, not private, up
+// 1 ns, then count as its number of rows and rows as the bytes after it.
+func statusBody(count uint32, rows ...byte) []byte {
+	b := make([]byte, 12)
+	b = binary.BigEndian.AppendUint64(b, 1)
+	b = binary.BigEndian.AppendUint32(b, count)
+	return append(b, rows...)
 }
 
 func TestOversizedBodyRefused(t *testing.T) {
