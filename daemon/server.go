@@ -72,6 +72,9 @@ type Server struct {
 	path  string
 	opts  Options
 	log   *slog.Logger
+	// started is when NewServer made the server: the daemon's uptime
+	// (Status) counts from it.
+	started time.Time
 
 	// mu guards closed, conns, limits and the log limiters. Lock order:
 	// mu before nothing; the connections never take it while holding
@@ -139,6 +142,7 @@ func NewServer(ln *net.UnixListener, store *keyring.Store, opts Options) *Server
 		path:       ln.Addr().String(),
 		opts:       opts,
 		log:        log,
+		started:    time.Now(),
 		limits:     newConnLimits(opts.MaxConnsPerUID),
 		refusedLog: logLimiter{interval: refusedLogInterval},
 		cutLog:     logLimiter{interval: refusedLogInterval},
