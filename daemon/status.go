@@ -3,6 +3,7 @@ package daemon
 import (
 	"context"
 	"maps"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -13,7 +14,7 @@ import (
 // and for how long, and whom. It is what `keyctl-go daemon status` prints.
 type Status struct {
 	Socket  string        // the socket the daemon listens on
-	Store   string        // the store's file
+	Store   string        // the store's file, an absolute path
 	Private bool          // a per-user daemon (Options.Private)
 	Uptime  time.Duration // since the daemon's server was made
 	// Users has a row for each uid with a connection open, by uid. Root
@@ -56,9 +57,13 @@ func (s *Server) status(uid uint32) *wire.StatusReply {
 		}
 	}
 	s.mu.Unlock()
+	store := s.store.Path()
+	if abs, err := filepath.Abs(store); err == nil {
+		store = abs // as this process, in its working directory, means it
+	}
 	res := &wire.StatusReply{
 		Socket:  s.path,
-		Store:   s.store.Path(),
+		Store:   store,
 		Private: s.opts.Private,
 		Uptime:  int64(time.Since(s.started)),
 	}

@@ -19,10 +19,12 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--kcm | --kcm-socket <path>]"
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--kcm | --kcm-socket <path>]\n" +
+	"        keyctl-go daemon status [--system | --socket <path>]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH]
-// [--max-conns-per-uid N]`: serve the store on a Unix socket until
+// [--max-conns-per-uid N]` (or `keyctl-go daemon status`, see
+// runDaemonStatus): serve the store on a Unix socket until
 // SIGTERM or SIGINT, then finish calls in flight and close the store
 // cleanly. While it runs it owns the store file, and other invocations go
 // through it.
@@ -57,6 +59,9 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // It logs (log/slog, text lines on stderr) its start and stop, the
 // connections it refuses or cuts, and accept errors.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == daemonStatusCommand {
+		return a.runDaemonStatus(ctx, args[1:])
+	}
 	var opts daemonOptions
 	for len(args) > 0 {
 		switch {
