@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"hash/fnv"
 	"io"
 	"io/fs"
@@ -147,7 +146,7 @@ func checkpointSums(f *os.File, head []byte, pageSize int) (root, freelist uint3
 			return 0, err
 		} // past the end: zeros, which match no checkpoint's page
 
-		return crc32.Checksum(page, castagnoli()), nil
+		return crc32c(0, page), nil
 	}
 	if root, err = sum(head[boltRootAt:]); err != nil {
 		return 0, 0, err

@@ -121,7 +121,7 @@ func (p Argon2Params) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, p.Memory)
 	b = append(b, p.Threads, byte(len(p.Salt)))
 	b = append(b, p.Salt...)
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli())), nil
+	return binary.BigEndian.AppendUint32(b, crc32c(0, b)), nil
 }
 
 // UnmarshalBinary reads a header made by MarshalBinary into p, copying the
@@ -153,7 +153,7 @@ func (p *Argon2Params) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: argon2 parameters: %s", ErrCorrupt, problem)
 	}
 	end := paramsFixedSize + saltLen
-	if crc32.Checksum(b[:end], castagnoli()) != binary.BigEndian.Uint32(b[end:]) {
+	if crc32c(0, b[:end]) != binary.BigEndian.Uint32(b[end:]) {
 		return fmt.Errorf("%w: argon2 parameters: header fails its checksum", ErrCorrupt)
 	}
 	// bbolt's values live only as long as their transaction.

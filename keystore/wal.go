@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -221,7 +220,7 @@ func parseWALHeader(b []byte) (walHeader, bool) {
 
 // walHeaderSum is the checksum a header slot b carries.
 func walHeaderSum(b []byte) uint32 {
-	return crc32.Update(crc32.Checksum(b[:36], castagnoli()), castagnoli(), b[walHeaderFixed:walHeaderLen])
+	return crc32c(crc32c(0, b[:36]), b[walHeaderFixed:walHeaderLen])
 }
 
 // appendWALRecord frames body as record seq of generation gen, framed
@@ -232,7 +231,7 @@ func appendWALRecord(dst []byte, gen uint64, seq uint32, synced int64, body []by
 	head := dst[at:]
 	binary.LittleEndian.PutUint32(head[4:], uint32(len(body)))
 	binary.LittleEndian.PutUint32(head[8:], seq)
-	binary.LittleEndian.PutUint32(head[12:], crc32.Checksum(body, castagnoli()))
+	binary.LittleEndian.PutUint32(head[12:], crc32c(0, body))
 	binary.LittleEndian.PutUint64(head[16:], uint64(synced))
 	binary.LittleEndian.PutUint32(head, walHeadSum(gen, head))
 	return append(dst, body...)
@@ -244,7 +243,7 @@ func appendWALRecord(dst []byte, gen uint64, seq uint32, synced int64, body []by
 func walHeadSum(gen uint64, head []byte) uint32 {
 	var g [8]byte
 	binary.LittleEndian.PutUint64(g[:], gen)
-	return crc32.Update(crc32.Checksum(g[:], castagnoli()), castagnoli(), head[4:walRecordHead])
+	return crc32c(crc32c(0, g[:]), head[4:walRecordHead])
 }
 
 // appendRecord frames body as the next record of the current generation

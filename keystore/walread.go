@@ -3,7 +3,6 @@ package keystore
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
 )
@@ -180,7 +179,7 @@ func (s *walState) scanRecords(area []byte) {
 			return
 		}
 		body := area[i+walRecordHead : i+walRecordHead+h.n]
-		if crc32.Checksum(body, castagnoli()) != h.bodySum {
+		if crc32c(0, body) != h.bodySum {
 			s.damageAt(area, i, i+walRecordHead+h.n, seq, fmt.Sprintf("record %d's body does not match its checksum", seq), "")
 			return
 		}
@@ -329,7 +328,7 @@ func intactRecords(area []byte, from int, gen uint64) (found []walRecord, cut *w
 				cut = &walRecord{at: at, size: walRecordHead + h.n, seq: h.seq, synced: h.synced}
 			}
 			p++
-		case crc32.Checksum(b[walRecordHead:walRecordHead+h.n], castagnoli()) != h.bodySum:
+		case crc32c(0, b[walRecordHead:walRecordHead+h.n]) != h.bodySum:
 			p++
 		default:
 			found = append(found, walRecord{at: at, size: walRecordHead + h.n, seq: h.seq, synced: h.synced, body: b[walRecordHead : walRecordHead+h.n]})
