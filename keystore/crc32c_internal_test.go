@@ -37,7 +37,7 @@ func TestCRC32CIsCastagnoli(t *testing.T) {
 // fresh process, since any test may have set it up in this one.
 func TestReadingAStoreSetsUpNoHardwareCRC(t *testing.T) {
 	if path := os.Getenv("KEYCTL_GO_TEST_CRC_STORE"); path != "" {
-		db, err := Open(path, Options{})
+		db, err := Open(path, Options{DeferWrite: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,7 +51,7 @@ func TestReadingAStoreSetsUpNoHardwareCRC(t *testing.T) {
 		return
 	}
 	path := filepath.Join(t.TempDir(), "keys.db")
-	db, err := Open(path, Options{})
+	db, err := Open(path, Options{DeferWrite: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -44,6 +44,13 @@ type Options struct {
 	// LockTimeout is how long to wait for another opener; 0 means
 	// DefaultLockTimeout.
 	LockTimeout time.Duration
+	// DeferWrite opens an existing store's file for reading only, and
+	// for writing at the first Update: for a process that may well only
+	// read, such as a CLI command, since bbolt reads a file's whole
+	// freelist when it opens it for writing (see deferwrite.go). The
+	// store behaves the same either way, but Update must not be called
+	// from inside View, which then deadlocks.
+	DeferWrite bool
 }
 
 // DB is an open store: the bbolt file and its write-ahead log, its
@@ -59,6 +66,14 @@ type DB struct {
 	journal   *journal // durability through the write-ahead log (journal.go)
 	closeOnce sync.Once
 	closeErr  error
+
+	// With Options.DeferWrite, bolt is read-only while deferred is set,
+	// until the first write transaction reopens it (deferwrite.go). swap
+	// guards the reopen; reopenErr says why bolt is nil, if it is.
+	deferred    atomic.Bool
+	swap        sync.RWMutex
+	reopenErr   error
+	lockTimeout time.Duration
 
 	// vol is the published in-memory part of the store (volatile keys and
 	// links); staged is the write transaction stagedFor's private copy.
@@ -118,11 +133,14 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 			return nil, openError(path, err)
 		}
 	}
-	bdb, mapSize, err := recoverFromLog(path, wal, &log, timeout)
-	if err != nil {
-		return nil, err
+	bdb, mapSize, deferred := openDeferred(path, wal, &log, timeout, opts)
+	if !deferred {
+		bdb, mapSize, err = recoverFromLog(path, wal, &log, timeout)
+		if err != nil {
+			return nil, err
+		}
 	}
-	db := &DB{bolt: bdb, path: path}
+	db := &DB{bolt: bdb, path: path, lockTimeout: timeout}
 	db.vol.Store(newVolatileState())
 	// An existing store of the current schema needs no write to open: a read
 	// transaction unwraps its data key, and no commit (two fsyncs) is paid.
@@ -141,6 +159,14 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 		}
 		return db.loadPermutation(meta)
 	})
+	if err == nil && !current && deferred {
+		// An upgrade writes: open for writing now.
+		bdb.Close()
+		if bdb, mapSize, err = openBolt(path, timeout); err != nil {
+			return nil, err
+		}
+		db.bolt, deferred = bdb, false
+	}
 	if err == nil && !current {
 		err = bdb.Update(func(tx *bolt.Tx) error { return db.setUp(tx, opts) })
 		if errors.Is(err, errRewritten) {
@@ -177,6 +203,10 @@ func open(path string, wal *walFile, timeout time.Duration, opts Options) (*DB, 
 		db.stagedFor, db.staged = nil, nil
 		db.changesFor, db.changed = nil, nil
 	})
+	if deferred {
+		db.deferred.Store(true)
+		db.commit.beforeWrite = db.reopenForWriting
+	}
 	return db, nil
 }
 
@@ -331,7 +361,9 @@ func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
 		db.commit.close()
 		db.closeErr = db.journal.close()
-		if err := db.bolt.Close(); db.closeErr == nil {
+		if db.bolt == nil { // lost reopening it (deferwrite.go)
+			db.closeErr = errors.Join(db.closeErr, db.reopenErr)
+		} else if err := db.bolt.Close(); db.closeErr == nil {
 			db.closeErr = err
 		}
 		db.sealer.Wipe()
@@ -342,6 +374,14 @@ func (db *DB) Close() error {
 
 // View runs fn in a read-only transaction that sees one consistent state.
 func (db *DB) View(fn func(*Tx) error) error {
+	if db.deferred.Load() {
+		// The file may be reopened for writing meanwhile (deferwrite.go).
+		db.swap.RLock()
+		defer db.swap.RUnlock()
+		if db.bolt == nil {
+			return db.reopenErr
+		}
+	}
 	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
 }
 

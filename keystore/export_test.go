@@ -36,3 +36,11 @@ func CopyStoreFiles(t testing.TB, path string) string {
 
 // WALChunk is the log's unit of growth: its size is a multiple of it.
 const WALChunk = walChunk
+
+// FileReadOnly reports whether db's file is open read-only, as
+// Options.DeferWrite opens it until the first write.
+func FileReadOnly(db *DB) bool {
+	db.swap.RLock()
+	defer db.swap.RUnlock()
+	return db.bolt.IsReadOnly()
+}
