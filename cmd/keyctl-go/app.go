@@ -45,6 +45,10 @@ type app struct {
 	// by a passphrase rather than a key file.
 	newWithPassphrase bool
 	passphrase        []byte // once read, for every open in this process
+	// serving is set by the daemon command: its store is opened for
+	// writing at once, where a command's waits for its first write
+	// (keystore.Options.DeferWrite), which most never make.
+	serving bool
 
 	store  *keyring.Store // nil when a daemon serves the store
 	proc   keyring.Caller // the caller's Process, or a daemon connection

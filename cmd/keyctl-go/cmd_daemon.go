@@ -193,6 +193,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 			return fail(err)
 		}
 	}
+	a.serving = true
 	store, err := a.openStore(path, 0)
 	if err != nil {
 		return fail(err)

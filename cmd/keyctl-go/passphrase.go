@@ -73,7 +73,7 @@ func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, er
 		}
 		return a.openWith(path, pass, lockWait)
 	}
-	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{LockTimeout: lockWait}})
+	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{LockTimeout: lockWait, DeferWrite: !a.serving}})
 	if err == nil || !needsPassphrase(err) {
 		return s, err
 	}
@@ -85,7 +85,7 @@ func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, er
 }
 
 func (a *app) openWith(path string, pass []byte, lockWait time.Duration) (*keyring.Store, error) {
-	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{Passphrase: pass, LockTimeout: lockWait}})
+	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{Passphrase: pass, LockTimeout: lockWait, DeferWrite: !a.serving}})
 	// ErrWrongKey is a wrong passphrase unless the store is a key-file
 	// store (which ignores the passphrase), whose key file is beside it.
 	if errors.Is(err, keystore.ErrWrongKey) && !fileExists(path+".key") {
