@@ -131,8 +131,11 @@ func Dial(ctx context.Context, path string) (*Client, error) {
 // dial is Dial; with usePipes false the connection stays on the socket,
 // as it does with a daemon that has no pipes to offer.
 func dial(ctx context.Context, path string, usePipes bool) (*Client, error) {
+	if err := noSocket(path); err != nil {
+		return nil, err
+	}
 	timeout := dialTimeout
-	errTimeout := fmt.Errorf("daemon: dial %s: no answer within %v: %w", path, timeout, unix.ETIMEDOUT)
+	errTimeout := &dialTimeoutError{path: path, timeout: timeout}
 	ctx, cancel := context.WithTimeoutCause(ctx, timeout, errTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -141,7 +144,7 @@ func dial(ctx context.Context, path string, usePipes bool) (*Client, error) {
 		if context.Cause(ctx) == errTimeout {
 			return nil, errTimeout
 		}
-		return nil, fmt.Errorf("daemon: dial %s: %w", path, err)
+		return nil, &dialError{path: path, err: err}
 	}
 	uc := nc.(*net.UnixConn)
 	if err := checkServer(uc, path); err != nil {

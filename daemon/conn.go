@@ -377,11 +377,14 @@ func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Mes
 		id, err := p.GetPersistent(ctx, r.UID, keyring.Serial(r.Dest))
 		return &wire.SerialReply{Serial: int32(id)}, err
 	case *wire.Empty:
-		if op == wire.OpPinSession {
+		switch op {
+		case wire.OpPinSession:
 			// The pin is stored, not the connection's: it outlives the
 			// connection until someone unpins it, as it outlives a process.
 			id, err := p.PinSession(ctx)
 			return &wire.SerialReply{Serial: int32(id)}, err
+		case wire.OpStatus:
+			return c.s.status(c.peer.Cred.UID), nil
 		}
 	case *wire.WatchQueueRequest:
 		return &wire.Empty{}, c.makeQueue(int(r.Size), r.Filter)

@@ -30,7 +30,12 @@
 // (Options.Private) serves that user and root alone, on the socket
 // UserSocket names in the user's private runtime directory, which
 // PrepareUserSocketDir makes or checks. One started by systemd serves the
-// socket ActivationListener finds in fd 3.
+// socket ActivationListener finds in fd 3. Nothing in it needs root:
+// the checks that do (chown, another uid's persistent keyring) are made
+// on the client's uid, and the system daemon runs best as a user of its
+// own (contrib/systemd). Client.Status asks a daemon what it serves and
+// whom: every uid's connections and watches for root, the asker's alone
+// for anyone else.
 //
 // Dial connects a Client, whose methods mirror keyring.Process and whose
 // errors unwrap to the daemon's errno. Both are a keyring.Caller, so a

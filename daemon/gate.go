@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -200,6 +201,21 @@ func (g *Gate) connections() int {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.admitted
+}
+
+// connsByUID is how many connections each uid holds, admitted and not
+// yet released, for the uids that hold any; all of them if all, else
+// uid's alone.
+func (g *Gate) connsByUID(all bool, uid uint32) map[uint32]int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !all {
+		if n := g.limits.byUID[uid]; n > 0 {
+			return map[uint32]int{uid: n}
+		}
+		return nil
+	}
+	return maps.Clone(g.limits.byUID)
 }
 
 // budget is how many connections ordinary uids may hold together.

@@ -38,15 +38,16 @@ const reservedFDs = 128
 // connLimits bounds the connections of ordinary uids (all but the
 // exempt: root and the daemon's own uid): each uid to perUID, and all of
 // them together to budget, what RLIMIT_NOFILE leaves after the reserve.
-// A connection past either is closed as soon as it is accepted. The
-// Server's mu guards it.
+// A connection past either is closed as soon as it is accepted. It
+// counts the exempt uids' connections too, unbounded, for the daemon's
+// status. The Gate's mu guards it.
 type connLimits struct {
 	exempt []uint32
 	perUID int // < 0: no bound per uid
 	budget int
 
-	byUID    map[uint32]int // connections of each ordinary uid that has any
-	ordinary int            // theirs, all together
+	byUID    map[uint32]int // connections of each uid that has any, exempt or not
+	ordinary int            // the ordinary uids', all together
 }
 
 func newConnLimits(perUID int) *connLimits {
@@ -69,25 +70,24 @@ func (l *connLimits) isExempt(uid uint32) bool { return slices.Contains(l.exempt
 
 // admit counts a new connection of uid, or says why it is refused.
 func (l *connLimits) admit(uid uint32) (refused string, ok bool) {
-	switch {
-	case l.isExempt(uid):
-		return "", true
-	case l.perUID >= 0 && l.byUID[uid] >= l.perUID:
-		return "connection limit per uid reached", false
-	case l.ordinary >= l.budget:
-		return "descriptors for users' connections all in use", false
+	if !l.isExempt(uid) {
+		switch {
+		case l.perUID >= 0 && l.byUID[uid] >= l.perUID:
+			return "connection limit per uid reached", false
+		case l.ordinary >= l.budget:
+			return "descriptors for users' connections all in use", false
+		}
+		l.ordinary++
 	}
 	l.byUID[uid]++
-	l.ordinary++
 	return "", true
 }
 
 // release uncounts a connection admit counted.
 func (l *connLimits) release(uid uint32) {
-	if l.isExempt(uid) {
-		return
+	if !l.isExempt(uid) {
+		l.ordinary--
 	}
-	l.ordinary--
 	if l.byUID[uid]--; l.byUID[uid] == 0 {
 		delete(l.byUID, uid)
 	}

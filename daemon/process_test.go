@@ -223,7 +223,7 @@ func (d *daemonProcess) wait(t testing.TB) error {
 
 // A step of a scripted client: one call, named by Op.
 type step struct {
-	Op      string // add, read, describe, update, setperm, chown, watch, watchqueue, keyringid, fill, records, spin, dial, hold, adopt, join, pin, unpin, persistent, link
+	Op      string // add, read, describe, update, setperm, chown, watch, watchqueue, keyringid, fill, records, spin, dial, hold, adopt, join, pin, unpin, persistent, link, status
 	Name    string `json:",omitempty"` // add, join: remember the new key by this name
 	Key     int32  `json:",omitempty"` // the key, or the ring for keyringid
 	Ref     string `json:",omitempty"` // the key, as named by an earlier add of this script
@@ -251,6 +251,8 @@ type outcome struct {
 	// DialErr is why the script could not dial the daemon at all, with
 	// Errno; the steps were not run.
 	DialErr string `json:",omitempty"`
+	// Status is the daemon's answer to a status step.
+	Status *daemon.Status `json:",omitempty"`
 }
 
 // runScript dials the daemon and runs the steps, printing each outcome
@@ -338,6 +340,10 @@ func (s step) run(ctx context.Context, c *daemon.Client, named map[string]keyrin
 		o.Serial = int32(id)
 	case "link":
 		err = c.Link(ctx, key, keyring.Serial(s.Ring))
+	case "status":
+		var st daemon.Status
+		st, err = c.Status(ctx)
+		o.Status = &st
 	case "fill":
 		for err == nil {
 			if _, err = c.Add(ctx, "user", "fill-"+strconv.Itoa(o.Count), []byte("x"), keyring.UserKeyring); err == nil {

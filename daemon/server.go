@@ -67,6 +67,9 @@ type Server struct {
 	opts  Options
 	log   *slog.Logger
 	gate  *Gate
+	// started is when NewServer made the server: the daemon's uptime
+	// (Status) counts from it.
+	started time.Time
 
 	// mu guards closed, conns and stopAccepting. Lock order: mu before
 	// the gate's; the connections never take it while holding anything
@@ -116,13 +119,14 @@ func NewServer(ln *net.UnixListener, store *keyring.Store, opts Options) *Server
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Server{
-		store: store,
-		ln:    ln,
-		path:  ln.Addr().String(),
-		opts:  opts,
-		log:   log,
-		gate:  NewGate(GateOptions{Private: opts.Private, MaxConnsPerUID: opts.MaxConnsPerUID, Logger: log}),
-		conns: make(map[*conn]struct{}),
+		store:   store,
+		ln:      ln,
+		path:    ln.Addr().String(),
+		opts:    opts,
+		log:     log,
+		started: time.Now(),
+		gate:    NewGate(GateOptions{Private: opts.Private, MaxConnsPerUID: opts.MaxConnsPerUID, Logger: log}),
+		conns:   make(map[*conn]struct{}),
 	}
 }
 

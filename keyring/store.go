@@ -181,6 +181,9 @@ func (s *Store) Close() error {
 	return s.db.Close()
 }
 
+// Path is the store's database file, as Open was given it.
+func (s *Store) Path() string { return s.db.Path() }
+
 // Check verifies the store's consistency; see keystore.DB.Check.
 func (s *Store) Check() error { return s.db.Check() }
 

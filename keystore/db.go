@@ -47,13 +47,19 @@ type Options struct {
 	// LockTimeout is how long to wait for another opener; 0 means
 	// DefaultLockTimeout.
 	LockTimeout time.Duration
+	// DeferWrite opens an existing store's file for reading only, and
+	// for writing at the first Update: for a process that may well only
+	// read, such as a CLI command, since bbolt reads a file's whole
+	// freelist when it opens it for writing. The store behaves the same
+	// either way, but Update must not be called from inside View, which
+	// it then waits for, for ever.
+	DeferWrite bool
 }
 
 // DB is an open store: the bbolt file and its write-ahead log, its
 // unwrapped data key, and the committer that shares fsyncs among
 // concurrent writers.
 type DB struct {
-	bolt    *bolt.DB
 	path    string
 	sealer  *Sealer
 	perm    *serialPermutation // serials to rows and back (serials.go)
@@ -127,24 +133,22 @@ func open(path string, wal *journal.Log, timeout time.Duration, opts Options) (*
 		}
 	}
 	jopts := journalOptions(timeout)
+	jopts.DeferWrite, jopts.NeedsWrite = opts.DeferWrite, needsWrite
 	bdb, mapSize, err := journal.Recover(path, wal, &log, jopts)
 	if err != nil {
 		return nil, openError(path, err)
 	}
-	db := &DB{bolt: bdb, path: path}
+	db := &DB{path: path}
 	db.vol.Store(newVolatileState())
 	// An existing store of the current schema needs no write to open: a read
 	// transaction unwraps its data key, and no commit (two fsyncs) is paid.
 	current := false
 	err = bdb.View(func(tx *bolt.Tx) error {
-		meta := tx.Bucket(bucketMeta)
-		if meta == nil {
-			return nil
-		}
-		if v, err := schemaVersion(meta); err != nil || v != SchemaVersion {
+		if needsWrite(tx) {
 			return nil
 		}
 		current = true
+		meta := tx.Bucket(bucketMeta)
 		if err := db.loadUUID(meta); err != nil {
 			return err
 		}
@@ -162,7 +166,6 @@ func open(path string, wal *journal.Log, timeout time.Duration, opts Options) (*
 				db.sealer.Wipe()
 				return nil, openError(path, fmt.Errorf("upgrading: %w", err))
 			}
-			db.bolt = bdb
 			err = bdb.View(func(tx *bolt.Tx) error {
 				meta := tx.Bucket(bucketMeta)
 				if v, err := schemaVersion(meta); err != nil || v != SchemaVersion {
@@ -211,6 +214,17 @@ var walGrowth int64
 // layout.
 func journalOptions(timeout time.Duration) journal.Options {
 	return journal.Options{Buckets: allBuckets, Identify: storeUUID, LockTimeout: timeout}
+}
+
+// needsWrite reports whether opening the store in tx writes to it: a new
+// store is created, one of another schema upgraded (or refused).
+func needsWrite(tx *bolt.Tx) bool {
+	meta := tx.Bucket(bucketMeta)
+	if meta == nil {
+		return true
+	}
+	v, err := schemaVersion(meta)
+	return err != nil || v != SchemaVersion
 }
 
 // setUp creates a new store's buckets and data key, or checks an existing
@@ -389,7 +403,7 @@ func (db *DB) Close() error {
 
 // View runs fn in a read-only transaction that sees one consistent state.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.bolt.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
+	return db.journal.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
 }
 
 // Update runs fn in a read-write transaction and returns once its changes
@@ -406,8 +420,11 @@ func (db *DB) View(fn func(*Tx) error) error {
 // is never acknowledged or abandoned by mistake.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 	err := db.journal.Update(ctx, func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
-	if errors.Is(err, journal.ErrClosed) {
+	switch {
+	case errors.Is(err, journal.ErrClosed):
 		return ErrClosed
+	case errors.Is(err, journal.ErrLocked): // opening the file for writing (DeferWrite)
+		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
 	return err
 }

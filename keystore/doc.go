@@ -184,6 +184,11 @@
 // written or synced, the store refuses writes until it is reopened, which
 // recovers it as the log has it.
 //
+// With Options.DeferWrite the file is open read-only until the first
+// Update reopens it for writing (package journal, deferwrite.go): a View
+// must not wait for an Update, which then waits for the View to end. The
+// log's lock keeps other openers out throughout, as without it.
+//
 // The journal needs bbolt's file mapped with room to spare; a store that
 // grows past half its mapping (at least 512 MiB) in one open goes back to
 // bbolt's own synced commits until it is reopened.

@@ -37,3 +37,7 @@ func CopyStoreFiles(t testing.TB, path string) string {
 // WALChunk is the log's unit of growth: its size is a multiple of it, a
 // rule of the log's format (package journal).
 const WALChunk = 256 << 10
+
+// FileReadOnly reports whether db's file is open read-only, as
+// Options.DeferWrite opens it until the first write.
+func FileReadOnly(db *DB) bool { return db.journal.ReadOnly() }

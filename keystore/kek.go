@@ -6,18 +6,18 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
-	"sync"
 
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // WrappedKeySize is the size of a wrapped data key, in bytes: version,
 // nonce, encrypted key, tag and checksum.
-const WrappedKeySize = wrapSealedEnd + crc32.Size // 77 bytes
+const WrappedKeySize = wrapSealedEnd + crc32c.Size // 77 bytes
 
 const (
 	wrapVersion   = 1
@@ -28,13 +28,6 @@ const (
 // wrapped key from opening as anything else should a KEK ever seal
 // something other than data keys.
 var wrapLabel = []byte("keyctl-go/keystore: wrapped data key")
-
-// castagnoli is CRC-32C, the checksum this package puts on the values the
-// store keeps in clear beside its data: it has hardware support, and
-// catches every single-byte error. The table is made on first use: making
-// it costs a quarter of a millisecond, which every keyctl-go invocation
-// would otherwise pay at start, needed or not.
-var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // A KEK is a key-encryption key: it wraps the store's data key and nothing
 // else. It comes from a key file (LoadKeyFile, CreateKeyFile) or from a
@@ -75,7 +68,7 @@ func (k *KEK) WrapDataKey(s *Sealer) []byte {
 	nonce := out[1:]
 	rand.Read(nonce)
 	out = aead.Seal(out, nonce, s.dataKey.key[:], wrapLabel)
-	return binary.BigEndian.AppendUint32(out, crc32.Checksum(out, castagnoli()))
+	return binary.BigEndian.AppendUint32(out, crc32c.Checksum(out))
 }
 
 // UnwrapDataKey decrypts a data key made by WrapDataKey and returns a
@@ -91,7 +84,7 @@ func (k *KEK) UnwrapDataKey(wrapped []byte) (*Sealer, error) {
 		return nil, fmt.Errorf("%w: wrapped data key format version %d is not supported", ErrCorrupt, wrapped[0])
 	case len(wrapped) != WrappedKeySize:
 		return nil, fmt.Errorf("%w: wrapped data key is %d bytes, want %d", ErrCorrupt, len(wrapped), WrappedKeySize)
-	case crc32.Checksum(wrapped[:wrapSealedEnd], castagnoli()) != binary.BigEndian.Uint32(wrapped[wrapSealedEnd:]):
+	case crc32c.Checksum(wrapped[:wrapSealedEnd]) != binary.BigEndian.Uint32(wrapped[wrapSealedEnd:]):
 		return nil, fmt.Errorf("%w: wrapped data key fails its checksum", ErrCorrupt)
 	}
 	dataKey := new([KeySize]byte)

@@ -5,13 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // A key file is KeySize random bytes, the KEK, optionally followed by its
@@ -39,7 +40,7 @@ import (
 // KeyFile), or a store's copy upgraded apart from it, keeps opening; it
 // keeps its first binding.
 const (
-	keyFileBindingSize = 16 + crc32.Size              // bytes
+	keyFileBindingSize = 16 + crc32c.Size             // bytes
 	keyFileBoundSize   = KeySize + keyFileBindingSize // 52 bytes
 )
 
@@ -104,14 +105,14 @@ func loadKeyFile(path string) (*KEK, uuid.UUID, error) {
 
 // keyFileBinding is what follows the key in a key file bound to store.
 func keyFileBinding(store uuid.UUID) []byte {
-	return binary.BigEndian.AppendUint32(store[:len(store):len(store)], crc32.Checksum(store[:], castagnoli()))
+	return binary.BigEndian.AppendUint32(store[:len(store):len(store)], crc32c.Checksum(store[:]))
 }
 
 // parseKeyFileBinding reads what follows the key in a key file: the
 // store's UUID, or uuid.Nil for nothing, or a binding that does not
 // check (cut short by a crash while it was written).
 func parseKeyFileBinding(b []byte) uuid.UUID {
-	if len(b) != keyFileBindingSize || crc32.Checksum(b[:16], castagnoli()) != binary.BigEndian.Uint32(b[16:]) {
+	if len(b) != keyFileBindingSize || crc32c.Checksum(b[:16]) != binary.BigEndian.Uint32(b[16:]) {
 		return uuid.Nil
 	}
 	return uuid.UUID(b[:16])

@@ -4,10 +4,11 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 
 	"golang.org/x/crypto/argon2"
 	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // The default cost is RFC 9106's second recommended option (section 4):
@@ -36,10 +37,10 @@ const (
 )
 
 const (
-	paramsVersion    = 1                            // Argon2id, Argon2 version 0x13
-	paramsFixedSize  = 11                           // bytes before the salt: version, time, memory, threads, salt length
-	paramsMinSize    = paramsFixedSize + crc32.Size // bytes, with no salt
-	argon2MemPerLane = 8                            // KiB: Argon2's floor, 8 blocks of 1 KiB per lane
+	paramsVersion    = 1                             // Argon2id, Argon2 version 0x13
+	paramsFixedSize  = 11                            // bytes before the salt: version, time, memory, threads, salt length
+	paramsMinSize    = paramsFixedSize + crc32c.Size // bytes, with no salt
+	argon2MemPerLane = 8                             // KiB: Argon2's floor, 8 blocks of 1 KiB per lane
 )
 
 // Argon2Params are the Argon2id cost and salt that turn a passphrase into
@@ -115,13 +116,13 @@ func (p Argon2Params) MarshalBinary() ([]byte, error) {
 	if problem := p.problem(); problem != "" {
 		return nil, fmt.Errorf("keystore: marshal argon2 parameters: %s: %w", problem, unix.EINVAL)
 	}
-	b := make([]byte, 0, paramsFixedSize+len(p.Salt)+crc32.Size)
+	b := make([]byte, 0, paramsFixedSize+len(p.Salt)+crc32c.Size)
 	b = append(b, paramsVersion)
 	b = binary.BigEndian.AppendUint32(b, p.Time)
 	b = binary.BigEndian.AppendUint32(b, p.Memory)
 	b = append(b, p.Threads, byte(len(p.Salt)))
 	b = append(b, p.Salt...)
-	return binary.BigEndian.AppendUint32(b, crc32.Checksum(b, castagnoli())), nil
+	return binary.BigEndian.AppendUint32(b, crc32c.Checksum(b)), nil
 }
 
 // UnmarshalBinary reads a header made by MarshalBinary into p, copying the
@@ -138,7 +139,7 @@ func (p *Argon2Params) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: argon2 parameters: header is %d bytes, shorter than the %d-byte minimum", ErrCorrupt, len(b), paramsMinSize)
 	}
 	saltLen := int(b[10])
-	if want := paramsFixedSize + saltLen + crc32.Size; len(b) != want {
+	if want := paramsFixedSize + saltLen + crc32c.Size; len(b) != want {
 		return fmt.Errorf("%w: argon2 parameters: header is %d bytes, its %d-byte salt needs %d", ErrCorrupt, len(b), saltLen, want)
 	}
 	q := Argon2Params{
@@ -153,7 +154,7 @@ func (p *Argon2Params) UnmarshalBinary(b []byte) error {
 		return fmt.Errorf("%w: argon2 parameters: %s", ErrCorrupt, problem)
 	}
 	end := paramsFixedSize + saltLen
-	if crc32.Checksum(b[:end], castagnoli()) != binary.BigEndian.Uint32(b[end:]) {
+	if crc32c.Checksum(b[:end]) != binary.BigEndian.Uint32(b[end:]) {
 		return fmt.Errorf("%w: argon2 parameters: header fails its checksum", ErrCorrupt)
 	}
 	// bbolt's values live only as long as their transaction.

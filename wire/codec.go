@@ -124,12 +124,8 @@ func (d *Decoder) Bytes() []byte {
 // against what is left of the body before the list is allocated. An empty
 // list is nil, so that a decoded list compares equal to one never set.
 func (d *Decoder) I32s() []int32 {
-	n := d.U32()
-	if d.err != nil || n == 0 {
-		return nil
-	}
-	if uint64(n)*4 > uint64(len(d.b)) {
-		d.err = fmt.Errorf("wire: list of %d i32s with %d bytes left in the body: %w", n, len(d.b), unix.EBADMSG)
+	n := d.count(4, "i32s")
+	if n == 0 {
 		return nil
 	}
 	v := make([]int32, n)
@@ -137,6 +133,21 @@ func (d *Decoder) I32s() []int32 {
 		v[i] = d.I32()
 	}
 	return v
+}
+
+// count reads a list's count, for elements of size bytes each, and
+// checks it against what is left of the body, so that the caller may
+// allocate the list; 0 after an error.
+func (d *Decoder) count(size int, what string) int {
+	n := d.U32()
+	if d.err != nil {
+		return 0
+	}
+	if uint64(n)*uint64(size) > uint64(len(d.b)) {
+		d.err = fmt.Errorf("wire: list of %d %s with %d bytes left in the body: %w", n, what, len(d.b), unix.EBADMSG)
+		return 0
+	}
+	return int(n)
 }
 
 // String reads a byte string as a string (a copy).

@@ -66,7 +66,7 @@ func NewRequest(op Op) (Message, error) {
 		return &RequestKeyRequest{}, nil
 	case OpGetPersistent:
 		return &GetPersistentRequest{}, nil
-	case OpPinSession, OpPipes:
+	case OpPinSession, OpPipes, OpStatus:
 		return &Empty{}, nil
 	case OpRequestKeyCallout:
 		return &RequestKeyCalloutRequest{}, nil
@@ -94,6 +94,8 @@ func NewReply(op Op) (Message, error) {
 		return &DescribeReply{}, nil
 	case OpKeys:
 		return &SerialsReply{}, nil
+	case OpStatus:
+		return &StatusReply{}, nil
 	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch,
 		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession, OpPipes,
 		OpInstantiate, OpReject, OpWatchQueue:
@@ -493,8 +495,58 @@ func (m *DescribeReply) DecodeFields(d *Decoder) {
 	m.Description = d.String()
 }
 
+// StatusReply carries what a daemon says of itself (status): where it
+// serves, what, for how long, and the connections and watches it holds,
+// by uid.
+type StatusReply struct {
+	Socket  string
+	Store   string
+	Private bool  // a per-user daemon (serving its own uid and root only)
+	Uptime  int64 // nanoseconds since the daemon started serving
+	Users   []UserStatus
+}
+
+// UserStatus is one uid's row of a StatusReply.
+type UserStatus struct {
+	UID     uint32
+	Conns   uint32 // connections open, the asker's own included
+	Watches uint32 // watches those connections hold
+}
+
+// userStatusSize is an encoded UserStatus's size (bytes): three u32s.
+const userStatusSize = 12
+
+func (m *StatusReply) EncodeFields(e *Encoder) {
+	e.String(m.Socket)
+	e.String(m.Store)
+	e.Bool(m.Private)
+	e.U64(uint64(m.Uptime))
+	e.U32(uint32(len(m.Users)))
+	for _, u := range m.Users {
+		e.U32(u.UID)
+		e.U32(u.Conns)
+		e.U32(u.Watches)
+	}
+}
+
+func (m *StatusReply) DecodeFields(d *Decoder) {
+	m.Socket = d.String()
+	m.Store = d.String()
+	m.Private = d.Bool()
+	m.Uptime = int64(d.U64())
+	n := d.count(userStatusSize, "uid rows")
+	if n == 0 {
+		m.Users = nil
+		return
+	}
+	m.Users = make([]UserStatus, n)
+	for i := range m.Users {
+		m.Users[i] = UserStatus{UID: d.U32(), Conns: d.U32(), Watches: d.U32()}
+	}
+}
+
 // Empty is the results of an operation that returns nothing, and the
-// request of one that takes nothing (pin_session).
+// request of one that takes nothing (pin_session, pipes, status).
 type Empty struct{}
 
 func (*Empty) EncodeFields(*Encoder) {}

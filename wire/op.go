@@ -58,7 +58,12 @@ const (
 	// which makes the queue (EBUSY after).
 	OpWatchQueue Op = 31
 
-	maxOp = OpWatchQueue
+	// OpStatus asks the daemon about itself: Empty, StatusReply. It
+	// calls no keyring method; its rows are the asker's uid's alone
+	// unless the asker is root.
+	OpStatus Op = 32
+
+	maxOp = OpStatus
 )
 
 var opNames = [...]string{
@@ -96,6 +101,8 @@ var opNames = [...]string{
 	OpReject:            "reject",
 
 	OpWatchQueue: "watch_queue",
+
+	OpStatus: "status",
 }
 
 // Known reports whether op is an operation of this protocol version.

@@ -49,6 +49,7 @@ var requests = map[wire.Op]wire.Message{
 	wire.OpInstantiate:       &wire.InstantiateRequest{Key: 19, Payload: []byte("Debug x"), Ring: -8},
 	wire.OpReject:            &wire.RejectRequest{Key: 20, Timeout: 30e9, Errno: 129, Ring: 0},
 	wire.OpWatchQueue:        &wire.WatchQueueRequest{Size: 32, Filter: []byte{1, 0, 0, 0}},
+	wire.OpStatus:            &wire.Empty{},
 }
 
 // replies holds the results of every op, likewise not zero where the type
@@ -88,6 +89,8 @@ var replies = map[wire.Op]wire.Message{
 	wire.OpInstantiate:     &wire.Empty{},
 	wire.OpReject:          &wire.Empty{},
 	wire.OpWatchQueue:      &wire.Empty{},
+	wire.OpStatus: &wire.StatusReply{Socket: "/run/keyctl-go/socket", Store: "/var/lib/keyctl-go/keys.db", Private: true, Uptime: 90e9,
+		Users: []wire.UserStatus{{UID: 0, Conns: 1, Watches: 0}, {UID: 1000, Conns: 3, Watches: 2}}},
 }
 
 // Every op this version knows has a request and a reply in the tables
@@ -258,6 +261,9 @@ func TestBodyErrors(t *testing.T) {
 		{"list with trailing bytes", []byte{0, 0, 0, 1, 0, 0, 0, 1, 0}, &wire.SerialsReply{}},
 		{"pin_session with a body", []byte{0}, &wire.Empty{}},
 		{"move without flags", []byte{0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3}, &wire.MoveRequest{}},
+		{"status rows past the end", statusBody(0x10000000, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0), &wire.StatusReply{}},
+		{"status row cut", statusBody(1, 0, 0, 0, 1, 0, 0, 0, 1), &wire.StatusReply{}},
+		{"status with trailing bytes", statusBody(0, 0), &wire.StatusReply{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -266,6 +272,15 @@ func TestBodyErrors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// statusBody is a StatusReply's body with empty paths, not private, up
+// 1 ns, then count as its number of rows and rows as the bytes after it.
+func statusBody(count uint32, rows ...byte) []byte {
+	b := make([]byte, 12)
+	b = binary.BigEndian.AppendUint64(b, 1)
+	b = binary.BigEndian.AppendUint32(b, count)
+	return append(b, rows...)
 }
 
 func TestOversizedBodyRefused(t *testing.T) {

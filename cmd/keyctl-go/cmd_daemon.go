@@ -21,10 +21,12 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service] [--idle-exit <duration>] [--help]"
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service] [--idle-exit <duration>] [--help]\n" +
+	"        keyctl-go daemon status [--system | --socket <path>]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH] [...]` (see
-// daemonFormat): serve the store on a Unix socket until
+// daemonFormat), or `keyctl-go daemon status` (runDaemonStatus): serve
+// the store on a Unix socket until
 // SIGTERM or SIGINT, then finish calls in flight and close the store
 // cleanly. While it runs it owns the store file, and other invocations go
 // through it.
@@ -75,6 +77,12 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // It logs (log/slog, text lines on stderr) its start and stop, the
 // connections it refuses or cuts, and accept errors.
 func (a *app) runDaemon(ctx context.Context, args []string) int {
+	if len(args) > 0 && args[0] == daemonStatusCommand {
+		return a.runDaemonStatus(ctx, args[1:])
+	}
+	if len(args) > 0 && args[0] == daemonStatusCommand {
+		return a.runDaemonStatus(ctx, args[1:])
+	}
 	var opts daemonOptions
 	for len(args) > 0 {
 		switch {
@@ -252,7 +260,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 			return fail(err)
 		}
 	}
-	store, err := a.openStore(path, 0)
+	store, err := a.openStoreToServe(path)
 	if err != nil {
 		return fail(err)
 	}

@@ -67,6 +67,9 @@ func TestDaemonCommandArguments(t *testing.T) {
 	}{
 		{[]string{"daemon", "--bogus"}, daemonFormat + "\n"},
 		{[]string{"daemon", "--socket"}, daemonFormat + "\n"},
+		{[]string{"daemon", "status", "--bogus"}, daemonStatusFormat + "\n"},
+		{[]string{"daemon", "status", "--socket"}, daemonStatusFormat + "\n"},
+		{[]string{"daemon", "status", "--system", "--socket", "x"}, daemonStatusFormat + "\n"},
 		{[]string{"daemon", "--max-conns-per-uid", "0"}, "keyctl-go daemon: --max-conns-per-uid \"0\": want a number of connections, 1 or more\n"},
 		{[]string{"daemon", "--max-conns-per-uid", "many"}, "keyctl-go daemon: --max-conns-per-uid \"many\": want a number of connections, 1 or more\n"},
 		{[]string{"daemon", "--quota-keys", "0"}, "keyctl-go daemon: --quota-keys \"0\": not a number from 1 to 4294967295\n"},
@@ -165,5 +168,14 @@ func TestCommandsUseARunningDaemon(t *testing.T) {
 	cmd.Env = append(os.Environ(), "KEYCTL_GO_SOCKET="+filepath.Join(dir, "nothing"))
 	if out, err := cmd.CombinedOutput(); err == nil {
 		t.Errorf("with KEYCTL_GO_SOCKET naming no daemon: %q and no error", out)
+	}
+}
+
+// daemon status with no daemon at the socket says so, exit 1.
+func TestDaemonStatusWithoutDaemon(t *testing.T) {
+	socket := filepath.Join(t.TempDir(), "nothing")
+	out, errs, code := keyctlRunEnv(t, nil, "daemon", "status", "--socket", socket)
+	if code != 1 || out != "" || !strings.HasPrefix(errs, "keyctl-go daemon status: ") || !strings.Contains(errs, socket) {
+		t.Errorf("daemon status without a daemon: exit %d, %q, %q", code, out, errs)
 	}
 }

@@ -81,7 +81,8 @@ func moveAside(t *testing.T, path string) {
 // refused alice's key by its serial (EACCES), which he could not even name
 // in a store of his own (ENOKEY), and neither user's home gets a store.
 // The same holds with the daemon run as a dedicated service user that
-// owns /run/keyctl-go, as a packager's unit would run it.
+// owns /run/keyctl-go, as a packager's unit would run it. `daemon status`
+// goes there too.
 func TestSystemDaemonServesEveryUserWithoutVariables(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon runs at /run/keyctl-go, its clients as other uids")
@@ -166,6 +167,13 @@ func systemDaemonServesEveryUser(t *testing.T, daemonUID int) {
 	}
 	if _, errs, code := runUser(t, bin, bob, bobEnv, "print", aliceKey); code != 1 || !strings.Contains(errs, "Permission denied") {
 		t.Errorf("bob reading alice's key %s: exit %d, %q; want Permission denied, as in one key space", aliceKey, code, errs)
+	}
+	// daemon status with no option asks the daemon the rule leads to, as
+	// every command does: the system daemon, which tells bob his own row.
+	want := "socket:  " + daemon.SystemSocket + "\nstore:   " + filepath.Join(storeDir, "keys.db") + "\nmode:    system\n"
+	if out, errs, code := runUser(t, bin, bob, bobEnv, "daemon", "status"); code != 0 || !strings.HasPrefix(out, want) ||
+		!strings.HasSuffix(squeeze(out), "\nuid connections watches\n1001 1 0\n") {
+		t.Errorf("bob's daemon status: exit %d, %q\n%s\nwant it to begin %q and end with his own row", code, errs, out, want)
 	}
 	for _, env := range [][]string{aliceEnv, bobEnv} {
 		home := strings.TrimPrefix(env[0], "HOME=")

@@ -6,6 +6,7 @@ package main
 // wrong argument, still does.
 const helpText = `Usage: keyctl-go [--db <path>] [--socket <path>] [--passphrase] <command> [<arg>...]
        keyctl-go daemon [<option>...]      (keyctl-go daemon --help)
+       keyctl-go daemon status [--system | --socket <path>]
        keyctl-go --help
 
 keyctl-go is keyutils' keyctl acting on a keyctl-go store instead of the
@@ -52,6 +53,7 @@ Exit codes are keyctl's: 0 success, 1 a failed operation, 2 a usage error.
 // daemonHelp is `keyctl-go daemon --help`: every option and environment
 // variable the daemon reads.
 const daemonHelp = `Usage: keyctl-go [--db <path>] [--passphrase] daemon [<option>...]
+       keyctl-go [--db <path>] [--socket <path>] daemon status [--system | --socket <path>]
 
 Serve a store on a Unix socket until SIGTERM or SIGINT. While it runs it owns
 the store file, and every other keyctl-go command, and every Go program using
@@ -93,6 +95,14 @@ Options:
 
 It also exits, logging why, when its store file is deleted or replaced by
 another (its inode changed).
+
+daemon status asks a running daemon about itself: its socket and store,
+whether it is per-user or the system's, how long it has served, and a row per
+uid of the connections it holds (its KCM socket's too) and their watches.
+Root is told every uid's row, anyone else their own alone. Without an option
+it asks the daemon every command would use (steps 1 to 4 of keyctl-go --help:
+the system daemon if it answers); --system asks the system daemon, and
+--socket <path> the one at <path>. No daemon answering is exit 1.
 
 Environment:
   KEYCTL_GO_DB                the store, when --db is not given

@@ -32,8 +32,8 @@ func TestHelp(t *testing.T) {
 	}
 }
 
-// `keyctl-go daemon --help` names every option the daemon takes and every
-// environment variable it reads.
+// `keyctl-go daemon --help` names every option the daemon takes, status
+// too, and every environment variable it reads.
 func TestDaemonHelp(t *testing.T) {
 	out, err := exec.Command(keyctlGo, "daemon", "--help").Output()
 	if err != nil {
@@ -43,7 +43,7 @@ func TestDaemonHelp(t *testing.T) {
 	if len(options) < 7 {
 		t.Fatalf("the daemon's Format names only %v", options)
 	}
-	for _, want := range append(options, "--db", "KEYCTL_GO_DB", "XDG_RUNTIME_DIR", "XDG_DATA_HOME",
+	for _, want := range append(options, "daemon status", "--db", "KEYCTL_GO_DB", "XDG_RUNTIME_DIR", "XDG_DATA_HOME",
 		"KEYCTL_GO_PASSPHRASE_FILE", "KEYCTL_GO_PASSPHRASE_FD", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM") {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("keyctl-go daemon --help does not mention %s", want)

@@ -52,10 +52,26 @@ const passphraseOption = "--passphrase"
 // terminal to ask on.
 var errNoPassphrase = errors.New("set " + envPassphraseFile + " or " + envPassphraseFD + ", or run keyctl-go from a terminal to be asked for it")
 
-// openStore opens (or creates) the store at path, with the passphrase if
-// it needs one, waiting up to lockWait for another opener (0: the store's
-// default).
+// openStore opens (or creates) the store at path for a command, with the
+// passphrase if it needs one, waiting up to lockWait for another opener
+// (0: the store's default). It is the discovery rule's opener
+// (keyctl.Options.OpenStore). The file is open for reading until the
+// command's first write (keystore.Options.DeferWrite): most commands
+// make none, and bbolt then never reads the file's freelist.
 func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, error) {
+	return a.open(path, keystore.Options{LockTimeout: lockWait, DeferWrite: true})
+}
+
+// openStoreToServe opens (or creates) the store at path for the daemon,
+// with the passphrase if it needs one: for writing at once, since a
+// daemon writes soon enough, and serves reads while it does.
+func (a *app) openStoreToServe(path string) (*keyring.Store, error) {
+	return a.open(path, keystore.Options{})
+}
+
+// open opens the store at path with opts, and the passphrase if it
+// needs one.
+func (a *app) open(path string, opts keystore.Options) (*keyring.Store, error) {
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	if !exists && (a.newWithPassphrase || a.passphraseSourceSet()) {
@@ -63,7 +79,7 @@ func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, er
 		if err != nil {
 			return nil, err
 		}
-		return a.openWith(path, pass, lockWait)
+		return a.openWith(path, pass, opts)
 	}
 	if exists && a.passphraseSourceSet() {
 		// Given, so use it; a key-file store ignores it.
@@ -71,9 +87,9 @@ func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, er
 		if err != nil {
 			return nil, err
 		}
-		return a.openWith(path, pass, lockWait)
+		return a.openWith(path, pass, opts)
 	}
-	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{LockTimeout: lockWait}, Quota: a.quota, WatchLimit: a.watchLimit()})
+	s, err := keyring.Open(path, keyring.Options{Storage: opts, Quota: a.quota, WatchLimit: a.watchLimit()})
 	if err == nil || !needsPassphrase(err) {
 		return s, err
 	}
@@ -81,11 +97,12 @@ func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, er
 	if err != nil {
 		return nil, err
 	}
-	return a.openWith(path, pass, lockWait)
+	return a.openWith(path, pass, opts)
 }
 
-func (a *app) openWith(path string, pass []byte, lockWait time.Duration) (*keyring.Store, error) {
-	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{Passphrase: pass, LockTimeout: lockWait}, Quota: a.quota, WatchLimit: a.watchLimit()})
+func (a *app) openWith(path string, pass []byte, opts keystore.Options) (*keyring.Store, error) {
+	opts.Passphrase = pass
+	s, err := keyring.Open(path, keyring.Options{Storage: opts, Quota: a.quota, WatchLimit: a.watchLimit()})
 	// ErrWrongKey is a wrong passphrase unless the store is a key-file
 	// store (which ignores the passphrase), whose key file is beside it.
 	if errors.Is(err, keystore.ErrWrongKey) && !fileExists(path+".key") {
@@ -110,7 +127,7 @@ func (a *app) storeNeedsPassphrase(path string) (bool, error) {
 	}
 	// A store held by another process (a daemon starting) is not waited
 	// for here: the caller waits for that daemon instead (ErrLocked).
-	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{LockTimeout: lockProbe}})
+	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{LockTimeout: lockProbe, DeferWrite: true}})
 	if err == nil {
 		return false, s.Close()
 	}

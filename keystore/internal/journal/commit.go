@@ -42,6 +42,10 @@ type committer struct {
 	// afterTx runs after every write transaction, committed or rolled back,
 	// in the leader's goroutine.
 	afterTx func()
+	// beforeWrite, if set, runs before every write transaction begins, in
+	// the leader's goroutine: it opens for writing a file opened
+	// read-only (DB.forWriting).
+	beforeWrite func() error
 
 	mu      sync.Mutex
 	idle    sync.Cond // signalled when leading becomes false
@@ -204,6 +208,11 @@ func (c *committer) update(fn func(*bolt.Tx) error) error {
 	defer c.afterTx()
 	if err := c.j.begin(); err != nil {
 		return err
+	}
+	if c.beforeWrite != nil {
+		if err := c.beforeWrite(); err != nil {
+			return err
+		}
 	}
 	btx, err := c.db.Begin(true)
 	if err != nil {

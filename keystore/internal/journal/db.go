@@ -2,7 +2,10 @@ package journal
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -30,6 +33,16 @@ type Options struct {
 	// Growth is how far the file may grow past its size at the last
 	// checkpoint before the next checkpoint (bytes); 0 means walGrowth.
 	Growth int64
+	// DeferWrite has Recover open the file read-only when nothing needs
+	// writing to open the store, and the DB open it for writing at its
+	// first Update (deferwrite.go): for a process that may well only
+	// read. An Update must then not be called from inside a View, which
+	// it would wait for.
+	DeferWrite bool
+	// NeedsWrite reports whether opening the store writes to it (an old
+	// schema to upgrade), so that DeferWrite opens such a file for
+	// writing at once. nil: opening never writes.
+	NeedsWrite func(*bolt.Tx) bool
 }
 
 // DB is bbolt run through the journal: bbolt commits without syncing,
@@ -42,6 +55,14 @@ type DB struct {
 	buckets [][]byte
 	j       *journal
 	commit  *committer
+
+	// While deferred is set, bolt is open read-only, until the first
+	// Update reopens it (deferwrite.go). swap guards the reopen; lost
+	// says why bolt is nil, if it is.
+	deferred    atomic.Bool
+	swap        sync.RWMutex
+	lost        error
+	lockTimeout time.Duration
 }
 
 // New takes over the log w for bdb, as Recover returned it with mapSize,
@@ -68,7 +89,12 @@ func New(bdb *bolt.DB, mapSize int64, w *Log, opts Options) (*DB, error) {
 	if afterTx == nil {
 		afterTx = func() {}
 	}
-	return &DB{bolt: bdb, buckets: opts.Buckets, j: j, commit: newCommitter(bdb, j, afterTx)}, nil
+	db := &DB{bolt: bdb, buckets: opts.Buckets, j: j, commit: newCommitter(bdb, j, afterTx), lockTimeout: opts.LockTimeout}
+	if bdb.IsReadOnly() { // Recover deferred opening it for writing
+		db.deferred.Store(true)
+		db.commit.beforeWrite = db.forWriting
+	}
+	return db, nil
 }
 
 // Update runs fn in a write transaction and returns once its changes are
@@ -113,11 +139,13 @@ func (db *DB) OnCommit(fn func()) {
 func (db *DB) Close() error {
 	db.commit.close()
 	err := db.j.close()
-	if cerr := db.bolt.Close(); err == nil {
+	if db.bolt == nil { // lost reopening it (deferwrite.go)
+		err = errors.Join(err, db.lost)
+	} else if cerr := db.bolt.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("journal: closing %s: %w", db.bolt.Path(), err)
+		return fmt.Errorf("journal: closing %s: %w", db.j.path, err)
 	}
 	return nil
 }

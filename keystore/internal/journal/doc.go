@@ -25,7 +25,9 @@
 //     must leave nothing of the old form behind.
 //   - DB (db.go) runs write transactions through group commit (commit.go)
 //     and the journal proper (journal.go): checkpoints, the pin that keeps
-//     a checkpoint's pages whole, and the batches' fsyncs.
+//     a checkpoint's pages whole, and the batches' fsyncs. With
+//     Options.DeferWrite, Recover opens the file read-only and the DB
+//     opens it for writing at its first write (deferwrite.go).
 //
 // bbolt's meta page is the one part of bbolt's file format this package
 // depends on, and bbolt does not export it: meta.go holds all of it, and

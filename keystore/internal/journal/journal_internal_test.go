@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,6 +14,8 @@ import (
 
 	"github.com/google/uuid"
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // The tests' databases have these buckets, as a store has its own; the
@@ -361,7 +362,7 @@ func FuzzWALRecordsV1(f *testing.F) {
 func appendWALRecordV1(dst []byte, gen uint64, body []byte) []byte {
 	var g [8]byte
 	binary.LittleEndian.PutUint64(g[:], gen)
-	sum := crc32.Update(crc32.Checksum(g[:], castagnoli()), castagnoli(), body)
+	sum := crc32c.Update(crc32c.Checksum(g[:]), body)
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(len(body)))
 	dst = binary.LittleEndian.AppendUint32(dst, sum)
 	return append(dst, body...)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"os"
 	"sync"
@@ -13,6 +12,8 @@ import (
 
 	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // The write-ahead log is a file beside the database, its path with ".wal"
@@ -95,10 +96,6 @@ const (
 	walHeaderLenV2       = walHeaderFixed + metaHeadLen // formats 1 and 2
 	walHeaderLen         = walHeaderLenV2 + 16          // and the store's UUID
 )
-
-// castagnoli is CRC-32C, the log's checksum: it has hardware support,
-// and catches every single-byte error. The table is made on first use.
-var castagnoli = sync.OnceValue(func() *crc32.Table { return crc32.MakeTable(crc32.Castagnoli) })
 
 // walCapacity is how long the log may grow before a checkpoint starts it
 // afresh. Longer means fewer checkpoints (each syncs every bbolt page
@@ -262,7 +259,7 @@ func parseWALHeader(b []byte) (Header, bool) {
 // walHeaderSum is the checksum a header slot b, as long as its format's
 // header, carries.
 func walHeaderSum(b []byte) uint32 {
-	return crc32.Update(crc32.Checksum(b[:36], castagnoli()), castagnoli(), b[walHeaderFixed:])
+	return crc32c.Update(crc32c.Checksum(b[:36]), b[walHeaderFixed:])
 }
 
 // appendWALRecord frames body as record seq of generation gen, framed
@@ -273,7 +270,7 @@ func appendWALRecord(dst []byte, gen uint64, seq uint32, synced int64, body []by
 	head := dst[at:]
 	binary.LittleEndian.PutUint32(head[4:], uint32(len(body)))
 	binary.LittleEndian.PutUint32(head[8:], seq)
-	binary.LittleEndian.PutUint32(head[12:], crc32.Checksum(body, castagnoli()))
+	binary.LittleEndian.PutUint32(head[12:], crc32c.Checksum(body))
 	binary.LittleEndian.PutUint64(head[16:], uint64(synced))
 	binary.LittleEndian.PutUint32(head, walHeadSum(gen, head))
 	return append(dst, body...)
@@ -285,7 +282,7 @@ func appendWALRecord(dst []byte, gen uint64, seq uint32, synced int64, body []by
 func walHeadSum(gen uint64, head []byte) uint32 {
 	var g [8]byte
 	binary.LittleEndian.PutUint64(g[:], gen)
-	return crc32.Update(crc32.Checksum(g[:], castagnoli()), castagnoli(), head[4:walRecordHead])
+	return crc32c.Update(crc32c.Checksum(g[:]), head[4:walRecordHead])
 }
 
 // appendRecord frames body as the next record of the current generation

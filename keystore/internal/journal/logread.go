@@ -3,9 +3,10 @@ package journal
 import (
 	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"math"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // Reading the write-ahead log (wal.go) after a crash, and telling a torn
@@ -180,7 +181,7 @@ func (s *State) scanRecords(area []byte) {
 			return
 		}
 		body := area[i+walRecordHead : i+walRecordHead+h.n]
-		if crc32.Checksum(body, castagnoli()) != h.bodySum {
+		if crc32c.Checksum(body) != h.bodySum {
 			s.damageAt(area, i, i+walRecordHead+h.n, seq, fmt.Sprintf("record %d's body does not match its checksum", seq), "")
 			return
 		}
@@ -329,7 +330,7 @@ func intactRecords(area []byte, from int, gen uint64) (found []Record, cut *Reco
 				cut = &Record{At: at, Size: walRecordHead + h.n, Seq: h.seq, Synced: h.synced}
 			}
 			p++
-		case crc32.Checksum(b[walRecordHead:walRecordHead+h.n], castagnoli()) != h.bodySum:
+		case crc32c.Checksum(b[walRecordHead:walRecordHead+h.n]) != h.bodySum:
 			p++
 		default:
 			found = append(found, Record{At: at, Size: walRecordHead + h.n, Seq: h.seq, Synced: h.synced, Body: b[walRecordHead : walRecordHead+h.n]})

@@ -2,7 +2,8 @@ package journal
 
 import (
 	"encoding/binary"
-	"hash/crc32"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // Format 1 of the write-ahead log, which schema 4 wrote. It is read once,
@@ -30,14 +31,14 @@ const walRecordHeadV1 = 8
 func splitWALRecordsV1(area []byte, gen uint64) (bodies [][]byte, used int) {
 	var g [8]byte
 	binary.LittleEndian.PutUint64(g[:], gen)
-	seed := crc32.Checksum(g[:], castagnoli())
+	seed := crc32c.Checksum(g[:])
 	for len(area)-used >= walRecordHeadV1 {
 		n := binary.LittleEndian.Uint32(area[used:])
 		if n == 0 || uint64(n) > uint64(len(area)-used-walRecordHeadV1) {
 			break
 		}
 		body := area[used+walRecordHeadV1 : used+walRecordHeadV1+int(n)]
-		if crc32.Update(seed, castagnoli(), body) != binary.LittleEndian.Uint32(area[used+4:]) {
+		if crc32c.Update(seed, body) != binary.LittleEndian.Uint32(area[used+4:]) {
 			break
 		}
 		bodies = append(bodies, body)

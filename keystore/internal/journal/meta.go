@@ -2,10 +2,11 @@ package journal
 
 import (
 	"encoding/binary"
-	"hash/crc32"
 	"hash/fnv"
 	"io"
 	"os"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/crc32c"
 )
 
 // What the journal knows of bbolt's file format, which bbolt does not
@@ -108,7 +109,7 @@ func checkpointSums(f *os.File, head []byte, pageSize int) (root, freelist uint3
 			return 0, err
 		} // past the end: zeros, which match no checkpoint's page
 
-		return crc32.Checksum(page, castagnoli()), nil
+		return crc32c.Checksum(page), nil
 	}
 	if root, err = sum(head[boltRootAt:]); err != nil {
 		return 0, 0, err

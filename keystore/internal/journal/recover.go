@@ -30,6 +30,10 @@ import (
 // files and both stores, before anything is written; so is a log whose
 // checkpoint is not in the file. A log beside no database means nothing:
 // the file is created as bbolt creates it, and the log starts afresh.
+//
+// With opts.DeferWrite, a store that needs nothing written to open it is
+// returned open read-only, and New's DB opens it for writing at its
+// first Update (deferwrite.go).
 func Recover(path string, w *Log, log *State, opts Options) (bdb *bolt.DB, mapSize int64, err error) {
 	exists := false
 	if log.Header.Txid != 0 {
@@ -42,8 +46,16 @@ func Recover(path string, w *Log, log *State, opts Options) (bdb *bolt.DB, mapSi
 			return nil, 0, fmt.Errorf("recovering from %s: %w", w.path, err)
 		}
 	}
-	if bdb, mapSize, err = openBolt(path, opts.LockTimeout); err != nil {
-		return nil, 0, err
+	deferred := false
+	if deferrable(log, opts) {
+		if bdb, mapSize, deferred, err = openForReading(path, opts); err != nil {
+			return nil, 0, err
+		}
+	}
+	if !deferred {
+		if bdb, mapSize, err = openBolt(path, opts.LockTimeout); err != nil {
+			return nil, 0, err
+		}
 	}
 	if log.Header.Store != uuid.Nil && opts.Identify != nil {
 		store, err := identify(bdb, opts.Identify)
