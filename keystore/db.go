@@ -52,7 +52,9 @@ type Options struct {
 	// read, such as a CLI command, since bbolt reads a file's whole
 	// freelist when it opens it for writing. The store behaves the same
 	// either way, but Update must not be called from inside View, which
-	// it then waits for, for ever.
+	// it then waits for, for ever, and until the first Update a View
+	// must not wait for another goroutine's View (see the package doc's
+	// Caveats).
 	DeferWrite bool
 }
 

@@ -186,8 +186,11 @@
 //
 // With Options.DeferWrite the file is open read-only until the first
 // Update reopens it for writing (package journal, deferwrite.go): a View
-// must not wait for an Update, which then waits for the View to end. The
-// log's lock keeps other openers out throughout, as without it.
+// must not wait for an Update, which then waits for the View to end; and
+// until then a View must not wait for another goroutine's View, directly
+// or through a lock held across a View, since the reopen, once waiting,
+// holds new Views back. The log's lock keeps other openers out
+// throughout, as without it.
 //
 // The journal needs bbolt's file mapped with room to spare; a store that
 // grows past half its mapping (at least 512 MiB) in one open goes back to

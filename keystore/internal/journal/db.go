@@ -37,7 +37,8 @@ type Options struct {
 	// writing to open the store, and the DB open it for writing at its
 	// first Update (deferwrite.go): for a process that may well only
 	// read. An Update must then not be called from inside a View, which
-	// it would wait for.
+	// it would wait for, nor may a View wait for another goroutine's
+	// View before the first Update (deferwrite.go).
 	DeferWrite bool
 	// NeedsWrite reports whether opening the store writes to it (an old
 	// schema to upgrade), so that DeferWrite opens such a file for
@@ -47,7 +48,8 @@ type Options struct {
 
 // DB is bbolt run through the journal: bbolt commits without syncing,
 // and a commit is durable once its redo record is in the fsynced log
-// (see the package doc). Read transactions go to bbolt itself; write
+// (see the package doc). Read transactions go to bbolt through View,
+// which knows which file to read while DeferWrite swaps it; write
 // transactions go through Update, and every write in them through Put
 // and Delete, so that the log holds what the file does.
 type DB struct {

@@ -28,9 +28,19 @@ import (
 // openers out (bbolt's lock on the file is shared while the file is
 // read-only). Reads go on while the file is reopened: View holds swap for
 // reading, the reopen for writing, so no read transaction is open on the
-// read-only handle when the first write begins on the new one. Hence the
-// caveat on DeferWrite: an Update called from inside a View waits for
-// that View to end, for ever.
+// read-only handle when the first write begins on the new one.
+//
+// Hence the caveats on DeferWrite. An Update called from inside a View
+// waits for that View to end, for ever. And until the first write, a View
+// must not wait for another goroutine's View, directly or through a lock
+// held across a View: sync.RWMutex holds new readers back once the reopen
+// waits, so the View waited for never begins. (keyring's Watch holds its
+// store's mu across a View, and its transactions take that mu: a process
+// that watches its own store and writes to it concurrently must not open
+// it with DeferWrite. keyctl-go's commands watch only through a daemon.)
+// A lock that let new readers in while the reopen waits would avoid that,
+// but readers that keep overlapping would then hold the reopen off for
+// ever, as TestDeferWriteReadersDuringTheReopen's do.
 
 // deferrable reports whether the store at path, whose log reads as log,
 // can be opened read-only: nothing needs writing to open it.
