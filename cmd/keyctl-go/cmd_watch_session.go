@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/clib"
 	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
@@ -82,7 +83,7 @@ func cmdWatchSession(ctx context.Context, a *app, args []string) error {
 		return errUsage
 	}
 	notifyPath, gcPath, prog := args[0], args[1], args[3:]
-	tfd := atoi(args[2])
+	tfd := int(clib.Atoi(args[2]))
 	if tfd < 3 || tfd > 9 {
 		return &exitError{code: 2, msg: "The target fd must be between 3 and 9"}
 	}
@@ -383,31 +384,6 @@ func (w *sessionWatcher) terminated() {
 	w.gc.WriteString("Monitoring terminated\n")
 }
 
-// atoi is C's atoi: leading blanks, an optional sign, then digits up to
-// the first non-digit; 0 if there are none.
-func atoi(s string) int {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	n := 0
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-		if n > 1<<31 {
-			break
-		}
-	}
-	if neg {
-		n = -n
-	}
-	return n
-}
-
 // cmdWatchAdd is `watch_add <fd> <key>`: watch key on the queue of the
 // watch_session above, with tag 2.
 func cmdWatchAdd(ctx context.Context, a *app, args []string) error {
@@ -424,7 +400,7 @@ func (a *app) watchFDKey(ctx context.Context, args []string, verb string) error 
 	if err := nargs(args, 2, 2); err != nil {
 		return err
 	}
-	fd := atoi(args[0])
+	fd := int(clib.Atoi(args[0]))
 	id, err := a.keyID(ctx, args[1])
 	if err != nil {
 		return err
@@ -452,7 +428,7 @@ func cmdWatchSync(_ context.Context, a *app, args []string) error {
 	if err := nargs(args, 1, 1); err != nil {
 		return err
 	}
-	fd := atoi(args[0])
+	fd := int(clib.Atoi(args[0]))
 	switch err := watchFDRequest(fd, "sync"); {
 	case err == nil:
 		return nil
