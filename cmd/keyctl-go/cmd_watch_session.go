@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/clib"
+	"github.com/keyctl-go/keyctl-go/internal/watchfd"
 	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
@@ -43,7 +44,7 @@ const (
 // Where keyctl-go differs from keyctl, and why:
 //
 //   - The queue is the watcher's daemon connection, not a pipe: fd <fd> is
-//     a socket to the watcher (see watchFDRequest), which sets and removes
+//     a socket to the watcher (package internal/watchfd), which sets and removes
 //     watches for the commands that write to it. Only processes of the
 //     watcher's uid may use it (EACCES otherwise), and @t and @p in
 //     watch_add are resolved by the command but watched by the watcher.
@@ -131,17 +132,17 @@ func cmdWatchSession(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stderr, "Joined session keyring: %d\n", session)
 
-	srv, childEnd, err := newWatchFD(w.request)
+	srv, childEnd, err := watchfd.New(w.request)
 	if err != nil {
 		return err
 	}
 	served := make(chan struct{})
-	go func() { defer close(served); srv.serve(consumerCtx) }()
+	go func() { defer close(served); srv.Serve(consumerCtx) }()
 	defer func() { srv.Close(); <-served }()
 
 	extra := make([]*os.File, tfd-2)
 	extra[tfd-3] = childEnd
-	cmd, err := a.startChild(prog, session, extra, watchFDEnv+"="+strconv.Itoa(tfd))
+	cmd, err := a.startChild(prog, session, extra, watchfd.Env+"="+strconv.Itoa(tfd))
 	childEnd.Close() // prog has its copy
 	if err != nil {
 		return err
@@ -326,12 +327,12 @@ func (w *sessionWatcher) lost() {
 }
 
 // request does what a command below the session asked on the watch fd.
-func (w *sessionWatcher) request(ctx context.Context, verb string, id keyring.Serial) error {
-	switch verb {
-	case "add":
-		return w.c.Watch(ctx, id, addedWatchTag)
-	case "rm":
-		return w.c.Watch(ctx, id, -1)
+func (w *sessionWatcher) request(ctx context.Context, r watchfd.Request) error {
+	switch r.Verb {
+	case watchfd.Add:
+		return w.c.Watch(ctx, r.Key, addedWatchTag)
+	case watchfd.Remove:
+		return w.c.Watch(ctx, r.Key, -1)
 	default:
 		return w.sync(ctx)
 	}
@@ -387,16 +388,16 @@ func (w *sessionWatcher) terminated() {
 // cmdWatchAdd is `watch_add <fd> <key>`: watch key on the queue of the
 // watch_session above, with tag 2.
 func cmdWatchAdd(ctx context.Context, a *app, args []string) error {
-	return a.watchFDKey(ctx, args, "add")
+	return a.watchFDKey(ctx, args, watchfd.Add)
 }
 
 // cmdWatchRm is `watch_rm <fd> <key>`: remove the queue's watch on key;
 // the watcher logs its removal ("<id> gc").
 func cmdWatchRm(ctx context.Context, a *app, args []string) error {
-	return a.watchFDKey(ctx, args, "rm")
+	return a.watchFDKey(ctx, args, watchfd.Remove)
 }
 
-func (a *app) watchFDKey(ctx context.Context, args []string, verb string) error {
+func (a *app) watchFDKey(ctx context.Context, args []string, verb watchfd.Verb) error {
 	if err := nargs(args, 2, 2); err != nil {
 		return err
 	}
@@ -416,7 +417,7 @@ func (a *app) watchFDKey(ctx context.Context, args []string, verb string) error 
 			return opError("keyctl_watch_key", err)
 		}
 	}
-	if err := watchFDRequest(fd, verb+" "+strconv.Itoa(int(id))); err != nil {
+	if err := watchfd.Call(fd, watchfd.Request{Verb: verb, Key: id}); err != nil {
 		return opError("keyctl_watch_key", err)
 	}
 	return nil
@@ -429,10 +430,10 @@ func cmdWatchSync(_ context.Context, a *app, args []string) error {
 		return err
 	}
 	fd := int(clib.Atoi(args[0]))
-	switch err := watchFDRequest(fd, "sync"); {
+	switch err := watchfd.Call(fd, watchfd.Request{Verb: watchfd.Sync}); {
 	case err == nil:
 		return nil
-	case errors.Is(err, errNotWatchFD):
+	case errors.Is(err, watchfd.ErrNotWatchFD):
 		// keyctl falls back to FIONREAD, which fails so on what is not a
 		// pipe.
 		return opError("ioctl(FIONREAD)", unix.ENOTTY)
