@@ -12,6 +12,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/ccache"
 	"github.com/keyctl-go/keyctl-go/kcm"
+	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/krb5ring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
@@ -170,7 +171,7 @@ func TestWatchHearsKinitRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	w, err := col.Watch(ctx, krb5ring.QueueSource(p, q))
+	w, err := col.Watch(ctx, keyring.QueueWatcher(p, q))
 	if err != nil {
 		t.Fatal(err)
 	}
