@@ -8,12 +8,6 @@ import (
 	"github.com/keyctl-go/keyctl-go/internal/clib"
 )
 
-func cmdVersion(_ context.Context, a *app, _ []string) error {
-	// keyctl ignores anything after --version, and so do we.
-	fmt.Fprintln(a.stdout, "keyctl-go, a drop-in for keyctl from keyutils-1.6.3")
-	return nil
-}
-
 // addKey is add, padd and newring once their arguments are read.
 func (a *app) addKey(ctx context.Context, typ, desc string, data []byte, ringArg string) error {
 	ring, err := a.keyID(ctx, ringArg)
