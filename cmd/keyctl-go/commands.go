@@ -86,6 +86,7 @@ func init() {
 		{"--test", "...", cmdTest},
 		{"krb5", "<import|export|list|switch|destroy|watch> ...", cmdKrb5},
 		{"fsck", "[--repair] [--db PATH]", cmdFsck},
+		{"completion", "<bash>", cmdCompletion},
 	}
 }
 
