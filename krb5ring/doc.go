@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package krb5ring keeps Kerberos credential caches in the key store in
 // MIT krb5's KEYRING layout, so that what kinit would put in the kernel's
 // keyrings lives, with the same names, keys and payloads, in a keyctl-go

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 //go:generate sh -c "go run . completion bash > ../../contrib/bash-completion/keyctl-go"

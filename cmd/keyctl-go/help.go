@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // helpText is `keyctl-go --help`: keyctl-go's own usage. Without

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package watchfd is the protocol of keyctl-go watch_session's watch fd:
 // how watch_add, watch_rm and watch_sync, run anywhere below a
 // watch_session, reach the watcher's queue.
