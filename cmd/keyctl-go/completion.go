@@ -161,9 +161,10 @@ func mergeKinds(a, b string) string {
 	return b
 }
 
-// completionSpecs is every command's argSpec, in the table's order, then
-// the commands the table does not hold (daemon, --help), and the global
-// options (the first entry, named "").
+// completionSpecs reads the global options from --help's usage line, and
+// every command's argSpec from its usage lines: the table's commands, in
+// its order, then those it does not hold (daemon, from its Format, and
+// --help). names is that order.
 func completionSpecs() (global argSpec, names []string, specs map[string]*argSpec) {
 	specs = make(map[string]*argSpec)
 	for _, c := range commands {

@@ -13,7 +13,7 @@ import (
 // ErrNotWatchFD is what Call returns for an fd that is not a watcher's:
 // EINVAL, as the kernel answers for an fd that is not a notification
 // pipe.
-var ErrNotWatchFD = fmt.Errorf("not a watch_session fd: %w", unix.EINVAL)
+var ErrNotWatchFD = fmt.Errorf("watchfd: not a watch_session fd: %w", unix.EINVAL)
 
 // replyTimeout is how long Call waits for the watcher to answer before
 // deciding that the fd is not a watcher's: generous, since a sync waits
