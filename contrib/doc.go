@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package contrib holds no code. Its files are what packagers install
 // beside the keyctl-go binary: systemd units for the system daemon and for
 // per-user daemons (systemd/system, systemd/user, with the drop-in that

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package daemon serves a keyring.Store to other processes over a Unix
 // socket, speaking package wire, and is the Go client for it. It is the
 // foundation of the keyctl-go daemon: one process owns the store file

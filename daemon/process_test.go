@@ -1,3 +1,5 @@
+//go:build linux
+
 package daemon_test
 
 // Real processes for the tests that need them: a daemon in a process of

@@ -1,3 +1,5 @@
+//go:build linux
+
 package kcm_test
 
 import (
@@ -12,6 +14,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/ccache"
 	"github.com/keyctl-go/keyctl-go/kcm"
+	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/krb5ring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
@@ -170,7 +173,7 @@ func TestWatchHearsKinitRenew(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	w, err := col.Watch(ctx, krb5ring.QueueSource(p, q))
+	w, err := col.Watch(ctx, keyring.QueueWatcher(p, q))
 	if err != nil {
 		t.Fatal(err)
 	}

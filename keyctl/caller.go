@@ -1,3 +1,5 @@
+//go:build linux
+
 package keyctl
 
 import (
@@ -13,22 +15,17 @@ import (
 )
 
 // Caller is what Open returns: the store's operations (keyring.Caller),
-// one watch queue, and Close, the same whether the store is embedded or
-// behind a daemon.
+// one watch queue (keyring.Watcher), and Close, the same whether the store
+// is embedded or behind a daemon.
 type Caller interface {
 	keyring.Caller
-	// Watch sets a watch on id for the Caller's queue with tag 0..255
-	// (KEYCTL_WATCH_KEY), or removes it with tag -1; see
-	// keyring.Process.Watch for the errnos. The first Watch makes the
-	// queue, of Options.QueueSize records, filtered by Options.Filter.
-	Watch(ctx context.Context, id keyring.Serial, tag int) error
-	// Records is an iterator over what the Caller's watches deliver, in
-	// order, loss records included. It ends after yielding ctx.Err() when
-	// ctx is done, after yielding the cause if a daemon connection
-	// breaks, and quietly after Close. Records are read in batches:
-	// breaking out of the loop drops the rest of the batch, so break only
-	// when done with the watches.
-	Records(ctx context.Context) iter.Seq2[watchqueue.Record, error]
+	// The Caller's watches share one queue, made by the first Watch, of
+	// Options.QueueSize records, filtered by Options.Filter. Records ends
+	// after yielding ctx.Err() when ctx is done, after yielding the cause
+	// if a daemon connection breaks, and quietly after Close. Records are
+	// read in batches: breaking out of the loop drops the rest of the
+	// batch, so break only when done with the watches.
+	keyring.Watcher
 	// Route is how the Caller reached its store.
 	Route() Route
 	// Close ends the Caller: its watches, the sessions it joined, and
@@ -235,3 +232,7 @@ func Store(c Caller) *keyring.Store {
 	}
 	return nil
 }
+
+// A *daemon.Client is a keyring.Watcher as it is: krb5ring and secrets
+// watch through one.
+var _ keyring.Watcher = (*daemon.Client)(nil)

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package keyctl is the one way in to keyctl-go for a Go program: Open
 // finds the store the way the keyctl-go command does, through a daemon if
 // one serves it or else by opening the file, and returns one Caller that

@@ -1,3 +1,5 @@
+//go:build linux
+
 package keyring
 
 import (
@@ -57,58 +59,108 @@ func checkAdd(op, typ, desc string, payload []byte) error {
 	return nil
 }
 
+// add is add_key inside a transaction, in the kernel's steps, each its
+// own function below: the destination and the arguments, checked in the
+// kernel's order (addDestination); the new link's admission (admitLink);
+// an update of the key the keyring already holds by that name, which
+// ends the operation (updateLinked), else a new key (allocKey), charged
+// (chargeNewKey), stored and linked (storeNewKey); then its events.
 func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, error) {
-	ring, err := t.lookup(op, ringID, 0, perms.Write)
+	ring, kt, err := t.addDestination(op, typ, desc, payload, ringID)
 	if err != nil {
 		return 0, err
 	}
+	existing, linked := t.tx.Lookup(ring.Serial, t.tx.DescHash(typ, desc))
+	if err := t.admitLink(op, ringID, ring, linked); err != nil {
+		return 0, err
+	}
+	if linked && kt.updatable {
+		if id, updated, err := t.updateLinked(op, ring, kt, existing.Key, payload); updated || err != nil {
+			return id, err
+		}
+	}
+	r, err := t.allocKey(kt, typ, desc, payload)
+	if err != nil {
+		return 0, err
+	}
+	if err := t.chargeNewKey(op, ringID, ring, r, linked); err != nil {
+		return 0, err
+	}
+	if err := t.storeNewKey(ring, r, payload, linked); err != nil {
+		return 0, err
+	}
+	t.post(Serial(r.Serial), watchqueue.KeyInstantiated, 0)
+	t.post(ring.serial(), watchqueue.KeyLinked, Serial(r.Serial))
+	return Serial(r.Serial), nil
+}
+
+// addDestination looks up the keyring add_key adds to, which the caller
+// must be able to write, and checks the arguments against it in the
+// kernel's order: the type (ENODEV), the keyring being one (ENOTDIR), the
+// payload for the type (EINVAL), a description (EINVAL).
+func (t *txn) addDestination(op, typ, desc string, payload []byte, ringID Serial) (ref, *keyType, error) {
+	ring, err := t.lookup(op, ringID, 0, perms.Write)
+	if err != nil {
+		return ref{}, nil, err
+	}
 	kt := keyTypes[typ]
 	if kt == nil {
-		return 0, fmt.Errorf("keyring: %s: unknown key type %q: %w", op, typ, unix.ENODEV)
+		return ref{}, nil, fmt.Errorf("keyring: %s: unknown key type %q: %w", op, typ, unix.ENODEV)
 	}
 	if !ring.IsKeyring() {
-		return 0, errKey(op, ringID, unix.ENOTDIR, "not a keyring")
+		return ref{}, nil, errKey(op, ringID, unix.ENOTDIR, "not a keyring")
 	}
 	if err := checkPayload(op, kt, payload); err != nil {
-		return 0, err
+		return ref{}, nil, err
 	}
 	if desc == "" {
-		return 0, fmt.Errorf("keyring: %s: a %s key needs a description: %w", op, typ, unix.EINVAL)
+		return ref{}, nil, fmt.Errorf("keyring: %s: a %s key needs a description: %w", op, typ, unix.EINVAL)
 	}
+	return ring, kt, nil
+}
 
-	existing, linked := t.tx.Lookup(ring.Serial, t.tx.DescHash(typ, desc))
+// admitLink asks whether ring takes the link add_key will make: room in
+// its owner's quota for one more link, unless a key of that name is
+// already linked (linked) and the new link replaces it; and its
+// restriction.
+func (t *txn) admitLink(op string, ringID Serial, ring ref, linked bool) error {
 	if !linked {
 		if err := t.checkQuota(op, ringID, linkCharge(ring.KeyRecord, 1)); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	if err := t.checkRestriction(op, ringID, ring.KeyRecord); err != nil {
-		return 0, err
-	}
+	return t.checkRestriction(op, ringID, ring.KeyRecord)
+}
 
-	if linked && kt.updatable {
-		old, err := t.tx.Key(existing.Key)
-		if err != nil {
-			return 0, err
-		}
-		if old != nil && old.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) == 0 {
-			return Serial(old.Serial), t.updateKey(op, ref{KeyRecord: old, possessed: ring.possessed}, kt, payload)
-		}
+// updateLinked updates the key ring already holds under the name, of a
+// type that updates (user, logon, big_key), keeping its serial; updated
+// is false if that key is revoked or invalidated, or gone, and must be
+// displaced by a new one instead.
+func (t *txn) updateLinked(op string, ring ref, kt *keyType, key uint32, payload []byte) (id Serial, updated bool, err error) {
+	old, err := t.tx.Key(key)
+	if err != nil {
+		return 0, false, err
 	}
+	if old == nil || old.Flags&(keystore.FlagRevoked|keystore.FlagInvalidated) != 0 {
+		return 0, false, nil
+	}
+	return Serial(old.Serial), true, t.updateKey(op, ref{KeyRecord: old, possessed: ring.possessed}, kt, payload)
+}
 
-	// A new key (key_alloc): the type vets the description, and the key is
-	// owned by the caller, charged to it (unless the caller is uncharged:
-	// Store.ProcessNotInQuota), with the type's default mask.
+// allocKey makes a new key's record (key_alloc): the type vets the
+// description, and the key is owned by the caller, with the type's
+// default mask and a serial of its own. It is not stored yet.
+func (t *txn) allocKey(kt *keyType, typ, desc string, payload []byte) (*keystore.KeyRecord, error) {
 	if kt.vetDesc != nil {
 		if err := kt.vetDesc(desc); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
 	serial, err := t.tx.NewSerial()
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	r := &keystore.KeyRecord{
+	return &keystore.KeyRecord{
 		Serial:      serial,
 		Type:        typ,
 		Description: desc,
@@ -118,24 +170,36 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 		CTime:       t.now,
 		DataLen:     uint32(len(payload)),
 		QuotaBytes:  uint32(len(desc)) + 1 + kt.chargeBytes(len(payload)),
-	}
+	}, nil
+}
+
+// chargeNewKey charges r to its owner (unless the caller is uncharged:
+// Store.ProcessNotInQuota), with the new link into ring unless it
+// replaces one (linked), after checking that both fit (EDQUOT).
+func (t *txn) chargeNewKey(op string, ringID Serial, ring ref, r *keystore.KeyRecord, linked bool) error {
 	newCharge := charge{uid: r.UID}
 	if !t.p.notInQuota {
 		r.Flags |= keystore.FlagInQuota
 		newCharge.keys, newCharge.bytes = 1, int64(r.QuotaBytes)
 	}
+	// The link's charge first: where the keyring's owner and the caller
+	// both run out, the error names the keyring's.
+	charges := []charge{newCharge}
 	if !linked {
-		if err := t.checkQuota(op, ringID, linkCharge(ring.KeyRecord, 1), newCharge); err != nil {
-			return 0, err
-		}
-	} else if err := t.checkQuota(op, ringID, newCharge); err != nil {
-		return 0, err
+		charges = []charge{linkCharge(ring.KeyRecord, 1), newCharge}
 	}
-	if err := t.applyQuota(newCharge); err != nil {
-		return 0, err
+	if err := t.checkQuota(op, ringID, charges...); err != nil {
+		return err
 	}
+	return t.applyQuota(newCharge)
+}
+
+// storeNewKey stores r with its payload and links it into ring, which
+// puts it in ring's index of descriptions and displaces a key of the
+// same name (linked: one is there).
+func (t *txn) storeNewKey(ring ref, r *keystore.KeyRecord, payload []byte, linked bool) error {
 	if err := t.tx.PutPayload(r, payload); err != nil {
-		return 0, err
+		return err
 	}
 	// addLink stores r, already linked: storing it first, unlinked, would
 	// list it as an orphan only to unlist it, one more page to sync. A
@@ -143,19 +207,13 @@ func (t *txn) add(op, typ, desc string, payload []byte, ringID Serial) (Serial, 
 	// alone; r is stored here, as what it then is: an orphan in the file.
 	if t.tx.IsVolatileLink(ring.Serial, r.Serial) {
 		if err := t.put(r); err != nil {
-			return 0, err
+			return err
 		}
 	}
-	link := t.addLink
 	if !linked {
-		link = t.linkNew // no Lookup again: ring holds nothing by this name
+		return t.linkNew(ring.KeyRecord, r) // no Lookup again: ring holds nothing by this name
 	}
-	if err := link(ring.KeyRecord, r); err != nil {
-		return 0, err
-	}
-	t.post(Serial(r.Serial), watchqueue.KeyInstantiated, 0)
-	t.post(ring.serial(), watchqueue.KeyLinked, Serial(r.Serial))
-	return Serial(r.Serial), nil
+	return t.addLink(ring.KeyRecord, r)
 }
 
 // checkPayload applies a type's payload rules.

@@ -1,12 +1,16 @@
+//go:build linux
+
 package keyring
 
 import (
 	"context"
+	"iter"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/perms"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
 // Caller is what a program acts on the key store through, embedded (a
@@ -17,11 +21,10 @@ import (
 //
 // Watch is left out here, since Process.Watch hands the store a
 // *watchqueue.Queue, which lives in the caller's memory and cannot cross
-// a socket. Package keyctl's Caller adds it the same way for both: one
-// queue per caller, the Caller's own when embedded and the connection's
-// over the daemon, set with Watch(ctx, id, tag) and read with Records.
-// A program that watches, and should run with or without a daemon, uses
-// keyctl.Open.
+// a socket. Watcher, below, is that other half, the same for both: one
+// queue per caller, set with Watch(ctx, id, tag) and read with Records.
+// Package keyctl's Caller is a Caller and a Watcher. A program that
+// watches, and should run with or without a daemon, uses keyctl.Open.
 //
 // Release and Cred are left out too: a Process is released by whoever
 // made it, a daemon connection by closing it, and a client's credentials
@@ -97,3 +100,38 @@ type Caller interface {
 
 // A Process is the embedded Caller; the compiler keeps the two in step.
 var _ Caller = (*Process)(nil)
+
+// Watcher is what a caller can do with its watches: set and remove them
+// on the caller's one queue, and read what they deliver. A *daemon.Client
+// is one (its queue is the connection's, in the daemon), so is a
+// keyctl.Caller; a *Process, whose Watch takes the queue as an argument,
+// becomes one with QueueWatcher.
+//
+// It stands apart from Caller, rather than in it, because a Process has
+// no queue of its own to read: every Caller can make changes, but only
+// one that was given or made a queue can watch them.
+type Watcher interface {
+	// Watch watches key id with tag 0..255 (KEYCTL_WATCH_KEY), or
+	// removes the watch with tag -1; see Process.Watch for the errnos.
+	Watch(ctx context.Context, id Serial, tag int) error
+	// Records yields what the watches deliver, in order, loss records
+	// included, until ctx ends (yielding ctx.Err()) or the queue closes.
+	Records(ctx context.Context) iter.Seq2[watchqueue.Record, error]
+}
+
+// QueueWatcher is the Watcher of p's watches that post into q, read from
+// q. Whoever uses it must be the only reader of q.
+func QueueWatcher(p *Process, q *watchqueue.Queue) Watcher { return queueWatcher{p, q} }
+
+type queueWatcher struct {
+	p *Process
+	q *watchqueue.Queue
+}
+
+func (w queueWatcher) Watch(ctx context.Context, id Serial, tag int) error {
+	return w.p.Watch(ctx, id, w.q, tag)
+}
+
+func (w queueWatcher) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
+	return w.q.Records(ctx)
+}

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package keyring is the Linux kernel's keys and keyrings in userspace: the
 // same operations, permission checks, quotas, search and notifications, on a
 // store that survives restarts (package keystore) and posts every change to

@@ -1,3 +1,5 @@
+//go:build linux
+
 package keystore
 
 // Changes is what one committed write transaction changed, for caches kept

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package keystore keeps keys in a bbolt file, with their payloads
 // encrypted at rest.
 //

@@ -1,3 +1,5 @@
+//go:build linux
+
 package keystore
 
 // The record codec, for the black-box tests and fuzz targets.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package krb5ring keeps Kerberos credential caches in the key store in
 // MIT krb5's KEYRING layout, so that what kinit would put in the kernel's
 // keyrings lives, with the same names, keys and payloads, in a keyctl-go
@@ -32,7 +34,8 @@
 // Everything goes through a keyring.Caller: a *keyring.Process on a store
 // opened in this process, a *keyring.Tx inside one of its transactions
 // (Collection.With), or a *daemon.Client. Watch reports a collection's
-// changes as Events, through QueueSource or a daemon.Client.
+// changes as Events, through a keyring.Watcher (keyring.QueueWatcher or a
+// daemon.Client).
 //
 // Records, Record, TimeOffset and SetTimeOffset serve a KCM server, which
 // speaks in raw version 4 records and per-cache time offsets.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package krb5ring_test
 
 import (
@@ -75,7 +77,7 @@ func ExampleCollection_Watch() {
 	q := watchqueue.New(watchqueue.Options{})
 	q.SetSize(64)
 	defer q.Close()
-	w, err := col.Watch(ctx, krb5ring.QueueSource(p, q))
+	w, err := col.Watch(ctx, keyring.QueueWatcher(p, q))
 	if err != nil {
 		fmt.Println(err)
 		return

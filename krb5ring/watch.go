@@ -1,3 +1,5 @@
+//go:build linux
+
 package krb5ring
 
 import (
@@ -15,39 +17,12 @@ import (
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
-// Source is where a Watch sets its key watches and reads their records:
-// a *daemon.Client, or QueueSource for a store opened in this process.
-type Source interface {
-	// Watch watches key id with tag, as keyctl_watch_key does.
-	Watch(ctx context.Context, id keyring.Serial, tag int) error
-	// Records yields the watches' records until ctx ends.
-	Records(ctx context.Context) iter.Seq2[watchqueue.Record, error]
-}
-
-// QueueSource is the Source of a store opened in this process: p's watches
-// post into q, and Records reads q. The Watch that uses it must be the
-// only reader of q.
-func QueueSource(p *keyring.Process, q *watchqueue.Queue) Source { return queueSource{p, q} }
-
-type queueSource struct {
-	p *keyring.Process
-	q *watchqueue.Queue
-}
-
-func (s queueSource) Watch(ctx context.Context, id keyring.Serial, tag int) error {
-	return s.p.Watch(ctx, id, s.q, tag)
-}
-
-func (s queueSource) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
-	return s.q.Records(ctx)
-}
-
 // watchTag is the tag of every watch a Watch sets; records are told apart
 // by the key they name.
 const watchTag = 0
 
 // recordBuffer is how many records a Watch holds between reading them
-// from its Source and handling them. Handling makes calls on the store
+// from its keyring.Watcher and handling them. Handling makes calls on the store
 // (over the daemon, on the connection the records share), so records must
 // keep being read meanwhile or the connection stalls; past this many the
 // Watch drops them and reports EventsLost, as a full queue would.
@@ -67,7 +42,7 @@ var recordBuffer = 256
 // when the Watch began.
 type Watch struct {
 	col *Collection
-	src Source
+	src keyring.Watcher
 
 	cancel context.CancelFunc
 	done   chan struct{}          // closed when pump returns
@@ -102,9 +77,11 @@ type cacheState struct {
 
 type credRef struct{ cache, desc string }
 
-// Watch starts watching the collection through src. The watches live as
-// long as src's queue (or daemon connection); Close stops reading them.
-func (col *Collection) Watch(ctx context.Context, src Source) (*Watch, error) {
+// Watch starts watching the collection through src: a *daemon.Client, or
+// keyring.QueueWatcher for a store opened in this process. The watches
+// live as long as src's queue (or daemon connection); Close stops reading
+// them.
+func (col *Collection) Watch(ctx context.Context, src keyring.Watcher) (*Watch, error) {
 	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	// A copy: the Watch runs beside whoever goes on using col.
 	own := *col

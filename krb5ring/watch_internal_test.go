@@ -1,3 +1,5 @@
+//go:build linux
+
 package krb5ring
 
 import (
@@ -38,7 +40,7 @@ func TestWatchReportsLossAndCatchesUp(t *testing.T) {
 	q := watchqueue.New(watchqueue.Options{})
 	q.SetSize(watchqueue.MaxNotes)
 	defer q.Close()
-	w, err := col.Watch(ctx, QueueSource(p, q))
+	w, err := col.Watch(ctx, keyring.QueueWatcher(p, q))
 	if err != nil {
 		t.Fatal(err)
 	}

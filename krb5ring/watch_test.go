@@ -1,3 +1,5 @@
+//go:build linux
+
 package krb5ring_test
 
 import (
@@ -142,7 +144,7 @@ func TestWatchEmbedded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer q.Close()
-	w, err := col.Watch(ctx, krb5ring.QueueSource(e.p, q))
+	w, err := col.Watch(ctx, keyring.QueueWatcher(e.p, q))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +208,7 @@ func TestWatchClose(t *testing.T) {
 	q := watchqueue.New(watchqueue.Options{})
 	q.SetSize(32)
 	defer q.Close()
-	w, err := col.Watch(ctx, krb5ring.QueueSource(e.p, q))
+	w, err := col.Watch(ctx, keyring.QueueWatcher(e.p, q))
 	if err != nil {
 		t.Fatal(err)
 	}

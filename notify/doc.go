@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package notify binds notification queues (package watchqueue) to watched
 // objects, as the kernel's watch lists do: a WatchList per object holds the
 // watches on it, and posting to the list delivers a record to every watch's

@@ -1,3 +1,5 @@
+//go:build linux
+
 package notify
 
 // PolicyOptions configure a Policy. The zero value gives the kernel's

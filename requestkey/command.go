@@ -1,3 +1,5 @@
+//go:build linux
+
 package requestkey
 
 import (
@@ -7,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/keyctl-go/keyctl-go/internal/clib"
 	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
@@ -45,7 +48,7 @@ func ParseCommand(s string) (Command, error) {
 	if strings.HasPrefix(s, "|") {
 		c.Pipe, s = true, s[1:]
 	}
-	words := strings.FieldsFunc(s, isSpaceRune)
+	words := strings.FieldsFunc(s, clib.IsSpaceRune)
 	if len(words) == 0 {
 		return Command{}, errors.New("no arguments")
 	}
@@ -121,7 +124,7 @@ func (cmd Command) argv(ctx context.Context, op string, c *keyring.Construction,
 				return nil, fmt.Errorf("keysub key %s:%s: %w", a.KeyType, a.KeyDesc, err)
 			}
 			for _, b := range data {
-				if b < 0x20 || b > 0x7e {
+				if !clib.IsPrint(b) {
 					return nil, fmt.Errorf("keysub key %s:%s: data not printable (%#02x)", a.KeyType, a.KeyDesc, b)
 				}
 			}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package requestkey
 
 import (
@@ -8,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/keyctl-go/keyctl-go/internal/clib"
 )
 
 // MaxLine is the longest line request-key reads from a configuration file,
@@ -101,18 +105,18 @@ func Parse(name string, data []byte) ([]Line, error) {
 		if size > MaxLine {
 			return nil, fmt.Errorf("requestkey: %s:%d: line too long", name, num)
 		}
-		if line == "" || line[0] == '#' || isSpace(line[0]) {
+		if line == "" || line[0] == '#' || clib.IsSpace(line[0]) {
 			continue
 		}
 		l := Line{File: name, Num: num}
 		rest = line
 		for len(l.Patterns) < 4 {
-			end := strings.IndexFunc(rest, isSpaceRune)
+			end := strings.IndexFunc(rest, clib.IsSpaceRune)
 			if end < 0 {
 				break // the field runs to the end of the line: no separator after it
 			}
 			l.Patterns = append(l.Patterns, rest[:end])
-			rest = strings.TrimLeftFunc(rest[end:], isSpaceRune)
+			rest = strings.TrimLeftFunc(rest[end:], clib.IsSpaceRune)
 			if rest == "" {
 				break
 			}
@@ -124,13 +128,6 @@ func Parse(name string, data []byte) ([]Line, error) {
 	}
 	return lines, nil
 }
-
-// isSpace is C's isspace in the C locale.
-func isSpace(c byte) bool {
-	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
-}
-
-func isSpaceRune(r rune) bool { return r < 0x80 && isSpace(byte(r)) }
 
 // Query is what a configuration line is matched against.
 type Query struct {

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package requestkey is /sbin/request-key for keyctl-go: it reads
 // request-key.conf(5), finds the line for a key that request_key must
 // construct, and runs its program with the request's macros expanded, so

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package secrets keeps a user's secrets by service and account, the way
 // credential managers store passwords and tokens, on the keyctl-go key
 // store: Set, Get, Delete and List, with an optional label and searchable

@@ -1,3 +1,5 @@
+//go:build linux
+
 package secrets
 
 import "golang.org/x/sys/unix"

@@ -1,3 +1,5 @@
+//go:build linux
+
 package secrets
 
 // SetRecordBuffer sets how many records a Watch made from now on holds

@@ -1,3 +1,5 @@
+//go:build linux
+
 package secrets
 
 import (
@@ -31,12 +33,6 @@ type watchSource interface {
 // never a slower writer.
 const queueNotes = 512
 
-// clientWatcher is what a *daemon.Client offers (as krb5ring.Source).
-type clientWatcher interface {
-	Watch(ctx context.Context, id keyring.Serial, tag int) error
-	Records(ctx context.Context) iter.Seq2[watchqueue.Record, error]
-}
-
 func newWatchSource(c keyring.Caller) (watchSource, error) {
 	switch c := c.(type) {
 	case *keyring.Process:
@@ -45,7 +41,7 @@ func newWatchSource(c keyring.Caller) (watchSource, error) {
 			return nil, err
 		}
 		return &queueSource{p: c, q: q}, nil
-	case clientWatcher:
+	case keyring.Watcher: // a *daemon.Client
 		return clientSource{c}, nil
 	}
 	return nil, fmt.Errorf("secrets: watch through a %T: %w", c, unix.EOPNOTSUPP)
@@ -76,7 +72,7 @@ func (s *queueSource) close() { s.q.Close() }
 // clientSource watches through the daemon, on the connection's queue: the
 // Watch must be the connection's only watcher, since records are the
 // connection's, not the Watch's.
-type clientSource struct{ c clientWatcher }
+type clientSource struct{ c keyring.Watcher }
 
 func (s clientSource) watch(ctx context.Context, id keyring.Serial) error {
 	return s.c.Watch(ctx, id, 0)

@@ -1,3 +1,5 @@
+//go:build linux
+
 package secretservice_test
 
 import "os"

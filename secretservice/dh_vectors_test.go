@@ -1,3 +1,5 @@
+//go:build linux
+
 package secretservice
 
 // Known answers for dh-ietf1024-sha256-aes128-cbc-pkcs7, computed with

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package secretservice is a freedesktop Secret Service (API 0.2,
 // org.freedesktop.secrets) served from the keyctl-go store, so that the
 // programs people run, secret-tool and everything on libsecret,

@@ -1,3 +1,5 @@
+//go:build linux
+
 package secretservice
 
 // methodsOf is the API: the methods of each kind of object, one row each.

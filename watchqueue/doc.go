@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package watchqueue is the kernel's general notification queue
 // (kernel/watch_queue.c and the notification side of fs/pipe.c) in Go: a
 // bounded queue of small binary records that posters write into without ever

@@ -1,3 +1,5 @@
+//go:build linux
+
 package watchqueue_test
 
 // One test per fix in the kernel's watch_queue history (the seed commit

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package wire is the protocol the keyctl-go daemon speaks on its Unix
 // socket, and on the two pipes a connection can move its frames to
 // (OpPipes): length-prefixed binary frames carrying one request, one reply or

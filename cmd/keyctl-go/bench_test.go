@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -160,7 +162,7 @@ func BenchmarkGoHelloBaseline(b *testing.B) {
 // in the user keyring, granted Read by its owner so that the child reads
 // it whatever session it runs in.
 func BenchmarkKeyctlPrint(b *testing.B) {
-	keyctl, err := exec.LookPath("keyctl")
+	keyctl, err := realKeyctl()
 	if err != nil {
 		b.Skip("no keyctl (apt-get install keyutils) to compare with")
 	}

@@ -1,16 +1,14 @@
+//go:build linux
+
 package main
 
 import (
 	"context"
 	"fmt"
 	"io"
-)
 
-func cmdVersion(_ context.Context, a *app, _ []string) error {
-	// keyctl ignores anything after --version, and so do we.
-	fmt.Fprintln(a.stdout, "keyctl-go, a drop-in for keyctl from keyutils-1.6.3")
-	return nil
-}
+	"github.com/keyctl-go/keyctl-go/internal/clib"
+)
 
 // addKey is add, padd and newring once their arguments are read.
 func (a *app) addKey(ctx context.Context, typ, desc string, data []byte, ringArg string) error {
@@ -117,33 +115,19 @@ func payload(data []byte, hex bool) ([]byte, error) {
 	}
 	out := make([]byte, 0, len(data)/2)
 	for i := 0; i < len(data); {
-		if isCSpace(data[i]) {
+		if clib.IsSpace(data[i]) {
 			i++
 			continue
 		}
 		if i+1 >= len(data) {
 			return nil, &exitError{code: 1, msg: "Short hex doublet"}
 		}
-		hi, lo := hexDigit(data[i]), hexDigit(data[i+1])
-		if hi < 0 || lo < 0 {
+		hi, lo := clib.DigitValue(data[i]), clib.DigitValue(data[i+1])
+		if hi >= 16 || lo >= 16 { // isxdigit
 			return nil, &exitError{code: 1, msg: "Bad hex doublet"}
 		}
 		out = append(out, byte(hi<<4|lo))
 		i += 2
 	}
 	return out, nil
-}
-
-func isCSpace(c byte) bool { return c == ' ' || (c >= '\t' && c <= '\r') }
-
-func hexDigit(c byte) int {
-	switch {
-	case c >= '0' && c <= '9':
-		return int(c - '0')
-	case c >= 'a' && c <= 'f':
-		return int(c-'a') + 10
-	case c >= 'A' && c <= 'F':
-		return int(c-'A') + 10
-	}
-	return -1
 }

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -5,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/keyctl-go/keyctl-go/internal/keyspec"
+	"github.com/keyctl-go/keyctl-go/internal/clib"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
@@ -14,7 +16,7 @@ import (
 // 32 bits: "-1" is 0xffffffff, and "" is 0. what names it in the message
 // keyctl prints for junk ("Unparsable timeout: 'x'"), exit 2.
 func number(arg string, base int, what string) (uint32, error) {
-	n, rest := keyspec.Strtoul(arg, base)
+	n, rest, _ := clib.Strtoul(arg, base) // out of range reads as ULONG_MAX, as keyctl takes it
 	if rest != "" {
 		return 0, &exitError{code: 2, msg: fmt.Sprintf("Unparsable %s: '%s'", what, arg)}
 	}

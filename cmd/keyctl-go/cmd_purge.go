@@ -1,9 +1,12 @@
+//go:build linux
+
 package main
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -72,98 +75,141 @@ func unlinked(ctx context.Context, p keyring.Caller, key, ring keyring.Serial) i
 // -s asks each keyring's search instead, unlinking what it finds until it
 // finds nothing or what it finds is not directly in that keyring.
 func cmdPurge(ctx context.Context, a *app, args []string) error {
-	var search, prefix, fold bool
-	// keyctl looks only at the second character of each leading "-word".
-	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
-		switch args[0][1:2] {
-		case "s":
-			search = true
-		case "p":
-			prefix = true
-		case "i":
-			fold = true
-		default:
-			return errUsage
-		}
-		args = args[1:]
-	}
-	if len(args) < 1 {
-		return errUsage
-	}
-	typ := args[0]
-	var (
-		fn scanFunc
-		p  keyring.Caller // set before fn is called
-	)
-	switch {
-	case search:
-		if len(args) != 2 || prefix || fold {
-			return errUsage
-		}
-		desc := args[1]
-		fn = func(_, ring keyring.Serial, raw string, _ error) int {
-			if !strings.HasPrefix(raw, "keyring;") {
-				return 0
-			}
-			n := 0
-			for {
-				key, err := p.Search(ctx, ring, typ, desc, 0)
-				if err != nil || p.Unlink(ctx, key, ring) != nil {
-					return n
-				}
-				n++
-			}
-		}
-	case len(args) == 1:
-		if prefix || fold {
-			return errUsage
-		}
-		fn = func(parent, key keyring.Serial, raw string, err error) int {
-			if parent == 0 || err != nil {
-				return 0
-			}
-			t, _, ok := strings.Cut(raw, ";")
-			if !ok || t != typ {
-				return 0
-			}
-			return unlinked(ctx, p, key, parent)
-		}
-	case len(args) == 2:
-		want := args[1]
-		fn = func(parent, key keyring.Serial, raw string, err error) int {
-			if parent == 0 || err != nil {
-				return 0
-			}
-			t, rest, ok := strings.Cut(raw, ";")
-			if !ok || t != typ {
-				return 0
-			}
-			i := strings.LastIndexByte(rest, ';')
-			if i < 0 {
-				return 0
-			}
-			desc := rest[i+1:]
-			if prefix && len(desc) < len(want) || !prefix && len(desc) != len(want) {
-				return 0
-			}
-			head := desc[:len(want)]
-			if fold && asciiLower(head) != asciiLower(want) || !fold && head != want {
-				return 0
-			}
-			// printf's %s stops at a NUL.
-			shown, _, _ := strings.Cut(desc, "\x00")
-			fmt.Fprintf(a.stdout, "%s '%s'\n", t, shown)
-			return unlinked(ctx, p, key, parent)
-		}
-	default:
-		return errUsage
+	pa, err := parsePurge(args)
+	if err != nil {
+		return err
 	}
 	p, err := a.process(ctx)
 	if err != nil {
 		return err
 	}
+	var fn scanFunc
+	switch {
+	case pa.search:
+		fn = purgeBySearch(ctx, p, pa.typ, pa.desc)
+	case !pa.byDesc:
+		fn = purgeByType(ctx, p, pa.typ)
+	default:
+		fn = purgeByDesc(ctx, p, a.stdout, pa)
+	}
 	fmt.Fprintf(a.stdout, "purged %d keys\n", scanSession(ctx, p, fn))
 	return nil
+}
+
+// purgeArgs is what purge's arguments ask for.
+type purgeArgs struct {
+	search, prefix, fold bool // -s, -p, -i
+	typ, desc            string
+	byDesc               bool // a description was given
+}
+
+// parsePurge reads purge's arguments, refusing (errUsage) what keyctl
+// refuses: an unknown flag, -s without exactly a type and a description,
+// -p or -i with -s or without a description, more than two arguments.
+func parsePurge(args []string) (purgeArgs, error) {
+	var pa purgeArgs
+	// keyctl looks only at the second character of each leading "-word".
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") {
+		switch args[0][1:min(2, len(args[0]))] {
+		case "s":
+			pa.search = true
+		case "p":
+			pa.prefix = true
+		case "i":
+			pa.fold = true
+		default:
+			return purgeArgs{}, errUsage
+		}
+		args = args[1:]
+	}
+	switch {
+	case len(args) < 1 || len(args) > 2:
+		return purgeArgs{}, errUsage
+	case pa.search && (len(args) != 2 || pa.prefix || pa.fold):
+		return purgeArgs{}, errUsage
+	case len(args) == 1 && (pa.prefix || pa.fold):
+		return purgeArgs{}, errUsage
+	}
+	pa.typ = args[0]
+	if len(args) == 2 {
+		pa.desc, pa.byDesc = args[1], true
+	}
+	return pa, nil
+}
+
+// purgeBySearch is purge -s: in each keyring of the tree, search for the
+// key and unlink what is found, until the search finds nothing or finds a
+// key that is not directly in that keyring.
+func purgeBySearch(ctx context.Context, p keyring.Caller, typ, desc string) scanFunc {
+	return func(_, ring keyring.Serial, raw string, _ error) int {
+		if !strings.HasPrefix(raw, "keyring;") {
+			return 0
+		}
+		n := 0
+		for {
+			key, err := p.Search(ctx, ring, typ, desc, 0)
+			if err != nil || p.Unlink(ctx, key, ring) != nil {
+				return n
+			}
+			n++
+		}
+	}
+}
+
+// purgeByType is purge <type>: unlink every key of that type from the
+// keyring it was found in.
+func purgeByType(ctx context.Context, p keyring.Caller, typ string) scanFunc {
+	return func(parent, key keyring.Serial, raw string, err error) int {
+		if parent == 0 || err != nil {
+			return 0
+		}
+		t, _, ok := strings.Cut(raw, ";")
+		if !ok || t != typ {
+			return 0
+		}
+		return unlinked(ctx, p, key, parent)
+	}
+}
+
+// purgeByDesc is purge [-p] [-i] <type> <desc>: unlink every key of that
+// type whose description matches, naming each on out first.
+func purgeByDesc(ctx context.Context, p keyring.Caller, out io.Writer, pa purgeArgs) scanFunc {
+	return func(parent, key keyring.Serial, raw string, err error) int {
+		if parent == 0 || err != nil {
+			return 0
+		}
+		t, rest, ok := strings.Cut(raw, ";")
+		if !ok || t != pa.typ {
+			return 0
+		}
+		i := strings.LastIndexByte(rest, ';')
+		if i < 0 {
+			return 0
+		}
+		desc := rest[i+1:]
+		if !pa.matches(desc) {
+			return 0
+		}
+		// printf's %s stops at a NUL.
+		shown, _, _ := strings.Cut(desc, "\x00")
+		fmt.Fprintf(out, "%s '%s'\n", t, shown)
+		return unlinked(ctx, p, key, parent)
+	}
+}
+
+// matches says whether desc is the description purge asks for: equal to
+// it, or starting with it (-p), byte for byte or ignoring ASCII case (-i),
+// as keyctl's strcmp, strncmp, strcasecmp and strncasecmp do.
+func (pa purgeArgs) matches(desc string) bool {
+	want := pa.desc
+	if pa.prefix && len(desc) < len(want) || !pa.prefix && len(desc) != len(want) {
+		return false
+	}
+	head := desc[:len(want)]
+	if pa.fold {
+		return asciiLower(head) == asciiLower(want)
+	}
+	return head == want
 }
 
 // asciiLower lowers ASCII letters only, as strncasecmp does in the C

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -7,6 +9,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/keyctl-go/keyctl-go/internal/clib"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
@@ -91,7 +94,7 @@ func cmdPrint(ctx context.Context, a *app, args []string) error {
 	}
 	printable := true
 	for _, c := range data {
-		if c < 0x20 || c > 0x7e {
+		if !clib.IsPrint(c) {
 			printable = false
 			break
 		}

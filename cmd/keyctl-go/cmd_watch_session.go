@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -15,6 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/clib"
+	"github.com/keyctl-go/keyctl-go/internal/watchfd"
 	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
@@ -42,7 +46,7 @@ const (
 // Where keyctl-go differs from keyctl, and why:
 //
 //   - The queue is the watcher's daemon connection, not a pipe: fd <fd> is
-//     a socket to the watcher (see watchFDRequest), which sets and removes
+//     a socket to the watcher (package internal/watchfd), which sets and removes
 //     watches for the commands that write to it. Only processes of the
 //     watcher's uid may use it (EACCES otherwise), and @t and @p in
 //     watch_add are resolved by the command but watched by the watcher.
@@ -82,7 +86,7 @@ func cmdWatchSession(ctx context.Context, a *app, args []string) error {
 		return errUsage
 	}
 	notifyPath, gcPath, prog := args[0], args[1], args[3:]
-	tfd := atoi(args[2])
+	tfd := int(clib.Atoi(args[2]))
 	if tfd < 3 || tfd > 9 {
 		return &exitError{code: 2, msg: "The target fd must be between 3 and 9"}
 	}
@@ -130,17 +134,17 @@ func cmdWatchSession(ctx context.Context, a *app, args []string) error {
 	}
 	fmt.Fprintf(a.stderr, "Joined session keyring: %d\n", session)
 
-	srv, childEnd, err := newWatchFD(w.request)
+	srv, childEnd, err := watchfd.New(w.request)
 	if err != nil {
 		return err
 	}
 	served := make(chan struct{})
-	go func() { defer close(served); srv.serve(consumerCtx) }()
+	go func() { defer close(served); srv.Serve(consumerCtx) }()
 	defer func() { srv.Close(); <-served }()
 
 	extra := make([]*os.File, tfd-2)
 	extra[tfd-3] = childEnd
-	cmd, err := a.startChild(prog, session, extra, watchFDEnv+"="+strconv.Itoa(tfd))
+	cmd, err := a.startChild(prog, session, extra, watchfd.Env+"="+strconv.Itoa(tfd))
 	childEnd.Close() // prog has its copy
 	if err != nil {
 		return err
@@ -325,12 +329,12 @@ func (w *sessionWatcher) lost() {
 }
 
 // request does what a command below the session asked on the watch fd.
-func (w *sessionWatcher) request(ctx context.Context, verb string, id keyring.Serial) error {
-	switch verb {
-	case "add":
-		return w.c.Watch(ctx, id, addedWatchTag)
-	case "rm":
-		return w.c.Watch(ctx, id, -1)
+func (w *sessionWatcher) request(ctx context.Context, r watchfd.Request) error {
+	switch r.Verb {
+	case watchfd.Add:
+		return w.c.Watch(ctx, r.Key, addedWatchTag)
+	case watchfd.Remove:
+		return w.c.Watch(ctx, r.Key, -1)
 	default:
 		return w.sync(ctx)
 	}
@@ -383,48 +387,23 @@ func (w *sessionWatcher) terminated() {
 	w.gc.WriteString("Monitoring terminated\n")
 }
 
-// atoi is C's atoi: leading blanks, an optional sign, then digits up to
-// the first non-digit; 0 if there are none.
-func atoi(s string) int {
-	s = strings.TrimLeft(s, " \t\n\v\f\r")
-	neg := false
-	if s != "" && (s[0] == '-' || s[0] == '+') {
-		neg = s[0] == '-'
-		s = s[1:]
-	}
-	n := 0
-	for _, c := range []byte(s) {
-		if c < '0' || c > '9' {
-			break
-		}
-		n = n*10 + int(c-'0')
-		if n > 1<<31 {
-			break
-		}
-	}
-	if neg {
-		n = -n
-	}
-	return n
-}
-
 // cmdWatchAdd is `watch_add <fd> <key>`: watch key on the queue of the
 // watch_session above, with tag 2.
 func cmdWatchAdd(ctx context.Context, a *app, args []string) error {
-	return a.watchFDKey(ctx, args, "add")
+	return a.watchFDKey(ctx, args, watchfd.Add)
 }
 
 // cmdWatchRm is `watch_rm <fd> <key>`: remove the queue's watch on key;
 // the watcher logs its removal ("<id> gc").
 func cmdWatchRm(ctx context.Context, a *app, args []string) error {
-	return a.watchFDKey(ctx, args, "rm")
+	return a.watchFDKey(ctx, args, watchfd.Remove)
 }
 
-func (a *app) watchFDKey(ctx context.Context, args []string, verb string) error {
+func (a *app) watchFDKey(ctx context.Context, args []string, verb watchfd.Verb) error {
 	if err := nargs(args, 2, 2); err != nil {
 		return err
 	}
-	fd := atoi(args[0])
+	fd := int(clib.Atoi(args[0]))
 	id, err := a.keyID(ctx, args[1])
 	if err != nil {
 		return err
@@ -440,7 +419,7 @@ func (a *app) watchFDKey(ctx context.Context, args []string, verb string) error 
 			return opError("keyctl_watch_key", err)
 		}
 	}
-	if err := watchFDRequest(fd, verb+" "+strconv.Itoa(int(id))); err != nil {
+	if err := watchfd.Call(fd, watchfd.Request{Verb: verb, Key: id}); err != nil {
 		return opError("keyctl_watch_key", err)
 	}
 	return nil
@@ -452,11 +431,11 @@ func cmdWatchSync(_ context.Context, a *app, args []string) error {
 	if err := nargs(args, 1, 1); err != nil {
 		return err
 	}
-	fd := atoi(args[0])
-	switch err := watchFDRequest(fd, "sync"); {
+	fd := int(clib.Atoi(args[0]))
+	switch err := watchfd.Call(fd, watchfd.Request{Verb: watchfd.Sync}); {
 	case err == nil:
 		return nil
-	case errors.Is(err, errNotWatchFD):
+	case errors.Is(err, watchfd.ErrNotWatchFD):
 		// keyctl falls back to FIONREAD, which fails so on what is not a
 		// pipe.
 		return opError("ioctl(FIONREAD)", unix.ENOTTY)

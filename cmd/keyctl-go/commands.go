@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -86,6 +88,7 @@ func init() {
 		{"--test", "...", cmdTest},
 		{"krb5", "<import|export|list|switch|destroy|watch> ...", cmdKrb5},
 		{"fsck", "[--repair] [--db PATH]", cmdFsck},
+		{"completion", "<bash>", cmdCompletion},
 	}
 }
 

@@ -1,42 +1,11 @@
+//go:build linux
+
 package main
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	"golang.org/x/sys/unix"
-
-	"github.com/keyctl-go/keyctl-go/keyring"
 )
-
-// FuzzWatchFDRequest feeds the watcher arbitrary requests: it never
-// panics, and the handler sees only the three verbs, with a serial that
-// fits a key_serial_t.
-func FuzzWatchFDRequest(f *testing.F) {
-	for _, seed := range []string{"add 42", "rm -3", "sync", "add", "add 99999999999", "frob 1", "add 1 2", ""} {
-		f.Add(watchFDMagic+" "+seed, true)
-	}
-	f.Add("not the magic", false)
-	f.Fuzz(func(t *testing.T, msg string, sameUID bool) {
-		srv := &watchFDServer{uid: 1000, handle: func(_ context.Context, verb string, id keyring.Serial) error {
-			switch verb {
-			case "add", "rm", "sync":
-			default:
-				t.Fatalf("handler called with %q", verb)
-			}
-			return nil
-		}}
-		uid := 1000
-		if !sameUID {
-			uid = 1001
-		}
-		e := srv.do(context.Background(), msg, uid)
-		if !sameUID && e != unix.EACCES && e != unix.EINVAL {
-			t.Fatalf("%q from another uid: %v", msg, e)
-		}
-	})
-}
 
 // FuzzGetopt: getopt never panics, and what it returns is made of the
 // words it was given, in order.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 import (
@@ -144,8 +146,41 @@ func skipWithoutDebianRequestKey(t *testing.T) {
 // changes) and are skipped with -short.
 var slowScenarios = map[string]bool{"testlimits": true}
 
+// realKeyctl is keyutils' keyctl: the first keyctl in $PATH that is not
+// this test binary, which testscript.Main puts first in $PATH under that
+// name (see TestMain), so that a plain LookPath finds keyctl-go.
+func realKeyctl() (string, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return "", err
+	}
+	for _, dir := range filepath.SplitList(os.Getenv("PATH")) {
+		p, err := exec.LookPath(filepath.Join(dir, "keyctl"))
+		if err != nil || sameFile(p, self) {
+			continue
+		}
+		return p, nil
+	}
+	return "", exec.ErrNotFound
+}
+
+// sameFile reports whether a and b are one file, or copies of each other.
+func sameFile(a, b string) bool {
+	sa, errA := os.Stat(a)
+	sb, errB := os.Stat(b)
+	if errA != nil || errB != nil || os.SameFile(sa, sb) {
+		return errA == nil && errB == nil
+	}
+	if sa.Size() != sb.Size() {
+		return false
+	}
+	ca, errA := os.ReadFile(a)
+	cb, errB := os.ReadFile(b)
+	return errA == nil && errB == nil && bytes.Equal(ca, cb)
+}
+
 func writeGolden(t *testing.T, name, golden string) {
-	keyctl, err := exec.LookPath("keyctl")
+	keyctl, err := realKeyctl()
 	if err != nil {
 		t.Skip("keyctl is not installed")
 	}

@@ -1,3 +1,5 @@
+//go:build linux
+
 package main
 
 // helpText is `keyctl-go --help`: keyctl-go's own usage. Without
@@ -12,7 +14,8 @@ const helpText = `Usage: keyctl-go [--db <path>] [--socket <path>] [--passphrase
 keyctl-go is keyutils' keyctl acting on a keyctl-go store instead of the
 kernel: the same commands, arguments, output and exit codes. Run it without
 arguments for keyctl's list of commands. Its own: krb5 (Kerberos caches),
-fsck (check a store), daemon (serve a store).
+fsck (check a store), daemon (serve a store), completion bash (a bash
+completion script: source <(keyctl-go completion bash)).
 
 Where the keys are. Every command, and every Go program using package
 keyctl, takes the first of these that applies:

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command keyctl-go is a drop-in for keyutils 1.6.3's keyctl that acts on a
 // keyctl-go store instead of the kernel: the same commands, arguments,
 // output, messages and exit codes.

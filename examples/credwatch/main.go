@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command credwatch keeps a credential in the user keyring and watches
 // it, through package keyctl: the same program, unchanged, acts through
 // the system daemon or the user's own if one runs, and on the user's

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command watch shows keyctl-go's main job: one process watches its user
 // keyring in a persistent, encrypted key store while another changes it,
 // and the watcher prints each change as keyutils' `keyctl watch` would.

@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package bigstore builds large key stores quickly, for benchmarks that
 // need one (opening a million-key store, a CLI answering from one). It
 // writes through keystore directly, in big transactions, what Process.Add

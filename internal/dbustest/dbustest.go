@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package dbustest starts a private D-Bus message bus for tests: a real
 // dbus-daemon listening on a Unix socket in a temporary directory, with
 // an empty service directory, so that nothing is started on demand and

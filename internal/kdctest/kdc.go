@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package kdctest starts a throwaway MIT Kerberos KDC for tests: loopback
 // only, on a free port, with everything (database, stash, configuration,
 // log) in the test's temporary directory, and stopped by its own PID when

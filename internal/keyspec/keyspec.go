@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/keyctl-go/keyctl-go/internal/clib"
 )
 
 // Special ids (KEY_SPEC_*), as keyctl's @ names give them.
@@ -101,7 +103,7 @@ func Parse(arg string) (Spec, error) {
 		}
 		return Spec{ByName: true, Type: typ, Desc: desc}, nil
 	}
-	n, rest := Strtoul(arg, 0)
+	n, rest, _ := clib.Strtoul(arg, 0) // out of range reads as ULONG_MAX, as keyctl takes it
 	if rest != "" {
 		return Spec{}, &Error{Arg: arg, Err: ErrUnparsable}
 	}

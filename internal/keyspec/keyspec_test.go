@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/keyctl-go/keyctl-go/internal/clib"
 	"github.com/keyctl-go/keyctl-go/internal/keyspec"
 )
 
@@ -70,29 +71,6 @@ func TestParse(t *testing.T) {
 	}
 }
 
-func TestStrtoul(t *testing.T) {
-	tests := []struct {
-		s, rest string
-		base    int
-		want    uint64
-	}{
-		{"10", "", 10, 10},
-		{"0x10", "x10", 10, 0},
-		{"-1", "", 10, 1<<64 - 1},
-		{"0x10", "", 0, 16},
-		{"0xg", "xg", 0, 0},
-		{"\t\n 7z", "z", 0, 7},
-		{"zz", "", 36, 36*35 + 35},
-		{"x", "x", 0, 0},
-	}
-	for _, tt := range tests {
-		got, rest := keyspec.Strtoul(tt.s, tt.base)
-		if got != tt.want || rest != tt.rest {
-			t.Errorf("Strtoul(%q, %d) = %d, %q; want %d, %q", tt.s, tt.base, got, rest, tt.want, tt.rest)
-		}
-	}
-}
-
 // FuzzParseKeySpec checks that Parse never panics, that what it accepts it
 // can say back, and that a number it accepts is one strtoul reads whole.
 func FuzzParseKeySpec(f *testing.F) {
@@ -120,7 +98,7 @@ func FuzzParseKeySpec(f *testing.F) {
 			}
 			return
 		}
-		if n, rest := keyspec.Strtoul(arg, 0); rest != "" || int32(uint32(n)) != spec.ID {
+		if n, rest, _ := clib.Strtoul(arg, 0); rest != "" || int32(uint32(n)) != spec.ID {
 			t.Fatalf("Parse(%q) = %d, strtoul reads %d rest %q", arg, spec.ID, n, rest)
 		}
 	})

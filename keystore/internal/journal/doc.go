@@ -1,3 +1,5 @@
+//go:build linux
+
 // Package journal is package keystore's storage engine: bbolt run
 // without its own fsyncs, with every commit made durable by a
 // write-ahead log beside the database file, and the file recoverable to
