@@ -141,6 +141,8 @@ func Open(path string, opts Options) (*Store, error) {
 		s.hist = newHistory(opts.HistoryLen, s.cache.rev)
 	}
 	db.OnChange(s.cache.apply)
+	db.OnEvents(s.deliverShared)
+	db.OnLoss(s.lose)
 	db.OnPending(s.cache.setPending)
 	db.OnChanging(s.cache.changing)
 	if s.quota == (Quota{}) {
@@ -156,10 +158,13 @@ func Open(path string, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	// No process holds anything yet: keys that only processes held when
-	// the store was last open are garbage now.
-	if err := s.collectOrphans(context.Background()); err != nil {
-		db.Close()
-		return nil, err
+	// the store was last open are garbage now. Not so on a store shared by
+	// hosts, whose other hosts' processes hold keys of their own.
+	if !db.Shared() {
+		if err := s.collectOrphans(context.Background()); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	s.collected.Go(s.collector)
 	return s, nil

@@ -86,7 +86,7 @@ type DB struct {
 	changed    *Changes
 
 	onEvents func(rev uint64, b []byte) // etcd_feed.go
-	onLoss   func(rev uint64)
+	onLoss   func(last, now uint64)
 
 	// shared is the engine of a store kept in etcd, shared by hosts
 	// (etcd.go); nil for a bbolt file.

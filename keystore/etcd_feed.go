@@ -42,9 +42,10 @@ import (
 func (db *DB) OnEvents(fn func(rev uint64, b []byte)) { db.onEvents = fn }
 
 // OnLoss sets fn to be told that the feed of a store in etcd missed
-// changes (its watch resumed after etcd compacted them away): their
-// notifications are lost; the store as of rev is what the mirror holds.
-func (db *DB) OnLoss(fn func(rev uint64)) { db.onLoss = fn }
+// changes (its watch resumed after etcd compacted them away): the
+// notifications of the changes after revision last are lost, and the
+// mirror holds the store as of revision now.
+func (db *DB) OnLoss(fn func(last, now uint64)) { db.onLoss = fn }
 
 // Shared reports whether the store is shared by hosts (kept in etcd):
 // notifications then go through PutEvents and OnEvents.
@@ -143,7 +144,7 @@ func (e *etcdEngine) apply(db *DB, rev int64, evs []*clientv3.Event) {
 // tells the cache and OnLoss.
 func (e *etcdEngine) resync(db *DB) {
 	for {
-		old := e.m.buckets[idRows]
+		old, last := e.m.buckets[idRows], e.m.rev
 		if err := e.load(); err != nil {
 			time.Sleep(feedRetry)
 			continue
@@ -163,7 +164,7 @@ func (e *etcdEngine) resync(db *DB) {
 		rev := e.m.rev
 		e.m.mu.Unlock()
 		if db.onLoss != nil {
-			db.onLoss(uint64(rev))
+			db.onLoss(uint64(last), uint64(rev))
 		}
 		return
 	}
@@ -196,6 +197,9 @@ func (m *mirror) set(e *etcdEngine, key string, val []byte, mod int64) {
 	case kind == 's':
 		m.stamps[key] = mod
 	default:
+		if val == nil {
+			val = []byte{} // an empty value is there: get tells it from none by nil
+		}
 		m.buckets[b].set(string(k), item{val: val, mod: mod})
 	}
 }

@@ -150,7 +150,7 @@ func (c *etcdCursor) Next() ([]byte, []byte) {
 }
 
 func (r *etcdRows) put(b journal.BucketID, k, v []byte) error {
-	r.set(b, k, new(slices.Clone(v)))
+	r.set(b, k, new(append([]byte{}, v...))) // never nil: an empty value is there
 	return nil
 }
 

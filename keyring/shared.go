@@ -1,0 +1,38 @@
+package keyring
+
+import "github.com/keyctl-go/keyctl-go/watchqueue"
+
+// A store shared by hosts (keystore.Options.Etcd) delivers every commit's
+// notifications from the change feed, on every host, the writer's
+// included (txn.go), and is told when the feed lost changes.
+
+// deliverShared posts a commit's notifications, as the writer encoded
+// them, with the commit's revision.
+func (s *Store) deliverShared(rev uint64, b []byte) {
+	post, err := decodePosted(b)
+	if err != nil {
+		s.log.Warn("keyring: notifications of a commit dropped", "revision", rev, "err", err)
+		s.lose(rev-1, rev)
+		return
+	}
+	s.deliver(post, rev)
+	s.wakeCollector() // the commit may have set an expiry
+}
+
+// lose tells every watcher on this host that the notifications after
+// revision last were lost (the change feed resumed past changes etcd had
+// compacted away), up to revision now: each queue gets a loss record, as
+// when it overflows, never a silent gap. The history starts again at now.
+func (s *Store) lose(last, now uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hist != nil {
+		*s.hist = *newHistory(len(s.hist.ring), now)
+	}
+	var buf [watchqueue.MaxRecordSize]byte
+	rec := watchqueue.Loss{}.AppendBinary(buf[:0], false)
+	for _, l := range s.watches {
+		l.PostLoss(rec, last)
+	}
+	s.wakeCollector()
+}
