@@ -1,10 +1,16 @@
 package keyring_test
 
 import (
+	"errors"
+	"fmt"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"sync"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/internal/etcdtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
@@ -130,4 +136,120 @@ func awaitRaw(t *testing.T, q *watchqueue.Queue, n int) []string {
 		}
 	}
 	return got
+}
+
+// Two hosts racing adds into one keyring and links that would close a
+// cycle keep the kernel's invariants: every add acknowledged is there
+// (no lost update), serials are unique, the quota holds, and of two links
+// that together make a cycle at most one is made. The stores Check clean
+// at the end (hosts.open).
+func TestEtcdRacingHostsKeepInvariants(t *testing.T) {
+	h := newHosts(t, etcdtest.Shared(t))
+	opts := h.options()
+	opts.Quota = keyring.Quota{MaxKeys: 24, MaxBytes: 20000, RootMaxKeys: 1000, RootMaxBytes: 1 << 20}
+	open := func() *keyring.Store {
+		s, err := keyring.Open("", opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() {
+			if err := s.Check(); err != nil {
+				t.Errorf("store inconsistent after the race: %v", err)
+			}
+			s.Close()
+		})
+		return s
+	}
+	a, b := open(), open()
+	pa, pb := a.Process(alice), b.Process(alice)
+	ring := must[keyring.Serial](t)(pa.KeyringID(ctx, keyring.UserKeyring))
+	must[keyring.Serial](t)(pb.KeyringID(ctx, keyring.UserKeyring))
+
+	const perHost = 20 // 40 adds, more than the quota of 24 keys allows
+	type result struct {
+		id  keyring.Serial
+		err error
+	}
+	results := make(chan result, 2*perHost)
+	var wg sync.WaitGroup
+	for host, p := range []*keyring.Process{pa, pb} {
+		wg.Go(func() {
+			for i := range perHost {
+				id, err := p.Add(ctx, "user", fmt.Sprintf("h%d-%d", host, i), []byte("x"), keyring.UserKeyring)
+				results <- result{id, err}
+			}
+		})
+	}
+	wg.Wait()
+	close(results)
+	var added []keyring.Serial
+	for r := range results {
+		switch {
+		case r.err == nil:
+			added = append(added, r.id)
+		case !errors.Is(r.err, unix.EDQUOT):
+			t.Errorf("add: %v", r.err)
+		}
+	}
+	slices.Sort(added)
+	if len(slices.Compact(slices.Clone(added))) != len(added) {
+		t.Errorf("two adds were given the same serial: %v", added)
+	}
+	held := must[[]keyring.Serial](t)(pb.Keys(ctx, ring))
+	slices.Sort(held)
+	if !slices.Equal(held, added) {
+		t.Errorf("@u holds %v, the adds acknowledged %v", held, added)
+	}
+	// alice's @u and @us are keys too: 22 added at most.
+	if len(added) > 22 || len(added) < 20 {
+		t.Errorf("%d adds succeeded under a quota of 24 keys (2 of them her keyrings)", len(added))
+	}
+
+	// Links that together would make a cycle, raced from both hosts.
+	ra, rb := a.Process(root), b.Process(root)
+	for round := range 8 {
+		x := must[keyring.Serial](t)(ra.Add(ctx, "keyring", fmt.Sprintf("x%d", round), nil, keyring.UserKeyring))
+		y := must[keyring.Serial](t)(ra.Add(ctx, "keyring", fmt.Sprintf("y%d", round), nil, keyring.UserKeyring))
+		var errA, errB error
+		var wg sync.WaitGroup
+		wg.Go(func() { errA = ra.Link(ctx, x, y) })
+		wg.Go(func() { errB = rb.Link(ctx, y, x) })
+		wg.Wait()
+		if errA == nil && errB == nil {
+			t.Fatalf("round %d: both links made: %d and %d hold each other", round, x, y)
+		}
+		for _, err := range []error{errA, errB} {
+			if err != nil && !errors.Is(err, unix.EDEADLK) {
+				t.Errorf("round %d: link refused with %v, want EDEADLK", round, err)
+			}
+		}
+	}
+}
+
+// Nothing a user chose as text, and no payload, reaches etcd's files in
+// clear: not in the rows, not in the notifications of a commit.
+func TestEtcdDataDirsHoldNoSecret(t *testing.T) {
+	c := etcdtest.Start(t)
+	h := newHosts(t, c)
+	a, b := h.open(), h.open()
+	pa := a.Process(alice)
+	ring := must[keyring.Serial](t)(pa.KeyringID(ctx, keyring.UserKeyring))
+	must[struct{}](t)(struct{}{}, b.Sync(ctx))
+	q := watchRev(t, b.Process(alice), ring)
+	const desc, payload = "kerberos-principal-Zq7vXw@EXAMPLE.ORG", "payload-secret-Hk3JmQ9"
+	must[keyring.Serial](t)(pa.Add(ctx, "user", desc, []byte(payload), keyring.UserKeyring))
+	must[keyring.Serial](t)(pa.Add(ctx, "keyring", "named-ring-Xy8Wq", nil, keyring.UserKeyring))
+	must[keyring.Serial](t)(pa.JoinSession(ctx, "session-name-Pv5Tn"))
+	awaitRaw(t, q, 2)
+	for _, m := range c.Members() {
+		m.Kill() // its files as they are
+		for _, secret := range []string{desc, payload, "named-ring-Xy8Wq", "session-name-Pv5Tn", "Zq7vXw", "Hk3JmQ9"} {
+			out, err := exec.Command("grep", "-r", "-a", "-l", secret, m.DataDir()).Output()
+			if len(out) > 0 {
+				t.Errorf("%q is in clear in %s", secret, out)
+			} else if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 1 {
+				t.Fatalf("grep in %s: %v", m.DataDir(), err)
+			}
+		}
+	}
 }

@@ -1,6 +1,10 @@
 package keyring
 
-import "github.com/keyctl-go/keyctl-go/watchqueue"
+import (
+	"context"
+
+	"github.com/keyctl-go/keyctl-go/watchqueue"
+)
 
 // A store shared by hosts (keystore.Options.Etcd) delivers every commit's
 // notifications from the change feed, on every host, the writer's
@@ -36,3 +40,11 @@ func (s *Store) lose(last, now uint64) {
 	}
 	s.wakeCollector()
 }
+
+// Sync waits until this host's copy of a store shared by hosts holds
+// every change committed anywhere before Sync was called, with its
+// notifications delivered here; on a store of one host it returns at
+// once. Reads answer from the copy, which is behind by the time a commit
+// takes to reach this host (docs/etcd.md); Sync first makes the next read
+// linearizable, as Options.Linearizable does for every read.
+func (s *Store) Sync(ctx context.Context) error { return s.db.Sync(ctx) }

@@ -268,6 +268,7 @@ func (e *etcdEngine) view(db *DB, fn func(*Tx) error) error {
 func (e *etcdEngine) update(ctx context.Context, db *DB, fn func(*Tx) error) error {
 	e.writeMu.Lock()
 	defer e.writeMu.Unlock()
+	synced := false
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil && attempt == 1 {
 			return err
@@ -279,6 +280,16 @@ func (e *etcdEngine) update(ctx context.Context, db *DB, fn func(*Tx) error) err
 		e.m.mu.RUnlock()
 		if err != nil {
 			db.afterTx()
+			// A refusal read from a copy that may be behind (a key another
+			// host made a moment ago) is checked against etcd: if the copy
+			// was behind, fn runs again on what etcd has. What succeeds
+			// needs no such check: its guards are checked by the commit.
+			if !synced {
+				synced = true
+				if e.sync(ctx) == nil && e.revision() > r.snap {
+					continue
+				}
+			}
 			return err
 		}
 		if !r.changed() {
@@ -322,6 +333,52 @@ func (e *etcdEngine) update(ctx context.Context, db *DB, fn func(*Tx) error) err
 		r.committed(db)
 		return nil
 	}
+}
+
+// revision is the mirror's revision now.
+func (e *etcdEngine) revision() int64 {
+	e.m.mu.RLock()
+	defer e.m.mu.RUnlock()
+	return e.m.rev
+}
+
+// sync waits until the mirror holds every change etcd had committed when
+// it was called: a linearizable read tells etcd's revision, and a
+// progress request has the watch confirm that it has sent everything up
+// to it.
+func (e *etcdEngine) sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, e.timeout)
+	defer cancel()
+	resp, err := e.cli.Get(ctx, e.prefix+"a")
+	if err != nil {
+		return e.requestError("sync", err)
+	}
+	rev := resp.Header.Revision
+	if e.m.await(doneContext, rev, true) == nil {
+		return nil
+	}
+	if err := e.cli.RequestProgress(clientv3.WithRequireLeader(ctx)); err != nil {
+		return e.requestError("sync", err)
+	}
+	return e.m.await(ctx, rev, true)
+}
+
+// doneContext is a context that has ended: await with it only checks.
+var doneContext = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
+
+// Sync waits until this host's copy of a store in etcd holds every change
+// etcd had committed when Sync was called, and their notifications are
+// delivered: what a read then answers is linearizable. On a file it
+// returns at once.
+func (db *DB) Sync(ctx context.Context) error {
+	if db.shared == nil {
+		return nil
+	}
+	return db.shared.sync(ctx)
 }
 
 // committed runs what a committed transaction registered: the visible

@@ -86,7 +86,9 @@ func (e *etcdEngine) feed(ctx context.Context, db *DB) {
 				break
 			}
 			if resp.IsProgressNotify() {
-				e.m.advance(resp.Header.Revision, false)
+				// Everything up to it was sent, so applied and delivered
+				// (this goroutine does both, in order).
+				e.m.advance(resp.Header.Revision, true)
 				continue
 			}
 			for len(resp.Events) > 0 {
