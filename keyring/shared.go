@@ -48,3 +48,11 @@ func (s *Store) lose(last, now uint64) {
 // takes to reach this host (docs/etcd.md); Sync first makes the next read
 // linearizable, as Options.Linearizable does for every read.
 func (s *Store) Sync(ctx context.Context) error { return s.db.Sync(ctx) }
+
+// fresh makes a read linearizable if the store is told to (Options.Linearizable).
+func (s *Store) fresh(ctx context.Context) error {
+	if !s.linearizable {
+		return nil
+	}
+	return s.db.Sync(ctx)
+}

@@ -61,6 +61,13 @@ type Options struct {
 	// under construction then is negated; 0 means
 	// DefaultConstructionTimeout.
 	ConstructionTimeout time.Duration
+	// Linearizable, on a store shared by hosts (keystore.Options.Etcd),
+	// makes every read wait until this host's copy holds what etcd had
+	// committed when the read began (Store.Sync): a round trip to etcd per
+	// read. Without it reads answer from the copy, behind other hosts'
+	// commits by the time one takes to reach this host. It means nothing
+	// on a file.
+	Linearizable bool
 	// HistoryLen is how many of its latest changes the store remembers,
 	// in memory, for Process.Changes; 0 means DefaultHistoryLen, and a
 	// negative number none.
@@ -77,6 +84,8 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 	policy *notify.Policy
+
+	linearizable bool // Options.Linearizable
 
 	cache *readCache // committed keys, for reads that need no transaction (cache.go)
 
@@ -120,6 +129,8 @@ func Open(path string, opts Options) (*Store, error) {
 		closing:  make(chan struct{}),
 		wake:     make(chan struct{}, 1),
 		cache:    newReadCache(),
+
+		linearizable: opts.Linearizable && db.Shared(),
 
 		negativeTimeout:     opts.NegativeTimeout,
 		constructionTimeout: opts.ConstructionTimeout,

@@ -56,6 +56,12 @@ var errNoPassphrase = errors.New("set " + envPassphraseFile + " or " + envPassph
 // it needs one, waiting up to lockWait for another opener (0: the store's
 // default).
 func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, error) {
+	if eo, err := a.etcdOptions(); err != nil || eo != nil {
+		if err != nil {
+			return nil, err
+		}
+		return a.openEtcd(path, eo)
+	}
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	if !exists && (a.newWithPassphrase || a.passphraseSourceSet()) {
@@ -84,6 +90,20 @@ func (a *app) openStore(path string, lockWait time.Duration) (*keyring.Store, er
 	return a.openWith(path, pass, lockWait)
 }
 
+// openEtcd opens the store in etcd that eo names, its data key wrapped by
+// the key file beside path, or by the passphrase if one is given.
+func (a *app) openEtcd(path string, eo *keystore.EtcdOptions) (*keyring.Store, error) {
+	storage := keystore.Options{KeyFile: path + ".key", Etcd: eo}
+	if a.newWithPassphrase || a.passphraseSourceSet() {
+		pass, err := a.getPassphrase(path, !a.passphraseSourceSet())
+		if err != nil {
+			return nil, err
+		}
+		storage.Passphrase = pass
+	}
+	return keyring.Open(path, keyring.Options{Storage: storage, Quota: a.quota, WatchLimit: a.watchLimit(), Linearizable: a.linearizable})
+}
+
 func (a *app) openWith(path string, pass []byte, lockWait time.Duration) (*keyring.Store, error) {
 	s, err := keyring.Open(path, keyring.Options{Storage: keystore.Options{Passphrase: pass, LockTimeout: lockWait}, Quota: a.quota, WatchLimit: a.watchLimit()})
 	// ErrWrongKey is a wrong passphrase unless the store is a key-file
@@ -102,6 +122,9 @@ func needsPassphrase(err error) bool { return errors.Is(err, keystore.ErrNeedPas
 // by opening it without one; it is used before starting a daemon, which
 // cannot ask.
 func (a *app) storeNeedsPassphrase(path string) (bool, error) {
+	if eo, err := a.etcdOptions(); err != nil || eo != nil {
+		return a.newWithPassphrase || a.passphraseSourceSet(), err
+	}
 	if _, err := os.Stat(path); err != nil {
 		return a.newWithPassphrase || a.passphraseSourceSet(), nil
 	}
