@@ -148,7 +148,7 @@ func (l *WatchList) Destroy(rev uint64) {
 // revision of the last notification delivered before the loss.
 func (l *WatchList) PostLoss(rec []byte, rev uint64) {
 	for _, w := range *l.watches.Load() {
-		w.queue.Post(rec, w.tag, rev)
+		w.queue.Post(rec, 0, rev) // a loss record carries no watch tag
 	}
 }
 
