@@ -234,5 +234,10 @@ func (p *Process) readOnce(ctx context.Context, fn func(t *txn) error) error {
 		}
 		err = p.view(fn)
 	}
+	if err != nil && p.s.behind(ctx) {
+		// What the host's copy refused (a key another host made a moment
+		// ago) is asked once more of a copy as current as etcd.
+		err = p.view(fn)
+	}
 	return err
 }

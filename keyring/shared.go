@@ -3,6 +3,7 @@ package keyring
 import (
 	"context"
 
+	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
@@ -55,4 +56,22 @@ func (s *Store) fresh(ctx context.Context) error {
 		return nil
 	}
 	return s.db.Sync(ctx)
+}
+
+// behind reports whether, on a store shared by hosts, this host's copy
+// was behind etcd, after bringing it up to date: a read that failed on
+// the copy is then worth one more try. It reports false on a file, and
+// with Options.Linearizable, whose reads are current already.
+func (s *Store) behind(ctx context.Context) bool {
+	if !s.db.Shared() || s.linearizable {
+		return false
+	}
+	before := s.revision()
+	return s.db.Sync(ctx) == nil && s.revision() > before
+}
+
+func (s *Store) revision() uint64 {
+	var rev uint64
+	s.db.View(func(tx *keystore.Tx) error { rev = tx.Revision(); return nil })
+	return rev
 }
