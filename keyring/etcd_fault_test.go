@@ -23,7 +23,7 @@ func TestEtcdLeaderKilledLosesNoAcknowledgedWrite(t *testing.T) {
 	c := etcdtest.Start(t)
 	h := newHosts(t, c)
 	a := h.open()
-	p := a.Process(alice)
+	p := a.Process(root) // root's quota: as many writes as 3 s allow
 	var acked []keyring.Serial
 	var failed int
 	killed := make(chan struct{})
@@ -57,7 +57,7 @@ func TestEtcdLeaderKilledLosesNoAcknowledgedWrite(t *testing.T) {
 		t.Fatalf("only %d writes acknowledged", len(acked))
 	}
 	b := h.open() // a host that reads the store anew
-	pb := b.Process(alice)
+	pb := b.Process(root)
 	for _, id := range acked {
 		if _, err := pb.Read(ctx, id); err != nil {
 			t.Errorf("acknowledged key %d: %v", id, err)
