@@ -33,19 +33,21 @@ func (db *DB) OnPending(fn func(pending bool)) { db.onPending = fn }
 // commits.
 func (tx *Tx) changes() *Changes {
 	db := tx.db
-	if db.changesFor != tx.btx {
+	if db.changesFor != tx.rows.id() {
 		// The revision is read now: OnCommit runs after the transaction
 		// has closed. NextRevision keeps it current.
 		ch := &Changes{Keys: map[uint32]bool{}, Revision: tx.Revision()}
-		db.changesFor, db.changed = tx.btx, ch
+		db.changesFor, db.changed = tx.rows.id(), ch
 		if db.onPending != nil {
 			db.onPending(true)
 		}
-		tx.btx.OnCommit(func() {
-			if db.onChange != nil {
-				db.onChange(ch)
-			}
-		})
+		if db.shared == nil { // on etcd, the feed tells of every commit (etcd_feed.go)
+			tx.rows.onVisible(func() {
+				if db.onChange != nil {
+					db.onChange(ch)
+				}
+			})
+		}
 	}
 	return db.changed
 }
