@@ -11,6 +11,7 @@ import (
 	"github.com/keyctl-go/keyctl-go/internal/etcdtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/keystore/etcdstore"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
@@ -30,7 +31,7 @@ func openBenchHost(b *testing.B, c *etcdtest.Cluster, prefix, keyFile string) *k
 	b.Helper()
 	s, err := keyring.Open("", keyring.Options{Storage: keystore.Options{
 		KeyFile: keyFile,
-		Etcd:    &keystore.EtcdOptions{Endpoints: c.Endpoints(), Prefix: prefix},
+		Engine:  etcdstore.Options{Endpoints: c.Endpoints(), Prefix: prefix}.Open,
 	}})
 	if err != nil {
 		b.Fatal(err)

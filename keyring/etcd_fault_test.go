@@ -91,8 +91,7 @@ func TestEtcdHostCutOffAndBack(t *testing.T) {
 		}
 	}
 	a := h.open(others...)
-	opts := h.options(cut.Endpoint())
-	opts.Storage.Etcd.RequestTimeout = time.Second
+	opts := h.optionsTimeout(time.Second, cut.Endpoint())
 	b, err := keyring.Open("", opts)
 	if err != nil {
 		t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/keyctl-go/keyctl-go/internal/etcdtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/keystore/etcdstore"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
@@ -34,12 +35,18 @@ func newHosts(t *testing.T, c *etcdtest.Cluster) *hosts {
 }
 
 func (h *hosts) options(endpoints ...string) keyring.Options {
+	return h.optionsTimeout(3*time.Second, endpoints...)
+}
+
+// optionsTimeout are the options of a host whose requests to etcd time
+// out after timeout.
+func (h *hosts) optionsTimeout(timeout time.Duration, endpoints ...string) keyring.Options {
 	if len(endpoints) == 0 {
 		endpoints = h.cluster.Endpoints()
 	}
 	return keyring.Options{Storage: keystore.Options{
 		KeyFile: h.keyFile,
-		Etcd:    &keystore.EtcdOptions{Endpoints: endpoints, Prefix: h.prefix, RequestTimeout: 3 * time.Second},
+		Engine:  etcdstore.Options{Endpoints: endpoints, Prefix: h.prefix, RequestTimeout: timeout}.Open,
 	}}
 }
 

@@ -74,8 +74,8 @@ type checker struct {
 // checkBolt: bbolt's own invariants hold (page types, no page reachable
 // twice, the freelist, key order).
 func (c *checker) checkBolt() {
-	if c.tx.db.shared != nil {
-		return // etcd keeps its own pages
+	if !c.tx.onFile() {
+		return // the engine keeps its own pages
 	}
 	for err := range c.tx.bolt.btx.Check() {
 		c.bad("bbolt: %v", err)
@@ -84,10 +84,10 @@ func (c *checker) checkBolt() {
 
 // checkMeta: the store is at SchemaVersion and has a UUID.
 func (c *checker) checkMeta() {
-	if v, err := schemaVersionOf(c.tx.rows.get(idMeta, metaSchema)); err != nil || v != SchemaVersion {
+	if v, err := schemaVersionOf(c.tx.get(idMeta, metaSchema)); err != nil || v != SchemaVersion {
 		c.bad("schema version %d (%v), want %d", v, err, SchemaVersion)
 	}
-	if v := c.tx.rows.get(idMeta, metaUUID); len(v) != len(uuid.UUID{}) || uuid.UUID(v) == uuid.Nil {
+	if v := c.tx.get(idMeta, metaUUID); len(v) != len(uuid.UUID{}) || uuid.UUID(v) == uuid.Nil {
 		c.bad("the store's UUID is %x", v)
 	}
 }
@@ -212,7 +212,7 @@ func (c *checker) checkLink(k, v []byte, row, owner uint32, rest []byte) {
 	if l, ok := tx.Lookup(owner, h); !ok || l.Key != child || l.Seq != seq {
 		c.bad("keyring %d: index disagrees with link %d → %d", owner, seq, child)
 	}
-	if tx.rows.get(idRows, parentKey(tx.row(child), owner, seq)) == nil {
+	if tx.get(idRows, parentKey(tx.row(child), owner, seq)) == nil {
 		c.bad("link %d/%d → %d has no parent entry", owner, seq, child)
 	}
 	c.links[child]++
@@ -226,7 +226,7 @@ func (c *checker) checkParent(k []byte, owner uint32, rest []byte) {
 		return
 	}
 	ring, seq := binary.BigEndian.Uint32(rest), binary.BigEndian.Uint64(rest[4:])
-	child := c.tx.rows.get(idRows, linkKey(c.tx.row(ring), seq))
+	child := c.tx.get(idRows, linkKey(c.tx.row(ring), seq))
 	if len(child) != 4 || binary.BigEndian.Uint32(child) != owner {
 		c.bad("parent entry of %d, link %d/%d, matches no link", owner, ring, seq)
 	}
@@ -255,10 +255,10 @@ func (c *checker) checkKeyCounts() {
 		if r.IsKeyring() && r.DataLen != uint32(c.contents[serial]) {
 			c.bad("keyring %d says it holds %d keys, %d are stored", serial, r.DataLen, c.contents[serial])
 		}
-		if orphan := tx.rows.get(idOrphans, u32(serial)) != nil; orphan == r.Held() {
+		if orphan := tx.get(idOrphans, u32(serial)) != nil; orphan == r.Held() {
 			c.bad("key %d: orphan entry %t, but links %d pins %d", serial, orphan, r.Links, r.Pins)
 		}
-		if r.Expiry != 0 && tx.rows.get(idExpiry, expiryKey(r.Expiry, serial)) == nil {
+		if r.Expiry != 0 && tx.get(idExpiry, expiryKey(r.Expiry, serial)) == nil {
 			c.bad("key %d expires but has no expiry entry", serial)
 		}
 		if _, err := tx.Payload(r); err != nil {
@@ -339,7 +339,7 @@ func (c *checker) checkQuota() {
 // forEach calls fn for each entry of bucket b, in key order, as bbolt's
 // Bucket.ForEach does; fn's error is ignored, as the passes return none.
 func (tx *Tx) forEach(b journal.BucketID, fn func(k, v []byte) error) {
-	c := tx.rows.cursor(b)
+	c := tx.cursor(b)
 	for k, v := c.Seek(nil); k != nil; k, v = c.Next() {
 		fn(k, v)
 	}

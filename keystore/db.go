@@ -58,16 +58,18 @@ type Options struct {
 	// must not wait for another goroutine's View (see the package doc's
 	// Caveats).
 	DeferWrite bool
-	// Etcd, if set, keeps the store in etcd, shared by every host that
-	// opens it there, instead of in the file at Open's path, which is
-	// then not used; KeyFile (or Passphrase) must be set. See
-	// docs/etcd.md.
-	Etcd *EtcdOptions
+	// Engine, if set, keeps the store somewhere other than the file at
+	// Open's path, which is then not used: Open calls it once, with the
+	// feed the engine tells of commits, and the store closes what it
+	// returns (engine.go; package keystore/etcdstore keeps a store in
+	// etcd, shared by hosts). KeyFile or Passphrase must be set.
+	// LockTimeout and DeferWrite concern the file alone.
+	Engine func(Feed) (Engine, error)
 }
 
-// DB is an open store: the bbolt file and its write-ahead log, its
-// unwrapped data key, and the committer that shares fsyncs among
-// concurrent writers.
+// DB is an open store: the bbolt file and its write-ahead log (or an
+// Engine), its unwrapped data key, and the committer that shares fsyncs
+// among concurrent writers.
 type DB struct {
 	path    string
 	sealer  *Sealer
@@ -92,15 +94,19 @@ type DB struct {
 	onChange   func(*Changes)
 	onPending  func(bool)
 	onChanging func(serial uint32, graph bool)
-	changesFor any // rows.id of the transaction changed is of
+	changesFor any // Tx.id of the transaction changed is of
 	changed    *Changes
 
-	onEvents func(rev uint64, b []byte) // etcd_feed.go
-	onLoss   func(last, now uint64)
-
-	// shared is the engine of a store kept in etcd, shared by hosts
-	// (etcd.go); nil for a bbolt file.
-	shared *etcdEngine
+	// engine keeps the store if it is not in a file (shared.go); nil for
+	// a file. engineWrite makes its write transactions one at a time.
+	engine      Engine
+	engineWrite sync.Mutex
+	// feedMu guards what the engine's feed reads (feed.go) against the
+	// setters, which the caller may run while the feed runs.
+	feedMu    sync.Mutex
+	feedReady bool // the store is open: the feed tells the hooks
+	onEvents  func(rev uint64, b []byte)
+	onLoss    func(last, now uint64)
 }
 
 // Open opens the store at path, creating it (mode 0600, and its directory
@@ -110,8 +116,8 @@ type DB struct {
 // or wrong key file, a log or key file of another store, all fail with an
 // error saying which.
 func Open(path string, opts Options) (*DB, error) {
-	if opts.Etcd != nil {
-		return openEtcd(opts)
+	if opts.Engine != nil {
+		return openEngine(opts)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, openError(path, err)
@@ -310,7 +316,7 @@ func (db *DB) create(tx *bolt.Tx, opts Options) error {
 	return db.createMeta(tx.Bucket(bucketMeta), opts)
 }
 
-// metaRows is the meta bucket, of a bbolt file or of a store in etcd.
+// metaRows is the meta bucket, of a bbolt file or of an Engine.
 type metaRows interface {
 	Get(k []byte) []byte
 	Put(k, v []byte) error
@@ -370,8 +376,10 @@ func (db *DB) createMeta(meta metaRows, opts Options) error {
 	if err := meta.Put(metaSerialKey, serialKey); err != nil {
 		return err
 	}
-	if err := meta.Put(metaNextRow, u32(MinSerial)); err != nil {
-		return err
+	if db.engine == nil { // an Engine hands out rows its own way (Rows.NewRow)
+		if err := meta.Put(metaNextRow, u32(MinSerial)); err != nil {
+			return err
+		}
 	}
 	return putSchemaVersion(meta, SchemaVersion)
 }
@@ -427,8 +435,8 @@ func (db *DB) UUID() uuid.UUID { return db.uuid }
 // Close is idempotent.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
-		if db.shared != nil {
-			db.closeErr = db.shared.close()
+		if db.engine != nil {
+			db.closeErr = db.engine.Close()
 			db.sealer.Wipe()
 			db.sealed.parts.Clear()
 			return
@@ -444,8 +452,8 @@ func (db *DB) Close() error {
 
 // View runs fn in a read-only transaction that sees one consistent state.
 func (db *DB) View(fn func(*Tx) error) error {
-	if db.shared != nil {
-		return db.shared.view(db, fn)
+	if db.engine != nil {
+		return db.engineView(fn)
 	}
 	return db.journal.View(func(btx *bolt.Tx) error { return fn(db.boltTx(btx)) })
 }
@@ -463,8 +471,8 @@ func (db *DB) View(fn func(*Tx) error) error {
 // taken up; once fn has run, Update waits for the outcome so that a change
 // is never acknowledged or abandoned by mistake.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	if db.shared != nil {
-		return db.shared.update(ctx, db, fn)
+	if db.engine != nil {
+		return db.engineUpdate(ctx, fn)
 	}
 	err := db.journal.Update(ctx, func(btx *bolt.Tx) error { return fn(db.boltTx(btx)) })
 	switch {
@@ -478,9 +486,7 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 
 // boltTx is a Tx over a transaction of the bbolt file.
 func (db *DB) boltTx(btx *bolt.Tx) *Tx {
-	tx := &Tx{db: db, bolt: boltRows{btx: btx, j: db.journal}}
-	tx.rows = &tx.bolt
-	return tx
+	return &Tx{db: db, bolt: boltRows{btx: btx, j: db.journal}}
 }
 
 // openError names the store in an error from opening it. Errors of this

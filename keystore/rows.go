@@ -11,55 +11,18 @@ import (
 	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
-// rows is the storage boundary: one transaction of an engine over the
-// store's buckets, in terms of rows (a bucket, a key, a value) and
-// nothing of what they mean. Tx is written against it, and so is every
-// rule above Tx; an engine is a place to keep rows and a way to commit
-// them. Two engines implement it: boltRows, a transaction of the bbolt
-// file and its journal (one host), and etcdRows, a transaction over the
-// rows of a store kept in etcd (many hosts, etcd.go).
+// Tx is written against rows: get, a cursor, put and delete over the
+// buckets, the revision, rows for new keys, and what runs when a commit
+// is visible and when it is durable. The seam is at rows rather than at
+// Tx's methods (Key, PutLink, ...) so that the layout, the sealing, the
+// hashed index and the derived buckets (orphans, expiry) are written once,
+// and an engine holds exactly the bytes a file would.
 //
-// The seam is at rows rather than at Tx's methods (Key, PutLink, ...)
-// because the layout, the sealing, the hashed index and the derived
-// buckets (orphans, expiry) are then written once, and a store in etcd
-// holds exactly the bytes a file would: nothing in clear that the file
-// does not hold in clear.
-//
-// Three things are not rows, because an engine shared by hosts must do
-// them its own way: the revision (a file counts its commits in a meta row;
-// etcd has a revision of its own, and a counter every commit writes would
-// make every two commits conflict), serial allocation (a file keeps the
-// next row in meta; hosts take blocks of rows), and when a commit is
-// visible and when it is durable.
-type rows interface {
-	// id tells transactions apart: Tx values made for one transaction
-	// (bbolt's group commit runs several functions in one) share it.
-	id() any
-	writable() bool
-	// get returns the value at k in bucket b, nil if there is none. It is
-	// valid until the transaction ends or next writes.
-	get(b journal.BucketID, k []byte) []byte
-	// cursor walks bucket b in key order. A transaction that walks a
-	// range Seeks to the range's prefix and stops where it ends.
-	cursor(b journal.BucketID) rowCursor
-	put(b journal.BucketID, k, v []byte) error
-	del(b journal.BucketID, k []byte) error
-	// revision is the store's revision as this transaction sees it.
-	revision() uint64
-	// countRevision records that this transaction makes revision rev,
-	// where the engine counts revisions in rows.
-	countRevision(rev uint64) error
-	// offerRow offers a row for a new key, the next one each call, never
-	// one offered to another transaction of any host; tookRow says the
-	// transaction took the last one offered.
-	offerRow() (uint32, error)
-	tookRow(row uint32) error
-	// onVisible runs fn when new readers see the commit; onDurable once it
-	// is durable (Tx.OnCommit). Neither runs for a transaction that rolls
-	// back.
-	onVisible(fn func())
-	onDurable(fn func())
-}
+// Two kinds of engine sit under it: the file (boltRows: bbolt and its
+// journal), called directly, so that keys stay on the stack on the hot
+// paths; and an Engine (engine.go), through its Rows, such as a store
+// shared by hosts in etcd (package keystore/etcdstore). The methods below
+// pick one.
 
 // boltRows is a transaction of the bbolt file, written through the
 // journal, which logs each put and delete in the commit's redo record.
@@ -72,17 +35,6 @@ type boltRows struct {
 	// half of all allocations on the write path.
 	rowsCursor *bolt.Cursor
 }
-
-// rowCursor walks a bucket in key order, as bbolt's Cursor does: Seek
-// positions at the first key at or after seek, Next moves on; a nil key
-// is the end.
-type rowCursor interface {
-	Seek(seek []byte) (k, v []byte)
-	Next() (k, v []byte)
-}
-
-func (r *boltRows) id() any        { return r.btx }
-func (r *boltRows) writable() bool { return r.btx.Writable() }
 
 func (r *boltRows) bucket(b journal.BucketID) *bolt.Bucket { return r.btx.Bucket(allBuckets[b]) }
 
@@ -100,11 +52,10 @@ func (r *boltRows) get(b journal.BucketID, k []byte) []byte {
 	return v
 }
 
-func (r *boltRows) cursor(b journal.BucketID) rowCursor { return r.bucket(b).Cursor() }
-
 func (r *boltRows) put(b journal.BucketID, k, v []byte) error { return r.j.Put(r.btx, b, k, v) }
 func (r *boltRows) del(b journal.BucketID, k []byte) error    { return r.j.Delete(r.btx, b, k) }
 
+// revision is the count of commits in meta; countRevision keeps it.
 func (r *boltRows) revision() uint64 {
 	v := r.bucket(idMeta).Get(metaRevision)
 	if len(v) != 8 {
@@ -118,8 +69,9 @@ func (r *boltRows) countRevision(rev uint64) error {
 }
 
 // offerRow offers rows in order from the one after the last taken, so
-// that new keys are appended to the B+tree (serials.go).
-func (r *boltRows) offerRow() (uint32, error) {
+// that new keys are appended to the B+tree (serials.go); tookRow records
+// that the transaction took the last one offered.
+func (r *boltRows) offerRow() uint32 {
 	row := r.offered + 1
 	if r.offered == 0 {
 		row = MinSerial
@@ -131,7 +83,7 @@ func (r *boltRows) offerRow() (uint32, error) {
 		row = MinSerial
 	}
 	r.offered = row
-	return row, nil
+	return row
 }
 
 func (r *boltRows) tookRow(row uint32) error {
@@ -139,5 +91,91 @@ func (r *boltRows) tookRow(row uint32) error {
 	return r.put(idMeta, metaNextRow, u32(row+1))
 }
 
-func (r *boltRows) onVisible(fn func()) { r.btx.OnCommit(fn) }
-func (r *boltRows) onDurable(fn func()) { r.j.OnCommit(fn) }
+// onFile reports whether tx is a transaction of the file.
+func (tx *Tx) onFile() bool { return tx.bolt.btx != nil }
+
+// get returns the value at k in bucket b, nil if there is none. It is
+// valid until the transaction ends or next writes. An Engine is given a
+// copy of k: through the interface k would escape to the heap, an
+// allocation per read on the file's write path too.
+func (tx *Tx) get(b journal.BucketID, k []byte) []byte {
+	if tx.onFile() {
+		return tx.bolt.get(b, k)
+	}
+	return tx.rows.Get(Bucket(b), bytes.Clone(k))
+}
+
+// getRow is the rows bucket's value at k.
+func (tx *Tx) getRow(k []byte) []byte { return tx.get(idRows, k) }
+
+// cursor walks bucket b in key order; seek positions it.
+func (tx *Tx) cursor(b journal.BucketID) Cursor {
+	if tx.onFile() {
+		return tx.bolt.bucket(b).Cursor()
+	}
+	return tx.rows.Cursor(Bucket(b))
+}
+
+// seek is c.Seek(prefix), on the file called directly, so that prefix
+// stays on the stack (get).
+func seek(c Cursor, prefix []byte) ([]byte, []byte) {
+	if bc, ok := c.(*bolt.Cursor); ok {
+		return bc.Seek(prefix)
+	}
+	return c.Seek(bytes.Clone(prefix))
+}
+
+// put and del are the only writes a Tx makes. The engine makes them: the
+// journal keeps each in the transaction's redo record, which it logs when
+// the transaction commits; an Engine gets copies, as get's key.
+func (tx *Tx) put(b journal.BucketID, k, v []byte) error {
+	if tx.onFile() {
+		return tx.bolt.put(b, k, v)
+	}
+	return tx.rows.Put(Bucket(b), bytes.Clone(k), bytes.Clone(v))
+}
+
+func (tx *Tx) del(b journal.BucketID, k []byte) error {
+	if tx.onFile() {
+		return tx.bolt.del(b, k)
+	}
+	return tx.rows.Delete(Bucket(b), bytes.Clone(k))
+}
+
+// writable reports whether tx is a write transaction.
+func (tx *Tx) writable() bool {
+	if tx.onFile() {
+		return tx.bolt.btx.Writable()
+	}
+	return tx.write
+}
+
+// id tells transactions apart: Tx values made for one transaction of the
+// file (bbolt's group commit runs several functions in one) share it.
+func (tx *Tx) id() any {
+	if tx.onFile() {
+		return tx.bolt.btx
+	}
+	return tx
+}
+
+// onVisible runs fn when new readers see the commit. It never runs for a
+// transaction that rolls back.
+func (tx *Tx) onVisible(fn func()) {
+	if tx.onFile() {
+		tx.bolt.btx.OnCommit(fn)
+		return
+	}
+	tx.visible = append(tx.visible, fn)
+}
+
+// OnCommit runs fn after the transaction commits and is durable, in the
+// order registered, before Update returns. It never runs for a
+// transaction that rolls back, or whose commit could not be made durable.
+func (tx *Tx) OnCommit(fn func()) {
+	if tx.onFile() {
+		tx.bolt.j.OnCommit(fn)
+		return
+	}
+	tx.durable = append(tx.durable, fn)
+}

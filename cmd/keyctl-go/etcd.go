@@ -9,7 +9,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/keystore/etcdstore"
 )
 
 // Keeping the store in etcd, shared by hosts (docs/etcd.md): the global
@@ -61,7 +61,7 @@ func (a *app) globalEtcdOption(args []string) int {
 
 // etcdOptions are the store's etcd options, from the options and else the
 // environment; nil if the store is a file.
-func (a *app) etcdOptions() (*keystore.EtcdOptions, error) {
+func (a *app) etcdOptions() (*etcdstore.Options, error) {
 	pick := func(opt, env string) string {
 		if opt != "" {
 			return opt
@@ -72,7 +72,7 @@ func (a *app) etcdOptions() (*keystore.EtcdOptions, error) {
 	if endpoints == "" {
 		return nil, nil
 	}
-	o := &keystore.EtcdOptions{
+	o := &etcdstore.Options{
 		Endpoints: strings.Split(endpoints, ","),
 		Prefix:    pick(a.etcd.prefix, envEtcdPrefix),
 		Username:  a.getenv(envEtcdUser),

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/keystore/etcdstore"
 )
 
 // Passphrase-protected stores.
@@ -110,8 +111,8 @@ func (a *app) open(path string, opts keystore.Options) (*keyring.Store, error) {
 
 // openEtcd opens the store in etcd that eo names, its data key wrapped by
 // the key file beside path, or by the passphrase if one is given.
-func (a *app) openEtcd(path string, eo *keystore.EtcdOptions) (*keyring.Store, error) {
-	storage := keystore.Options{KeyFile: path + ".key", Etcd: eo}
+func (a *app) openEtcd(path string, eo *etcdstore.Options) (*keyring.Store, error) {
+	storage := keystore.Options{KeyFile: path + ".key", Engine: eo.Open}
 	if a.newWithPassphrase || a.passphraseSourceSet() {
 		pass, err := a.getPassphrase(path, !a.passphraseSourceSet())
 		if err != nil {

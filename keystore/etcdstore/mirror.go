@@ -1,6 +1,6 @@
 //go:build linux
 
-package keystore
+package etcdstore
 
 import (
 	"context"
@@ -9,14 +9,14 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
+	"github.com/keyctl-go/keyctl-go/keystore"
 )
 
 // mirror is this host's copy of a store kept in etcd: every row and
 // stamp under the store's prefix, at one etcd revision, kept current by
-// a watch (etcd_feed.go). Reads are served from it, so a read costs what
-// it costs on a file; a write transaction reads from it too, and etcd
-// refuses the commit if anything it read has changed since (etcd_rows.go).
+// a watch (feed.go). Reads are served from it, so a read costs what it
+// costs on a file; a write transaction reads from it too, and etcd
+// refuses the commit if anything it read has changed since (rows.go).
 //
 // mu guards it: transactions hold it for reading while their function
 // runs, the feed for writing while it applies one revision, so that a
@@ -25,8 +25,8 @@ import (
 type mirror struct {
 	mu      readerLock
 	rev     int64 // etcd revision applied
-	buckets [idExpiry + 1]table
-	stamps  map[string]int64 // stamp key → mod revision (etcd_rows.go)
+	buckets [keystore.NumBuckets]table
+	stamps  map[string]int64 // stamp key → mod revision (rows.go)
 
 	// progress: how far the mirror has applied and delivered, for those
 	// who wait on it (a writer for its own commit, a linearizable read).
@@ -36,9 +36,6 @@ type mirror struct {
 	failed     error         // the feed stopped for good (the store closed)
 	tick       chan struct{} // closed and replaced whenever any of them moves
 }
-
-// allBucketIDs are the buckets of the layout (schema.go), by journal id.
-var allBucketIDs = []journal.BucketID{idMeta, idRows, idNames, idQuota, idOrphans, idExpiry}
 
 // item is a row's value and the etcd revision that last changed it.
 type item struct {
@@ -143,56 +140,30 @@ func (m *mirror) await(ctx context.Context, rev int64, delivered bool) error {
 	}
 }
 
-// readerLock is a readers-writer lock that prefers readers: a writer
-// waits until no reader holds it, and a reader waits only for a writer at
-// work, never for one that waits. sync.RWMutex makes a reader wait for a
-// waiting writer, so a transaction that reads again while it reads (a
-// View inside an Update's function, as keyring's constructions do) would
-// deadlock with the feed. Writers are one goroutine (the feed) and
-// readers hold it for microseconds, so the writer is not starved.
-type readerLock struct {
-	mu      sync.Mutex
-	cond    sync.Cond
-	readers int
-	writing bool
-}
-
-func (l *readerLock) RLock() {
-	l.mu.Lock()
-	for l.writing {
-		l.wait()
+// set puts a row or stamp read from etcd into the mirror. The caller
+// holds mu, or owns m.
+func (m *mirror) set(e *engine, key string, val []byte, mod int64) {
+	kind, b, k, ok := e.parse(key)
+	switch {
+	case !ok:
+	case kind == 's':
+		m.stamps[key] = mod
+	default:
+		if val == nil {
+			val = []byte{} // an empty value is there: Get tells it from none by nil
+		}
+		m.buckets[b].set(string(k), item{val: val, mod: mod})
 	}
-	l.readers++
-	l.mu.Unlock()
 }
 
-func (l *readerLock) RUnlock() {
-	l.mu.Lock()
-	if l.readers--; l.readers == 0 {
-		l.cond.Broadcast()
+// remove deletes a row or stamp etcd deleted. The caller holds mu.
+func (m *mirror) remove(e *engine, key string) {
+	kind, b, k, ok := e.parse(key)
+	switch {
+	case !ok:
+	case kind == 's':
+		delete(m.stamps, key)
+	default:
+		m.buckets[b].delete(string(k))
 	}
-	l.mu.Unlock()
-}
-
-func (l *readerLock) Lock() {
-	l.mu.Lock()
-	for l.writing || l.readers > 0 {
-		l.wait()
-	}
-	l.writing = true
-	l.mu.Unlock()
-}
-
-func (l *readerLock) Unlock() {
-	l.mu.Lock()
-	l.writing = false
-	l.cond.Broadcast()
-	l.mu.Unlock()
-}
-
-func (l *readerLock) wait() {
-	if l.cond.L == nil {
-		l.cond.L = &l.mu
-	}
-	l.cond.Wait()
 }
