@@ -1,0 +1,184 @@
+//go:build linux
+
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/bigstore"
+	"github.com/keyctl-go/keyctl-go/perms"
+)
+
+// cliBenchKeys is the size of the store BenchmarkCLIPrint answers from:
+// the CLI must not load the store to answer one question, so its cost
+// should be process start, as keyctl's is.
+const cliBenchKeys = 1_000_000
+
+// cliBench is the million-key store, built on first use and kept for the
+// whole test process (-count=N runs every benchmark N times, each asking
+// for it): it lives in TestMain's directory, which goes when the tests
+// end (runThenRemove).
+var cliBench struct {
+	once sync.Once
+	big  bigstore.Store
+	err  error
+}
+
+func cliBenchStore(b *testing.B) bigstore.Store {
+	b.Helper()
+	s := &cliBench
+	s.once.Do(func() {
+		dir := filepath.Join(filepath.Dir(keyctlGo), "bench-store")
+		if s.err = os.Mkdir(dir, 0o700); s.err == nil {
+			s.big, s.err = bigstore.Build(dir, cliBenchKeys, perms.Cred{UID: 0, GID: 0})
+		}
+	})
+	if s.err != nil {
+		b.Fatal(s.err)
+	}
+	return s.big
+}
+
+// BenchmarkCLIPrint execs `keyctl-go print <id>` on a store of a million
+// keys, the store opened by the command itself (no-daemon) or served by
+// its per-user daemon (daemon). Compare BenchmarkGoHelloBaseline, the
+// floor for any Go program, in the same run (target: ratio <= 1.3), and
+// BenchmarkKeyctlPrint, the real keyctl on a kernel key.
+func BenchmarkCLIPrint(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("builds the store as root, whose quota holds a million keys")
+	}
+	big := cliBenchStore(b)
+	id := strconv.Itoa(int(big.Sample))
+	want := string(big.Payload) + "\n"
+	print := func(b *testing.B) {
+		for b.Loop() {
+			out, err := exec.Command(keyctlGo, "--db", big.Path, "print", id).Output()
+			if err != nil || string(out) != want {
+				b.Fatalf("keyctl-go print: %q, %v", out, err)
+			}
+		}
+	}
+	b.Run("no-daemon", print)
+	b.Run("daemon", func(b *testing.B) {
+		stop := startBenchDaemon(b, big.Path)
+		defer stop()
+		print(b)
+	})
+}
+
+// startBenchDaemon runs `keyctl-go --db db daemon`, where every command
+// naming db looks for it, and returns once it answers; stop ends it with
+// SIGTERM and waits, so that the store is let go for the next benchmark.
+func startBenchDaemon(b *testing.B, db string) (stop func()) {
+	b.Helper()
+	socket, err := daemon.UserSocket(os.Getenv("XDG_RUNTIME_DIR"), db)
+	if err != nil {
+		b.Fatal(err)
+	}
+	cmd := exec.Command(keyctlGo, "--db", db, "daemon")
+	if err := cmd.Start(); err != nil {
+		b.Fatal(err)
+	}
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, err := daemon.Dial(context.Background(), socket)
+		if err == nil {
+			c.Close()
+			return stop
+		}
+		if time.Now().After(deadline) {
+			stop()
+			b.Fatalf("the daemon never answered at %s: %v", socket, err)
+		}
+	}
+}
+
+// helloSource is BenchmarkGoHelloBaseline's program: a Go program that
+// does nothing but start and print.
+const helloSource = `package main
+
+import "os"
+
+func main() { os.Stdout.WriteString("hello\n") }
+`
+
+var hello struct {
+	once sync.Once
+	bin  string
+	err  error
+}
+
+// BenchmarkGoHelloBaseline execs a Go hello-world, built here as
+// TestMain builds keyctl-go (go build, no flags, the same environment):
+// what any Go program costs to start on this machine, the floor for
+// BenchmarkCLIPrint.
+func BenchmarkGoHelloBaseline(b *testing.B) {
+	hello.once.Do(func() {
+		dir := filepath.Join(filepath.Dir(keyctlGo), "hello")
+		if hello.err = os.Mkdir(dir, 0o700); hello.err != nil {
+			return
+		}
+		files := map[string]string{"main.go": helloSource, "go.mod": "module hello\n\ngo 1.26.0\n"}
+		for name, text := range files {
+			if hello.err = os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); hello.err != nil {
+				return
+			}
+		}
+		hello.bin = filepath.Join(dir, "hello")
+		cmd := exec.Command("go", "build", "-o", hello.bin, ".")
+		cmd.Dir = dir
+		if out, err := cmd.CombinedOutput(); err != nil {
+			hello.err = fmt.Errorf("%v\n%s", err, out)
+		}
+	})
+	if hello.err != nil {
+		b.Fatalf("building the hello-world: %v", hello.err)
+	}
+	for b.Loop() {
+		out, err := exec.Command(hello.bin).Output()
+		if err != nil || string(out) != "hello\n" {
+			b.Fatalf("hello: %q, %v", out, err)
+		}
+	}
+}
+
+// BenchmarkKeyctlPrint execs the real `keyctl print <id>` on a kernel key
+// in the user keyring, granted Read by its owner so that the child reads
+// it whatever session it runs in.
+func BenchmarkKeyctlPrint(b *testing.B) {
+	keyctl, err := realKeyctl()
+	if err != nil {
+		b.Skip("no keyctl (apt-get install keyutils) to compare with")
+	}
+	id, err := unix.AddKey("user", "keyctl-go-bench-print", []byte("v0500000"), unix.KEY_SPEC_USER_KEYRING)
+	if err != nil {
+		b.Skipf("no kernel keyrings to compare with: %v", err)
+	}
+	defer unix.KeyctlInt(unix.KEYCTL_INVALIDATE, id, 0, 0, 0)
+	if err := unix.KeyctlSetperm(id, 0x3f3f0000); err != nil {
+		b.Fatal(err)
+	}
+	arg := strconv.Itoa(id)
+	for b.Loop() {
+		out, err := exec.Command(keyctl, "print", arg).Output()
+		if err != nil || string(out) != "v0500000\n" {
+			b.Fatalf("keyctl print: %q, %v", out, err)
+		}
+	}
+}
