@@ -23,7 +23,7 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service] [--idle-exit <duration>] [--linearizable] [--help]\n" +
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--kcm-max-caches <n>] [--kcm-max-cache-bytes <n>] [--secret-service] [--idle-exit <duration>] [--linearizable] [--help]\n" +
 	"        keyctl-go daemon status [--system | --socket <path>]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH] [...]` (see
@@ -60,7 +60,10 @@ const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--m
 // cache type (package kcm), from the same store, to the same users as
 // the daemon's socket; with --system, --kcm alone means kcm.DefaultSocket,
 // where MIT looks by default. A socket systemd passes under the name
-// kcm.ActivationName is served the same way.
+// kcm.ActivationName is served the same way. --kcm-max-caches and
+// --kcm-max-cache-bytes are sssd-kcm's max_uid_ccaches and
+// max_ccache_size (which sssd counts in MiB): how many caches each uid
+// may have, and how many bytes of credentials each cache may hold.
 //
 // --quota-keys and --quota-bytes are how many keys, and how many bytes of
 // them, each uid but root may own (the kernel's maxkeys and maxbytes,
@@ -82,9 +85,6 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 	if len(args) > 0 && args[0] == daemonStatusCommand {
 		return a.runDaemonStatus(ctx, args[1:])
 	}
-	if len(args) > 0 && args[0] == daemonStatusCommand {
-		return a.runDaemonStatus(ctx, args[1:])
-	}
 	var opts daemonOptions
 	for len(args) > 0 {
 		switch {
@@ -99,6 +99,22 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 			args = args[1:]
 		case args[0] == "--kcm-socket" && len(args) >= 2:
 			opts.kcmSocket = args[1]
+			args = args[2:]
+		case args[0] == "--kcm-max-caches" && len(args) >= 2:
+			n, err := strconv.Atoi(args[1])
+			if err != nil || n < 1 {
+				fmt.Fprintf(a.stderr, "keyctl-go daemon: --kcm-max-caches %q: want a number of caches, 1 or more\n", args[1])
+				return 2
+			}
+			opts.kcmMaxCaches = n
+			args = args[2:]
+		case args[0] == "--kcm-max-cache-bytes" && len(args) >= 2:
+			n, err := strconv.ParseInt(args[1], 10, 64)
+			if err != nil || n < 1 {
+				fmt.Fprintf(a.stderr, "keyctl-go daemon: --kcm-max-cache-bytes %q: want a number of bytes, 1 or more\n", args[1])
+				return 2
+			}
+			opts.kcmMaxCacheBytes = n
 			args = args[2:]
 		case args[0] == "--secret-service":
 			a.secretService = true
@@ -160,11 +176,15 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 // daemonOptions are the daemon command's arguments.
 type daemonOptions struct {
 	system         bool
-	socket         string        // "": the mode's default
-	maxConnsPerUID int           // 0: daemon.DefaultMaxConnsPerUID
-	kcmDefault     bool          // --kcm: the system's KCM socket
-	kcmSocket      string        // "": no KCM server, unless systemd passes its socket
-	idleExit       time.Duration // exit after this long with no connection; 0: never
+	socket         string // "": the mode's default
+	maxConnsPerUID int    // 0: daemon.DefaultMaxConnsPerUID
+	kcmDefault     bool   // --kcm: the system's KCM socket
+	kcmSocket      string // "": no KCM server, unless systemd passes its socket
+	// kcmMaxCaches and kcmMaxCacheBytes are the KCM server's limits
+	// (kcm.Options); 0: its defaults.
+	kcmMaxCaches     int
+	kcmMaxCacheBytes int64
+	idleExit         time.Duration // exit after this long with no connection; 0: never
 }
 
 // setQuota sets one of the daemon's per-uid limits from its flag.
@@ -283,7 +303,7 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	}
 	// KCM is admitted by the daemon's gate: Private alike, and a uid's
 	// connections to both sockets count against one --max-conns-per-uid.
-	kcmSrv := serveKCM(store, kcmLn, kcm.Options{Gate: srv.Gate(), Logger: log})
+	kcmSrv := serveKCM(store, kcmLn, kcm.Options{Gate: srv.Gate(), Logger: log, MaxCaches: o.kcmMaxCaches, MaxCacheBytes: o.kcmMaxCacheBytes})
 	stopSecretService := func() error { return nil }
 	if a.secretService {
 		// A daemon serving a session bus ends with it, as the bus's own

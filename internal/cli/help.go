@@ -97,6 +97,10 @@ Options:
   --kcm                     with --system: also serve Kerberos caches (MIT's
                             KCM) on /run/.heim_org.h5l.kcm-socket
   --kcm-socket <path>       also serve Kerberos caches on <path>
+  --kcm-max-caches <n>      Kerberos caches each uid may have (default 64;
+                            sssd-kcm's max_uid_ccaches)
+  --kcm-max-cache-bytes <n> bytes of credentials a cache may hold (default
+                            64 MiB; sssd-kcm's max_ccache_size)
   --quota-keys <n>          keys each uid but root may own (the kernel's
                             maxkeys; default 200)
   --quota-bytes <n>         bytes of keys each uid but root may own (the
