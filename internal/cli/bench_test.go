@@ -4,7 +4,6 @@ package cli
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,8 +52,10 @@ func cliBenchStore(b *testing.B) bigstore.Store {
 
 // BenchmarkCLIPrint execs `keyctl-go print <id>` on a store of a million
 // keys, the store opened by the command itself (no-daemon) or served by
-// its per-user daemon (daemon). Compare BenchmarkGoHelloBaseline, the
-// floor for any Go program, in the same run (target: ratio <= 1.3), and
+// its per-user daemon (daemon), and by keyctl-go built without cgo
+// (no-daemon-static). Compare BenchmarkGoHelloBaseline, the floor for any
+// Go program, in the same run (target: ratio <= 1.3),
+// BenchmarkGoHelloNetBaseline, the floor for one that links net, and
 // BenchmarkKeyctlPrint, the real keyctl on a kernel key.
 func BenchmarkCLIPrint(b *testing.B) {
 	if os.Geteuid() != 0 {
@@ -63,20 +64,25 @@ func BenchmarkCLIPrint(b *testing.B) {
 	big := cliBenchStore(b)
 	id := strconv.Itoa(int(big.Sample))
 	want := string(big.Payload) + "\n"
-	print := func(b *testing.B) {
-		for b.Loop() {
-			out, err := exec.Command(keyctlGo, "--db", big.Path, "print", id).Output()
-			if err != nil || string(out) != want {
-				b.Fatalf("keyctl-go print: %q, %v", out, err)
+	printWith := func(bin string) func(b *testing.B) {
+		return func(b *testing.B) {
+			for b.Loop() {
+				out, err := exec.Command(bin, "--db", big.Path, "print", id).Output()
+				if err != nil || string(out) != want {
+					b.Fatalf("keyctl-go print: %q, %v", out, err)
+				}
 			}
 		}
 	}
-	b.Run("no-daemon", print)
+	b.Run("no-daemon", printWith(keyctlGo))
 	b.Run("daemon", func(b *testing.B) {
 		stop := startBenchDaemon(b, big.Path)
 		defer stop()
-		print(b)
+		printWith(keyctlGo)(b)
 	})
+	// keyctl-go built with CGO_ENABLED=0: statically linked, without the
+	// C library's loading (see BenchmarkGoHelloNetBaseline).
+	b.Run("no-daemon-static", printWith(buildOnce(b, "keyctl-go-static", "", "../../cmd/keyctl-go", "CGO_ENABLED=0")))
 }
 
 // startBenchDaemon runs `keyctl-go --db db daemon`, where every command
@@ -118,10 +124,66 @@ import "os"
 func main() { os.Stdout.WriteString("hello\n") }
 `
 
-var hello struct {
-	once sync.Once
-	bin  string
-	err  error
+// helloNetSource is BenchmarkGoHelloNetBaseline's: the same, with package
+// net linked, as every program that dials a Unix socket has it. With cgo
+// enabled (go build's default where a C compiler is installed), net links
+// the C library's resolver, and the program is dynamically linked.
+const helloNetSource = `package main
+
+import (
+	"net"
+	"os"
+)
+
+func main() {
+	if net.ParseIP("127.0.0.1") != nil {
+		os.Stdout.WriteString("hello\n")
+	}
+}
+`
+
+// built holds the programs the start-up benchmarks build, once per test
+// process, in TestMain's directory (-count=N asks for each N times).
+var built struct {
+	mu   sync.Mutex
+	bins map[string]string
+}
+
+// buildOnce builds a program (a main.go of source, or a package path if
+// source is "") named name, with env added to go build's, and returns its
+// path.
+func buildOnce(b *testing.B, name, source, pkg string, env ...string) string {
+	b.Helper()
+	built.mu.Lock()
+	defer built.mu.Unlock()
+	if bin, ok := built.bins[name]; ok {
+		return bin
+	}
+	dir := filepath.Join(filepath.Dir(keyctlGo), "bench-"+name)
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	bin := filepath.Join(dir, name)
+	cmd := exec.Command("go", "build", "-o", bin, pkg)
+	if source != "" {
+		files := map[string]string{"main.go": source, "go.mod": "module " + name + "\n\ngo 1.26.0\n"}
+		for file, text := range files {
+			if err := os.WriteFile(filepath.Join(dir, file), []byte(text), 0o600); err != nil {
+				b.Fatal(err)
+			}
+		}
+		cmd = exec.Command("go", "build", "-o", bin, ".")
+		cmd.Dir = dir
+	}
+	cmd.Env = append(os.Environ(), env...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		b.Fatalf("building %s: %v\n%s", name, err, out)
+	}
+	if built.bins == nil {
+		built.bins = map[string]string{}
+	}
+	built.bins[name] = bin
+	return bin
 }
 
 // BenchmarkGoHelloBaseline execs a Go hello-world, built here as
@@ -129,29 +191,19 @@ var hello struct {
 // what any Go program costs to start on this machine, the floor for
 // BenchmarkCLIPrint.
 func BenchmarkGoHelloBaseline(b *testing.B) {
-	hello.once.Do(func() {
-		dir := filepath.Join(filepath.Dir(keyctlGo), "hello")
-		if hello.err = os.Mkdir(dir, 0o700); hello.err != nil {
-			return
-		}
-		files := map[string]string{"main.go": helloSource, "go.mod": "module hello\n\ngo 1.26.0\n"}
-		for name, text := range files {
-			if hello.err = os.WriteFile(filepath.Join(dir, name), []byte(text), 0o600); hello.err != nil {
-				return
-			}
-		}
-		hello.bin = filepath.Join(dir, "hello")
-		cmd := exec.Command("go", "build", "-o", hello.bin, ".")
-		cmd.Dir = dir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			hello.err = fmt.Errorf("%v\n%s", err, out)
-		}
-	})
-	if hello.err != nil {
-		b.Fatalf("building the hello-world: %v", hello.err)
-	}
+	benchHello(b, buildOnce(b, "hello", helloSource, ""))
+}
+
+// BenchmarkGoHelloNetBaseline is BenchmarkGoHelloBaseline with package
+// net linked: the floor of a Go program that talks to a daemon, built as
+// keyctl-go is (cgo as go build decides).
+func BenchmarkGoHelloNetBaseline(b *testing.B) {
+	benchHello(b, buildOnce(b, "hellonet", helloNetSource, ""))
+}
+
+func benchHello(b *testing.B, bin string) {
 	for b.Loop() {
-		out, err := exec.Command(hello.bin).Output()
+		out, err := exec.Command(bin).Output()
 		if err != nil || string(out) != "hello\n" {
 			b.Fatalf("hello: %q, %v", out, err)
 		}
