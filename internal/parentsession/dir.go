@@ -134,12 +134,13 @@ func read(path string, k procKey) (Record, error) {
 const maxAncestors = 1 << 12
 
 // Find returns the record of store that gives the calling process its
-// session, if any (ok): the nearest ancestor's whose record applies (see
-// the package doc). uid is the caller's: a record of another uid's
-// process never applies. The walk stops at owner, the process that handed
-// down the session in $KEYCTL_GO_SESSION (the zero Owner for none): the
-// session it handed down is nearer than any record above it, and then ok
-// is false.
+// session, if any (ok): its own, if it was given one and then exec'd
+// (as a shell runs its last command), else the nearest ancestor's that
+// applies (see the package doc). uid is the caller's: a record of
+// another uid's process never applies. The walk stops at owner, the
+// process that handed down the session in $KEYCTL_GO_SESSION (the zero
+// Owner for none): the session it handed down is nearer than any record
+// above it, and then ok is false.
 //
 // A directory with no record of store costs one read of it, and nothing
 // of /proc. One that fails daemon.CheckUserDir is an error: its records
@@ -152,18 +153,12 @@ func (d Dir) Find(store string, owner Owner, uid uint32) (r Record, ok bool, err
 	if err := daemon.CheckUserDir(d.Path); err != nil {
 		return Record{}, false, fmt.Errorf("parentsession: the records' directory: %w", err)
 	}
-	child, err := Self()
+	a, err := Self()
 	if err != nil {
 		return Record{}, false, err
 	}
+	var child *Proc // a's child on the walk; none for the caller itself
 	for range maxAncestors {
-		if child.PPID <= 1 {
-			break // init is given no session (Parent)
-		}
-		a, err := readStat(strconv.Itoa(child.PPID))
-		if err != nil {
-			break // it exited: the walk ends as if we were an orphan
-		}
 		k := procKey{a.PID, a.Start}
 		if k == (procKey{owner.PID, owner.Start}) {
 			break
@@ -177,16 +172,25 @@ func (d Dir) Find(store string, owner Owner, uid uint32) (r Record, ok bool, err
 				return r, true, nil
 			}
 		}
-		child = a
+		if a.PPID <= 1 {
+			break // init is given no session (Parent)
+		}
+		next, err := readStat(strconv.Itoa(a.PPID))
+		if err != nil {
+			break // it exited: the walk ends as if a were an orphan
+		}
+		prev := a
+		child, a = &prev, next
 	}
 	return Record{}, false, nil
 }
 
-// applies reports whether r gives its process's child child (which may
-// be the caller) its session: child was forked no earlier than the
-// record was made, and r's process still has r's ids, which are uid.
-func (r Record) applies(child Proc, uid uint32) bool {
-	if r.Recorded > child.Start || r.UID != uid {
+// applies reports whether r gives its process's child child its
+// session, or, with child nil, the process itself: child was forked no
+// earlier than the record was made, and r's process still has r's ids,
+// which are uid.
+func (r Record) applies(child *Proc, uid uint32) bool {
+	if child != nil && r.Recorded > child.Start || r.UID != uid {
 		return false
 	}
 	// The ids, read with the start time through one /proc/<pid>, so that

@@ -76,9 +76,28 @@ func TestFind(t *testing.T) {
 		})
 	}
 
+	// A record for this very process applies to it whenever it was
+	// made: it was given the session, and exec'd since.
+	me, err := ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := testDir(t)
+	mine := recordFor(me, 7)
+	mine.Recorded = self.Start + 100
+	if _, _, err := d.Put(store, mine); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := d.Put(store, recordFor(pp, 42)); err != nil {
+		t.Fatal(err)
+	}
+	if r, ok, err := d.Find(store, Owner{}, uint32(os.Geteuid())); !ok || err != nil || r.Session != 7 {
+		t.Errorf("Find with a record for the caller itself: %+v, %v, %v; want its session, 7", r, ok, err)
+	}
+
 	// The process that handed a session down stands between: a record
 	// above it does not apply.
-	d := testDir(t)
+	d = testDir(t)
 	if _, _, err := d.Put(store, recordFor(pp, 42)); err != nil {
 		t.Fatal(err)
 	}
