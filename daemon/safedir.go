@@ -43,7 +43,14 @@ type dirPolicy struct {
 // prepare makes dir and its missing parents, and checks every component
 // of it from /. Errors name the directory at fault and unwrap to ENOTDIR
 // or EPERM (or what lstat and mkdir met).
-func (p dirPolicy) prepare(dir string) error {
+func (p dirPolicy) prepare(dir string) error { return p.walk(dir, true) }
+
+// verify checks every component of dir from / as prepare does, and makes
+// nothing: a missing one is ENOENT.
+func (p dirPolicy) verify(dir string) error { return p.walk(dir, false) }
+
+// walk checks the components of dir from /, making missing ones if create.
+func (p dirPolicy) walk(dir string, create bool) error {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return fmt.Errorf("daemon: %w", err)
@@ -63,8 +70,10 @@ func (p dirPolicy) prepare(dir string) error {
 		if last {
 			mode = p.mode
 		}
-		if err := mkdirIfMissing(path, mode); err != nil {
-			return err
+		if create {
+			if err := mkdirIfMissing(path, mode); err != nil {
+				return err
+			}
 		}
 		if err := p.check(path, last); err != nil {
 			return err

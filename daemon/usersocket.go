@@ -45,10 +45,7 @@ var userTmp = "/tmp"
 // client believes whoever answers only if it runs as the client's uid or
 // root (see Dial).
 func UserSocket(runtimeDir, store string) (string, error) {
-	dir := filepath.Join(userTmp, userSocketDir+"-"+strconv.Itoa(os.Geteuid()))
-	if filepath.IsAbs(runtimeDir) {
-		dir = filepath.Join(runtimeDir, userSocketDir)
-	}
+	dir := UserDir(runtimeDir)
 	if store == "" {
 		return filepath.Join(dir, defaultStoreSocket), nil
 	}
@@ -62,6 +59,40 @@ func UserSocket(runtimeDir, store string) (string, error) {
 	return filepath.Join(dir, "store-"+hex.EncodeToString(sum[:12])+".sock"), nil
 }
 
+// UserDir is the private directory of the user this process runs as (its
+// effective uid), where their daemons' sockets live: runtimeDir/keyctl-go,
+// else /tmp/keyctl-go-<uid>. runtimeDir is $XDG_RUNTIME_DIR as
+// UserSocket takes it. Other per-user runtime state of keyctl-go goes in
+// directories under it, made by PrepareUserDir and checked by
+// CheckUserDir, so that nobody else can put anything there.
+func UserDir(runtimeDir string) string {
+	if filepath.IsAbs(runtimeDir) {
+		return filepath.Join(runtimeDir, userSocketDir)
+	}
+	return filepath.Join(userTmp, userSocketDir+"-"+strconv.Itoa(os.Geteuid()))
+}
+
+// PrepareUserDir makes dir mode 0700, with its missing parents, or checks
+// the one already there, as PrepareUserSocketDir does for a socket's
+// directory: dir must be the user's (the effective uid's), writable by
+// nobody else; every directory above it owned by root or that user and
+// writable by nobody else unless sticky; none a symbolic link (EPERM,
+// ENOTDIR, naming the directory). Nothing already there is changed.
+func PrepareUserDir(dir string) error {
+	return userDirPolicy().prepare(dir)
+}
+
+// CheckUserDir checks dir as PrepareUserDir does, and makes nothing: a
+// missing directory is ENOENT. What a reader finds in a directory that
+// passes could only have been put there by root or the user.
+func CheckUserDir(dir string) error {
+	return userDirPolicy().verify(dir)
+}
+
+func userDirPolicy() dirPolicy {
+	return dirPolicy{uid: uint32(os.Geteuid()), private: true, mode: 0o700, parents: 0o700}
+}
+
 // PrepareUserSocketDir makes the directory of a per-user daemon's socket
 // mode 0700, or checks the one already there, before Listen: it must be
 // the daemon's user's, and writable by nobody else; every directory above
@@ -70,6 +101,5 @@ func UserSocket(runtimeDir, store string) (string, error) {
 // directory). Missing parents are made 0700. Nothing already there is
 // changed.
 func PrepareUserSocketDir(socket string) error {
-	p := dirPolicy{uid: uint32(os.Geteuid()), private: true, mode: 0o700, parents: 0o700}
-	return p.prepare(filepath.Dir(socket))
+	return PrepareUserDir(filepath.Dir(socket))
 }

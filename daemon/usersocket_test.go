@@ -125,6 +125,21 @@ func TestPrepareUserSocketDir(t *testing.T) {
 			runtimeDir, bad := c.setup(t, base)
 			socket := socketIn(runtimeDir)
 			before := modes(t, filepath.Dir(socket))
+			// CheckUserDir gives the same verdict and makes nothing: a
+			// directory still to make is ENOENT.
+			checked := daemon.CheckUserDir(filepath.Dir(socket))
+			_, existed := before[filepath.Dir(socket)]
+			switch {
+			case c.want != 0 && (!errors.Is(checked, c.want) || !strings.Contains(checked.Error(), bad+" ")):
+				t.Errorf("CheckUserDir: %v; want %v naming %s", checked, c.want, bad)
+			case c.want == 0 && existed && checked != nil:
+				t.Errorf("CheckUserDir: %v; want nil", checked)
+			case c.want == 0 && !existed && !errors.Is(checked, unix.ENOENT):
+				t.Errorf("CheckUserDir of a directory not made yet: %v; want ENOENT", checked)
+			}
+			if _, err := os.Lstat(filepath.Dir(socket)); existed != (err == nil) {
+				t.Errorf("CheckUserDir made or removed %s", filepath.Dir(socket))
+			}
 			err := daemon.PrepareUserSocketDir(socket)
 			if c.want != 0 {
 				if !errors.Is(err, c.want) || !strings.Contains(err.Error(), bad+" ") {
@@ -132,7 +147,9 @@ func TestPrepareUserSocketDir(t *testing.T) {
 				}
 			} else if err != nil {
 				t.Fatal(err)
-			} else if _, existed := before[filepath.Dir(socket)]; !existed {
+			} else if err := daemon.CheckUserDir(filepath.Dir(socket)); err != nil {
+				t.Errorf("CheckUserDir after PrepareUserSocketDir: %v", err)
+			} else if !existed {
 				if fi, err := os.Lstat(filepath.Dir(socket)); err != nil || fi.Mode() != os.ModeDir|0o700 {
 					t.Errorf("%s: %v, %v; want a directory made with mode 0700", filepath.Dir(socket), fi.Mode(), err)
 				}

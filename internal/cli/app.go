@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strconv"
 
 	"github.com/keyctl-go/keyctl-go/internal/keyspec"
 	"github.com/keyctl-go/keyctl-go/keyctl"
@@ -194,7 +193,8 @@ func (a *app) storeSocket() (string, error) { return a.discovery().StoreSocket()
 
 // process returns what the caller acts through, on first use: what the
 // discovery rule finds (keyctl.Open: a daemon, else the store opened
-// here), with the session from the environment adopted, and a request_key
+// here), with the session it inherited adopted (the environment's, or
+// one new_session gave an ancestor: inheritedSession), and a request_key
 // helper's authority assumed.
 func (a *app) process(ctx context.Context) (keyctl.Caller, error) {
 	if a.proc != nil {
@@ -204,15 +204,15 @@ func (a *app) process(ctx context.Context) (keyctl.Caller, error) {
 	if err != nil {
 		return nil, err
 	}
-	if v := a.getenv(envSession); v != "" {
-		n, err := strconv.ParseInt(v, 10, 32)
-		if err != nil {
+	session, from, err := a.inheritedSession(p)
+	if err != nil {
+		p.Close()
+		return nil, err
+	}
+	if session != 0 {
+		if err := p.AdoptSession(ctx, session); err != nil {
 			p.Close()
-			return nil, fmt.Errorf("%s=%q is not a key serial", envSession, v)
-		}
-		if err := p.AdoptSession(ctx, keyring.Serial(n)); err != nil {
-			p.Close()
-			return nil, fmt.Errorf("%s=%d: %w", envSession, n, err)
+			return nil, fmt.Errorf("%s: %w", from, err)
 		}
 	}
 	if err := a.assumeAuthority(ctx, p); err != nil {

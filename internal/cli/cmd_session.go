@@ -84,28 +84,34 @@ func cmdSession(ctx context.Context, a *app, args []string) error {
 	return nil
 }
 
-// cmdNewSession is `new_session [<name>]`. keyctl joins a new session
-// keyring and installs it in its parent (KEYCTL_SESSION_TO_PARENT), then
-// prints its serial. A userspace program cannot change its parent's
-// environment, so keyctl-go makes the session, pins it so that it outlives
-// this process, and prints its serial; adopt it in the calling shell with
-//
-//	export KEYCTL_GO_SESSION=$(keyctl-go new_session)
-//
-// It lives until invalidated (keyctl-go invalidate $KEYCTL_GO_SESSION).
+// cmdNewSession is `new_session [<name>]`: join a new anonymous session
+// keyring, or the named one, give it to the parent process as keyctl's
+// KEYCTL_SESSION_TO_PARENT does, and print its serial. The parent's
+// keyctl-go commands started afterwards have it as @s; see giveParent,
+// and the package doc for where this differs from the kernel.
 func cmdNewSession(ctx context.Context, a *app, args []string) error {
 	if err := nargs(args, 0, 1); err != nil {
 		return err
 	}
 	name := ""
 	if len(args) == 1 {
-		name = args[0]
+		if name = args[0]; name == "" {
+			// keyctl passes "" on as a name, which the kernel refuses.
+			return opError("keyctl_join_session_keyring", unix.EINVAL)
+		}
 	}
-	_, pinned, err := a.joinAndPin(ctx, name, len(args) == 1)
+	p, err := a.process(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "%d\n", pinned)
+	if _, err := p.JoinSession(ctx, name); err != nil {
+		return opError("keyctl_join_session_keyring", err)
+	}
+	session, err := a.giveParent(ctx, p)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.stdout, "%d\n", session)
 	return nil
 }
 
@@ -146,7 +152,8 @@ func (a *app) runChild(prog []string, session keyring.Serial) (int, error) {
 }
 
 // startChild starts prog with the session handed down in $KEYCTL_GO_SESSION,
-// plus extra files from fd 3 and extra environment. A store or socket
+// and this process named as its owner in $KEYCTL_GO_SESSION_OWNER, plus
+// extra files from fd 3 and extra environment. A store or socket
 // this command was given as an option (--db, --socket) is handed down in
 // $KEYCTL_GO_DB or $KEYCTL_GO_SOCKET, so that the commands below find
 // what this one found by the same rule; with neither they apply the rule
@@ -158,6 +165,7 @@ func (a *app) startChild(prog []string, session keyring.Serial, extra []*os.File
 	cmd := exec.Command(prog[0], prog[1:]...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = a.stdin, a.rawStdout, a.stderr
 	cmd.Env = append(withoutPassphraseFD(os.Environ()), envSession+"="+strconv.Itoa(int(session)))
+	cmd.Env = append(cmd.Env, ownerEnv()...)
 	if a.dbPath != "" {
 		db, err := filepath.Abs(a.dbPath) // the child may run elsewhere
 		if err != nil {

@@ -13,27 +13,58 @@
 // $XDG_DATA_HOME/keyctl-go/keys.db (XDG_DATA_HOME defaulting to
 // ~/.local/share), created with its key file on first use. Commands act
 // with the caller's uid, gid and groups (perms.Current). @s is the
-// keyring whose serial is in $KEYCTL_GO_SESSION, else the user-session
-// keyring, as for a process the kernel gave no session keyring.
+// session keyring the process inherited: one new_session gave an
+// ancestor, or the one in $KEYCTL_GO_SESSION, whichever was given nearer
+// (see below); else the user-session keyring, as for a process the
+// kernel gave no session keyring.
 //
 // `session` runs a program in a new (or named) session keyring handed down
-// in KEYCTL_GO_SESSION, and collects an anonymous one when the program
-// exits; `new_session` cannot change its parent's session from userspace,
-// so it prints a session serial to adopt: export KEYCTL_GO_SESSION=$(keyctl-go new_session).
+// in KEYCTL_GO_SESSION, with itself named in KEYCTL_GO_SESSION_OWNER
+// ("<pid>:<start time>"), and collects an anonymous one when the program
+// exits.
 //
-// Why new_session is not emulated: a daemon could record a session for
-// the caller's parent (its pid from SO_PEERCRED, the parent's pid and start
-// time from /proc) and have later clients take @s from their nearest
-// recorded ancestor. Made safe against pid reuse (pidfds), against other
-// uids (the parent's every uid checked, at recording and at use) and
-// against a setuid exec of the parent (which keeps its pid and start
-// time), it would still not be the kernel's semantics: the kernel gives the
-// new session to the parent's future children only, while a lookup by
-// ancestry moves the parent's running children too; it would have to rank
-// a recorded ancestor against a session handed down in the environment,
-// which only works if every handing down is recorded as well; and a store
-// opened without a daemon has nowhere to keep the record. keyutils'
-// session/valid2 therefore fails against keyctl-go.
+// `new_session` gives its parent the session, as keyctl's
+// KEYCTL_SESSION_TO_PARENT does, and prints its serial. A program cannot
+// change its parent's credentials, so the session is recorded for the
+// parent and looked up by its later children (package
+// internal/parentsession): new_session checks the parent as the kernel
+// does (not init, a single thread, the caller's uid and gid as its every
+// real, effective and saved id, else EPERM), pins the session, and writes
+// "session S for process P" (P's pid and start time, its ids, and the
+// time: new_session's own start) to a file of its own in
+// $XDG_RUNTIME_DIR/keyctl-go/parents, else /tmp/keyctl-go-<uid>/parents,
+// beside the per-user daemons' sockets and checked as their directory
+// is: the user's, mode 0700, no symbolic link on the way, nothing above
+// it writable by others unless sticky (daemon.PrepareUserDir). A command
+// that opens the store reads that directory once; only if it holds a
+// record of the store does it check the directory (one that fails is
+// ignored, with a warning) and walk its ancestors in /proc, nearest
+// first. A record applies to the process it names, if its pid and start
+// time match (a reused pid does not), its ids are still the record's (a
+// set-id exec keeps pid and start time), and it was made no later than
+// the child on the walk was forked: the kernel gives the session to
+// children forked afterwards. The walk stops at the process named in
+// KEYCTL_GO_SESSION_OWNER, whose session is then nearer; a
+// KEYCTL_GO_SESSION without an owner (set by hand) wins over every
+// record, and a request_key helper's session is its construction's. The
+// session found is adopted as a handed-down one is
+// (keyring.Process.AdoptSession), whose checks stay the boundary: a
+// record naming another user's keyring is EACCES. Records are kept per
+// store (by the socket of its daemon, whether or not the daemon runs),
+// embedded or through a daemon alike. new_session removes the records of
+// processes that are gone, and unpins their sessions, and the session a
+// parent had from an earlier new_session.
+//
+// Where that differs from the kernel: start times are clock ticks (10
+// ms), and a child forked in the tick new_session started counts as
+// forked afterwards; a parent keeps one record per store, so a child it
+// forked between two new_sessions finds the session the parent had
+// before both; a parent's set-id exec drops its record (the kernel keeps
+// the session); the session of a parent that exited is let go at the
+// next new_session against the store, not at once; and a session set in
+// KEYCTL_GO_SESSION by hand stands in for inheritance and wins. keyctl-go
+// processes are the only ones that see the session: a program calling
+// keyctl(2) itself sees the kernel's.
 //
 // `request2` and `prequest2` call out, as request_key(2) does: a key that
 // must be constructed is built by the program request-key.conf(5) names,

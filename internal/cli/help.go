@@ -54,7 +54,10 @@ Options:
 Environment:
   KEYCTL_GO_SOCKET            a daemon to use (step 1)
   KEYCTL_GO_DB                a store file (step 2)
-  KEYCTL_GO_SESSION           the serial of the session keyring @s names
+  KEYCTL_GO_SESSION           the serial of the session keyring @s names,
+                              unless new_session gave one to a nearer
+                              ancestor than KEYCTL_GO_SESSION_OWNER
+                              (<pid>:<start time>; set by keyctl-go session)
   KEYCTL_GO_PASSPHRASE_FILE   a file holding the store's passphrase
   KEYCTL_GO_PASSPHRASE_FD     a descriptor to read the passphrase from
   KEYCTL_GO_ETCD, KEYCTL_GO_ETCD_PREFIX, KEYCTL_GO_ETCD_CACERT,
@@ -62,7 +65,9 @@ Environment:
                               the --etcd options, when not given
   KEYCTL_GO_ETCD_USER, KEYCTL_GO_ETCD_PASSWORD
                               etcd's own auth (no option: argv is public)
-  XDG_RUNTIME_DIR, XDG_DATA_HOME, HOME   where steps 2, 4 and 5 look
+  XDG_RUNTIME_DIR, XDG_DATA_HOME, HOME   where steps 2, 4 and 5 look;
+                              new_session's records are in
+                              $XDG_RUNTIME_DIR/keyctl-go/parents
 
 Exit codes are keyctl's: 0 success, 1 a failed operation, 2 a usage error.
 `

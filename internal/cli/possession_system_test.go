@@ -55,19 +55,52 @@ func systemDaemon(t *testing.T) (socket, shared string) {
 
 // user runs keyctl-go commands as one uid against the system daemon.
 type user struct {
-	t      *testing.T
-	bin    string
-	socket string
-	uid    uint32
+	t          *testing.T
+	bin        string
+	socket     string
+	uid        uint32
+	runtimeDir string // $XDG_RUNTIME_DIR, the user's own
+}
+
+// newUser is uid running bin against the daemon at socket, with a
+// runtime directory of its own, as a login gives one.
+func newUser(t *testing.T, bin, socket string, uid uint32) user {
+	t.Helper()
+	run, err := os.MkdirTemp("", "keyctl-go-run-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(run) })
+	if err := os.Chown(run, int(uid), int(uid)); err != nil {
+		t.Fatal(err)
+	}
+	return user{t, bin, socket, uid, run}
 }
 
 // command is the keyctl-go binary as the user, with extra environment.
 func (u user) command(env []string, args ...string) *exec.Cmd {
-	cmd := exec.Command(u.bin, args...)
+	return u.program(env, u.bin, args...)
+}
+
+// program is any program as the user, with keyctl-go in its PATH.
+func (u user) program(env []string, prog string, args ...string) *exec.Cmd {
+	cmd := exec.Command(prog, args...)
 	cmd.Env = append([]string{envSocket + "=" + u.socket, "HOME=/nonexistent",
-		"PATH=" + filepath.Dir(u.bin) + ":/usr/bin:/bin"}, env...)
+		"PATH=" + filepath.Dir(u.bin) + ":/usr/bin:/bin", "XDG_RUNTIME_DIR=" + u.runtimeDir}, env...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: u.uid, Gid: u.uid, Groups: []uint32{}}}
 	return cmd
+}
+
+// mustBash runs a bash script as the user, which has to work, and
+// returns its output's first line: for commands that act on their
+// parent, which must be the user's (new_session).
+func (u user) mustBash(script string) string {
+	u.t.Helper()
+	out, err := u.program(nil, "bash", "-c", script).Output()
+	if err != nil {
+		u.t.Fatalf("uid %d: %s: %v", u.uid, script, err)
+	}
+	return strings.TrimSpace(strings.SplitN(string(out), "\n", 2)[0])
 }
 
 // runIn runs keyctl-go in session (0: none) and returns its stdout,
@@ -127,8 +160,8 @@ func TestSessionFromAnotherUser(t *testing.T) {
 	}
 	socket, shared := systemDaemon(t)
 	bin := publicCopy(t)
-	alice := user{t, bin, socket, aliceUID}
-	bob := user{t, bin, socket, bobUID}
+	alice := newUser(t, bin, socket, aliceUID)
+	bob := newUser(t, bin, socket, bobUID)
 
 	type held struct{ ring, key, secret string }
 	rings := map[string]held{}
@@ -143,7 +176,8 @@ func TestSessionFromAnotherUser(t *testing.T) {
 	keep("persistent", pers, alice.must("", "add", "user", "p", "alice's persistent secret", pers), "alice's persistent secret")
 	made := alice.must("", "newring", "made", "@u")
 	keep("made in @u", made, alice.must("", "add", "user", "m", "alice's made secret", made), "alice's made secret")
-	named := alice.must("", "new_session", "work")
+	// Pinned while the record of the shell it was given to lasts.
+	named := alice.mustBash("keyctl-go new_session work; true")
 	keep("named session", named, alice.must(named, "add", "user", "n", "alice's named secret", "@s"), "alice's named secret")
 
 	// Her Kerberos collection, the default one: KEYRING:persistent:1000.

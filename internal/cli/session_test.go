@@ -48,20 +48,3 @@ func TestSessionRunsAProgramInANewSession(t *testing.T) {
 		t.Errorf("session with a missing program: %q, %v", out, err)
 	}
 }
-
-// new_session cannot reach its parent's environment: it prints the serial
-// of a pinned session keyring, which later processes adopt.
-func TestNewSessionPrintsAnAdoptableSession(t *testing.T) {
-	db := filepath.Join(t.TempDir(), "keys.db")
-	out, err := exec.Command(keyctlGo, "--db", db, "new_session").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := strings.TrimSpace(string(out))
-	cmd := exec.Command(keyctlGo, "--db", db, "id", "@s")
-	cmd.Env = append(os.Environ(), "KEYCTL_GO_SESSION="+id)
-	got, err := cmd.Output()
-	if err != nil || strings.TrimSpace(string(got)) != id {
-		t.Errorf("with KEYCTL_GO_SESSION=%s, @s is %q (%v)", id, got, err)
-	}
-}
