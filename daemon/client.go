@@ -18,10 +18,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // recordBacklog is how many record frames a Client holds for Records

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // Calls made at once on one Client, some given up on half way, each get

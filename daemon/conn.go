@@ -14,10 +14,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // keepReplyBuffer bounds the replies a connection holds back to write

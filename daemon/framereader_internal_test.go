@@ -11,7 +11,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
 // socketPair is a connected pair of Unix stream sockets, as net.Conns.

@@ -12,8 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // Requests sent back to back in one write are each answered, in order,

@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // sharedSocket is a socket path in a fresh directory every user may

@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
 // A connection's frames can leave the socket for two pipes (wire.OpPipes):

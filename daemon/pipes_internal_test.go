@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // pipeServer serves a fresh store on a socket for one test.

@@ -20,10 +20,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // A watcher that never reads loses records, and nobody else waits for it:

@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
 // Status is what a daemon says of itself (Client.Status): what it serves

@@ -6,7 +6,7 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
 // FuzzDecodeFrame feeds arbitrary bytes to the decoders. Whatever they

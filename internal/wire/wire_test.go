@@ -12,7 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
 // requests holds one request of every op, with fields that are not zero
