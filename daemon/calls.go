@@ -16,68 +16,67 @@ import (
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
+// The Client's calls: each packs its arguments into its op's request,
+// calls through the op's row of the table (ops.go), and unpacks the reply.
+
 // Add is keyring.Process.Add: add_key.
 func (c *Client) Add(ctx context.Context, typ, desc string, payload []byte, ring keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpAdd, &wire.AddRequest{Type: typ, Description: desc, Payload: payload, Ring: int32(ring)}, &res)
+	res, err := opAdd.call(ctx, c, wire.AddRequest{Type: typ, Description: desc, Payload: payload, Ring: int32(ring)})
 	return keyring.Serial(res.Serial), err
 }
 
 // Read is keyring.Process.Read: KEYCTL_READ.
 func (c *Client) Read(ctx context.Context, id keyring.Serial) ([]byte, error) {
-	var res wire.DataReply
-	if err := c.call(ctx, wire.OpRead, &wire.KeyRequest{ID: int32(id)}, &res); err != nil {
-		return nil, err
-	}
-	return res.Data, nil
+	res, err := opRead.call(ctx, c, wire.KeyRequest{ID: int32(id)})
+	return res.Data, err
 }
 
 // Describe is keyring.Process.Describe: KEYCTL_DESCRIBE.
 func (c *Client) Describe(ctx context.Context, id keyring.Serial) (keyring.Description, error) {
-	var res wire.DescribeReply
-	if err := c.call(ctx, wire.OpDescribe, &wire.KeyRequest{ID: int32(id)}, &res); err != nil {
-		return keyring.Description{}, err
-	}
-	return keyring.Description{Type: res.Type, UID: res.UID, GID: res.GID, Perm: perms.Mask(res.Perm), Description: res.Description}, nil
+	res, err := opDescribe.call(ctx, c, wire.KeyRequest{ID: int32(id)})
+	return keyring.Description{Type: res.Type, UID: res.UID, GID: res.GID, Perm: perms.Mask(res.Perm), Description: res.Description}, err
 }
 
 // Search is keyring.Process.Search: KEYCTL_SEARCH.
 func (c *Client) Search(ctx context.Context, ring keyring.Serial, typ, desc string, dest keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpSearch, &wire.SearchRequest{Ring: int32(ring), Type: typ, Description: desc, Dest: int32(dest)}, &res)
+	res, err := opSearch.call(ctx, c, wire.SearchRequest{Ring: int32(ring), Type: typ, Description: desc, Dest: int32(dest)})
 	return keyring.Serial(res.Serial), err
 }
 
 // Link is keyring.Process.Link: KEYCTL_LINK.
 func (c *Client) Link(ctx context.Context, key, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpLink, &wire.LinkRequest{Key: int32(key), Ring: int32(ring)}, &wire.Empty{})
+	_, err := opLink.call(ctx, c, wire.LinkRequest{Key: int32(key), Ring: int32(ring)})
+	return err
 }
 
 // Unlink is keyring.Process.Unlink: KEYCTL_UNLINK.
 func (c *Client) Unlink(ctx context.Context, key, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpUnlink, &wire.LinkRequest{Key: int32(key), Ring: int32(ring)}, &wire.Empty{})
+	_, err := opUnlink.call(ctx, c, wire.LinkRequest{Key: int32(key), Ring: int32(ring)})
+	return err
 }
 
 // Update is keyring.Process.Update: KEYCTL_UPDATE.
 func (c *Client) Update(ctx context.Context, id keyring.Serial, payload []byte) error {
-	return c.call(ctx, wire.OpUpdate, &wire.UpdateRequest{ID: int32(id), Payload: payload}, &wire.Empty{})
+	_, err := opUpdate.call(ctx, c, wire.UpdateRequest{ID: int32(id), Payload: payload})
+	return err
 }
 
 // Revoke is keyring.Process.Revoke: KEYCTL_REVOKE.
 func (c *Client) Revoke(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpRevoke, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+	_, err := opRevoke.call(ctx, c, wire.KeyRequest{ID: int32(id)})
+	return err
 }
 
 // Invalidate is keyring.Process.Invalidate: KEYCTL_INVALIDATE.
 func (c *Client) Invalidate(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpInvalidate, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+	_, err := opInvalidate.call(ctx, c, wire.KeyRequest{ID: int32(id)})
+	return err
 }
 
 // GetKeyringID is keyring.Process.GetKeyringID: KEYCTL_GET_KEYRING_ID.
 // The thread and process keyrings it makes belong to the connection.
 func (c *Client) GetKeyringID(ctx context.Context, id keyring.Serial, create bool) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(id), Create: create}, &res)
+	res, err := opGetKeyringID.call(ctx, c, wire.GetKeyringIDRequest{ID: int32(id), Create: create})
 	return keyring.Serial(res.Serial), err
 }
 
@@ -89,21 +88,21 @@ func (c *Client) KeyringID(ctx context.Context, id keyring.Serial) (keyring.Seri
 // JoinSession is keyring.Process.JoinSession; the session is the
 // connection's.
 func (c *Client) JoinSession(ctx context.Context, name string) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpJoinSession, &wire.JoinSessionRequest{Name: name}, &res)
+	res, err := opJoinSession.call(ctx, c, wire.JoinSessionRequest{Name: name})
 	return keyring.Serial(res.Serial), err
 }
 
 // AdoptSession is keyring.Process.AdoptSession.
 func (c *Client) AdoptSession(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpAdoptSession, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+	_, err := opAdoptSession.call(ctx, c, wire.KeyRequest{ID: int32(id)})
+	return err
 }
 
 // Keys is keyring.Process.Keys: the keys a keyring holds, in the store's
 // order.
 func (c *Client) Keys(ctx context.Context, ring keyring.Serial) ([]keyring.Serial, error) {
-	var res wire.SerialsReply
-	if err := c.call(ctx, wire.OpKeys, &wire.KeyRequest{ID: int32(ring)}, &res); err != nil {
+	res, err := opKeys.call(ctx, c, wire.KeyRequest{ID: int32(ring)})
+	if err != nil {
 		return nil, err
 	}
 	// Never nil on success, as the store's: an empty keyring is an empty
@@ -122,41 +121,46 @@ func (c *Client) Move(ctx context.Context, key, from, to keyring.Serial, flags u
 	if flags > math.MaxUint32 {
 		return fmt.Errorf("daemon: move %v: flags %#x: %w", key, flags, unix.EINVAL)
 	}
-	return c.call(ctx, wire.OpMove, &wire.MoveRequest{Key: int32(key), From: int32(from), To: int32(to), Flags: uint32(flags)}, &wire.Empty{})
+	_, err := opMove.call(ctx, c, wire.MoveRequest{Key: int32(key), From: int32(from), To: int32(to), Flags: uint32(flags)})
+	return err
 }
 
 // Clear is keyring.Process.Clear: KEYCTL_CLEAR.
 func (c *Client) Clear(ctx context.Context, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpClear, &wire.KeyRequest{ID: int32(ring)}, &wire.Empty{})
+	_, err := opClear.call(ctx, c, wire.KeyRequest{ID: int32(ring)})
+	return err
 }
 
 // SetTimeout is keyring.Process.SetTimeout: KEYCTL_SET_TIMEOUT. d goes to
 // the daemon as it is, and the store rounds it.
 func (c *Client) SetTimeout(ctx context.Context, id keyring.Serial, d time.Duration) error {
-	return c.call(ctx, wire.OpSetTimeout, &wire.SetTimeoutRequest{ID: int32(id), Timeout: int64(d)}, &wire.Empty{})
+	_, err := opSetTimeout.call(ctx, c, wire.SetTimeoutRequest{ID: int32(id), Timeout: int64(d)})
+	return err
 }
 
 // SetPerm is keyring.Process.SetPerm: KEYCTL_SETPERM.
 func (c *Client) SetPerm(ctx context.Context, id keyring.Serial, m perms.Mask) error {
-	return c.call(ctx, wire.OpSetPerm, &wire.SetPermRequest{ID: int32(id), Perm: uint32(m)}, &wire.Empty{})
+	_, err := opSetPerm.call(ctx, c, wire.SetPermRequest{ID: int32(id), Perm: uint32(m)})
+	return err
 }
 
 // Chown is keyring.Process.Chown: KEYCTL_CHOWN. Whether the caller may
 // give a key away is decided by the uid the kernel gave the daemon.
 func (c *Client) Chown(ctx context.Context, id keyring.Serial, uid, gid uint32) error {
-	return c.call(ctx, wire.OpChown, &wire.ChownRequest{ID: int32(id), UID: uid, GID: gid}, &wire.Empty{})
+	_, err := opChown.call(ctx, c, wire.ChownRequest{ID: int32(id), UID: uid, GID: gid})
+	return err
 }
 
 // Restrict is keyring.Process.Restrict: KEYCTL_RESTRICT_KEYRING.
 func (c *Client) Restrict(ctx context.Context, ring keyring.Serial, typ, restriction string) error {
-	return c.call(ctx, wire.OpRestrict, &wire.RestrictRequest{Ring: int32(ring), Type: typ, Restriction: restriction}, &wire.Empty{})
+	_, err := opRestrict.call(ctx, c, wire.RestrictRequest{Ring: int32(ring), Type: typ, Restriction: restriction})
+	return err
 }
 
 // RequestKey is keyring.Process.RequestKey: request_key, searching the
 // connection's thread, process and session keyrings.
 func (c *Client) RequestKey(ctx context.Context, typ, desc string, dest keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpRequestKey, &wire.RequestKeyRequest{Type: typ, Description: desc, Dest: int32(dest)}, &res)
+	res, err := opRequestKey.call(ctx, c, wire.RequestKeyRequest{Type: typ, Description: desc, Dest: int32(dest)})
 	return keyring.Serial(res.Serial), err
 }
 
@@ -164,8 +168,7 @@ func (c *Client) RequestKey(ctx context.Context, typ, desc string, dest keyring.
 // found, or the construction the caller must build (its token is for the
 // caller's helper alone).
 func (c *Client) RequestKeyWithCallout(ctx context.Context, typ, desc string, callout []byte, dest keyring.Serial) (keyring.Serial, *keyring.Construction, error) {
-	var res wire.ConstructionReply
-	err := c.call(ctx, wire.OpRequestKeyCallout, &wire.RequestKeyCalloutRequest{Type: typ, Description: desc, Callout: callout, Dest: int32(dest)}, &res)
+	res, err := opRequestKeyCallout.call(ctx, c, wire.RequestKeyCalloutRequest{Type: typ, Description: desc, Callout: callout, Dest: int32(dest)})
 	if err != nil || !res.Constructing {
 		return keyring.Serial(res.Serial), nil, err
 	}
@@ -187,47 +190,46 @@ func (c *Client) RequestKeyWithCallout(ctx context.Context, typ, desc string, ca
 
 // CompleteRequest is keyring.Process.CompleteRequest.
 func (c *Client) CompleteRequest(ctx context.Context, key keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpCompleteRequest, &wire.KeyRequest{ID: int32(key)}, &res)
+	res, err := opCompleteRequest.call(ctx, c, wire.KeyRequest{ID: int32(key)})
 	return keyring.Serial(res.Serial), err
 }
 
 // AssumeAuthority is keyring.Process.AssumeAuthority, for the connection:
 // the daemon checks the token and the uid the kernel gave it.
 func (c *Client) AssumeAuthority(ctx context.Context, key keyring.Serial, token keyring.AuthorityToken) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpAssumeAuthority, &wire.AssumeAuthorityRequest{Key: int32(key), Token: string(token)}, &res)
+	res, err := opAssumeAuthority.call(ctx, c, wire.AssumeAuthorityRequest{Key: int32(key), Token: string(token)})
 	return keyring.Serial(res.Serial), err
 }
 
 // Instantiate is keyring.Process.Instantiate: KEYCTL_INSTANTIATE.
 func (c *Client) Instantiate(ctx context.Context, key keyring.Serial, payload []byte, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpInstantiate, &wire.InstantiateRequest{Key: int32(key), Payload: payload, Ring: int32(ring)}, &wire.Empty{})
+	_, err := opInstantiate.call(ctx, c, wire.InstantiateRequest{Key: int32(key), Payload: payload, Ring: int32(ring)})
+	return err
 }
 
 // Reject is keyring.Process.Reject: KEYCTL_REJECT.
 func (c *Client) Reject(ctx context.Context, key keyring.Serial, timeout time.Duration, errno unix.Errno, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpReject, &wire.RejectRequest{Key: int32(key), Timeout: int64(timeout), Errno: uint32(errno), Ring: int32(ring)}, &wire.Empty{})
+	_, err := opReject.call(ctx, c, wire.RejectRequest{Key: int32(key), Timeout: int64(timeout), Errno: uint32(errno), Ring: int32(ring)})
+	return err
 }
 
 // GetPersistent is keyring.Process.GetPersistent: KEYCTL_GET_PERSISTENT.
 func (c *Client) GetPersistent(ctx context.Context, uid uint32, dest keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpGetPersistent, &wire.GetPersistentRequest{UID: uid, Dest: int32(dest)}, &res)
+	res, err := opGetPersistent.call(ctx, c, wire.GetPersistentRequest{UID: uid, Dest: int32(dest)})
 	return keyring.Serial(res.Serial), err
 }
 
 // PinSession is keyring.Process.PinSession on the connection's session.
 // The pin is stored: it outlives the connection, until UnpinSession.
 func (c *Client) PinSession(ctx context.Context) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpPinSession, &wire.Empty{}, &res)
+	res, err := opPinSession.call(ctx, c, wire.Empty{})
 	return keyring.Serial(res.Serial), err
 }
 
 // UnpinSession is keyring.Process.UnpinSession.
 func (c *Client) UnpinSession(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpUnpinSession, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
+	_, err := opUnpinSession.call(ctx, c, wire.KeyRequest{ID: int32(id)})
+	return err
 }
 
 // Watch is keyring.Process.Watch on the connection's queue, which the
@@ -240,7 +242,8 @@ func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
 	// Records may come from now on, asked for or not: a goroutine must
 	// read them.
 	c.stream()
-	return c.call(ctx, wire.OpWatch, &wire.WatchRequest{ID: int32(id), Tag: int32(tag)}, &wire.Empty{})
+	_, err := opWatch.call(ctx, c, wire.WatchRequest{ID: int32(id), Tag: int32(tag)})
+	return err
 }
 
 // SetWatchQueue sizes the connection's watch queue to hold notes records
@@ -251,7 +254,7 @@ func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
 // queue: after, it is EBUSY. A size outside watchqueue.MinNotes..MaxNotes
 // or a bad filter is EINVAL, and the queue can still be set.
 func (c *Client) SetWatchQueue(ctx context.Context, notes int, filter *watchqueue.Filter) error {
-	req := &wire.WatchQueueRequest{Size: int32(notes)}
+	req := wire.WatchQueueRequest{Size: int32(notes)}
 	if filter != nil {
 		b, err := filter.AppendBinary(nil)
 		if err != nil {
@@ -259,5 +262,6 @@ func (c *Client) SetWatchQueue(ctx context.Context, notes int, filter *watchqueu
 		}
 		req.Filter = b
 	}
-	return c.call(ctx, wire.OpWatchQueue, req, &wire.Empty{})
+	_, err := opWatchQueue.call(ctx, c, req)
+	return err
 }

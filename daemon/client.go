@@ -42,7 +42,7 @@ var ErrClosed = errors.New("daemon: client closed")
 // Error is a failure the daemon reported. It unwraps to the errno, so
 // errors.Is(err, unix.ENOKEY) holds as it would for the store's own error.
 type Error struct {
-	Op      wire.Op
+	Op      string // the operation's name in the daemon's table ("read")
 	Errno   unix.Errno
 	Message string // the daemon's message, naming the operation and ids
 }
@@ -51,7 +51,7 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		return "daemon: " + e.Message
 	}
-	return fmt.Sprintf("daemon: %v: %v", e.Op, e.Errno)
+	return fmt.Sprintf("daemon: %s: %v", e.Op, e.Errno)
 }
 
 func (e *Error) Unwrap() error { return e.Errno }
@@ -70,6 +70,9 @@ func (e *Error) Unwrap() error { return e.Errno }
 // since records come unasked, and by the first write that finds the
 // socket full, since the daemon may then be waiting to write replies
 // that no call is reading.
+//
+// This file is the Client's transport; its methods, each a call through a
+// row of the daemon's table (ops.go), are in calls.go.
 type Client struct {
 	c *net.UnixConn
 	// in is what replies and records are read from, out what requests are
@@ -104,7 +107,7 @@ type Client struct {
 }
 
 // DefaultDialTimeout bounds Dial: connecting, checking who listens, and
-// the first exchange (wire.OpPipes). A daemon answers that at once, so
+// the first exchange (pipes). A daemon answers that at once, so
 // one that has not within 5 s is wedged or out of descriptors, and the
 // command waiting on it had better say so than hang.
 const DefaultDialTimeout = 5 * time.Second
@@ -113,7 +116,7 @@ const DefaultDialTimeout = 5 * time.Second
 var dialTimeout = DefaultDialTimeout
 
 // Dial connects to the daemon at path, and moves the connection's frames
-// onto pipes if the daemon offers them (wire.OpPipes): they cost about
+// onto pipes if the daemon offers them (the pipes op): they cost about
 // half what the socket does per call.
 //
 // Before it sends anything, Dial asks the kernel who made the socket it
@@ -198,7 +201,7 @@ func (c *Client) askPipes(ctx context.Context) (err error) {
 		}()
 	}
 	c.next++
-	req, err := wire.AppendRequest(nil, c.next, wire.OpPipes, &wire.Empty{})
+	req, err := wire.AppendRequest(nil, c.next, opPipes.code, &wire.Empty{})
 	if err != nil {
 		return err
 	}
@@ -370,7 +373,8 @@ var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
 // (bytes): an Add of a big payload should not leave a megabyte pooled.
 const keepRequestBuffer = 16 << 10
 
-// call sends req as op and decodes the reply into res.
+// call sends req as op and decodes the reply into res: the transport
+// under operation.call, which is how the Client's methods call it.
 func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) error {
 	c.mu.Lock()
 	if c.err != nil {
@@ -398,10 +402,10 @@ func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) er
 	}
 	errno, msg, err := wire.DecodeReply(body, res)
 	if err != nil {
-		return fmt.Errorf("daemon: %v reply: %w", op, err)
+		return fmt.Errorf("daemon: %s reply: %w", opName(op), err)
 	}
 	if errno != 0 {
-		return &Error{Op: op, Errno: errno, Message: msg}
+		return &Error{Op: opName(op), Errno: errno, Message: msg}
 	}
 	return nil
 }
@@ -590,7 +594,7 @@ func (c *Client) writeFailed(ctx context.Context, op wire.Op, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return fmt.Errorf("daemon: %v: %w", op, err)
+	return fmt.Errorf("daemon: %s: %w", opName(op), err)
 }
 
 func (c *Client) doneErr() error {

@@ -1,7 +1,8 @@
 //go:build linux
 
 // Package daemon serves a keyring.Store to other processes over a Unix
-// socket, speaking package wire, and is the Go client for it. It is the
+// socket, speaking the protocol its table of operations (ops.go) lays out
+// and internal/wire encodes, and is the Go client for it. It is the
 // foundation of the keyctl-go daemon: one process owns the store file
 // (bbolt locks it), and everyone else asks that process.
 //
@@ -50,13 +51,19 @@
 // SystemSocket, the system daemon's service user: see Trust), and gives
 // up after DefaultDialTimeout.
 //
+// Each operation is one row of the daemon's table (ops.go): its code on
+// the wire, its name, and the call that serves it, whose argument and
+// result are the op's request and reply types. The daemon serves a request
+// through its row, and the Client's methods (calls.go) call through the
+// same row, so the two agree on every op's types by construction.
+//
 // Dial then asks the daemon to move the connection's frames onto two
-// pipes it makes (wire.OpPipes): one for requests, one for replies and
+// pipes it makes (the pipes op): one for requests, one for replies and
 // records. The same bytes cost half as much there (a write and a read
 // take 1.4 µs on a pipe against 3.3 µs on the socket, on the development
 // machine), and system calls are most of a call's cost. The socket stays
 // open and silent: it says who the client is, and its hang-up ends the
-// connection. A daemon that does not know OpPipes answers EOPNOTSUPP, and
+// connection. A daemon that does not know pipes answers EOPNOTSUPP, and
 // the connection stays on the socket.
 //
 // A client call writes its request and reads its reply on the caller's

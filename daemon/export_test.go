@@ -37,3 +37,14 @@ func SetSystemSocket(t interface{ Cleanup(func()) }, path string) {
 	systemSocket = path
 	t.Cleanup(func() { systemSocket = old })
 }
+
+// The table's codes, for tests that write frames by hand.
+var (
+	OpAdd          = opAdd.code
+	OpRead         = opRead.code
+	OpDescribe     = opDescribe.code
+	OpGetKeyringID = opGetKeyringID.code
+	OpJoinSession  = opJoinSession.code
+	OpPipes        = opPipes.code
+	OpWatch        = opWatch.code
+)

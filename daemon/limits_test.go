@@ -122,7 +122,7 @@ func TestFirstRequestTimeout(t *testing.T) {
 	var log lockedBuffer
 	e := newEnv(t, daemon.Options{FirstRequestTimeout: timeout, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 
-	request, err := wire.AppendRequest(nil, 1, wire.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(keyring.UserKeyring), Create: true})
+	request, err := wire.AppendRequest(nil, 1, daemon.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(keyring.UserKeyring), Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,15 @@
 //go:build linux
 
-// Package wire is the protocol the keyctl-go daemon speaks on its Unix
-// socket, and on the two pipes a connection can move its frames to
-// (OpPipes): length-prefixed binary frames carrying one request, one reply or
-// a batch of notification records, and a typed request and reply struct
-// per operation. It does no I/O beyond reading and writing frames on the
-// io.Reader and io.Writer it is given, and knows nothing of who is asking:
-// identity is the daemon's business (SO_PEERCRED), never a field here.
+// Package wire is the encoding of the protocol the keyctl-go daemon speaks
+// on its Unix socket, and on the two pipes a connection can move its
+// frames to: length-prefixed binary frames carrying one request, one
+// reply or a batch of notification records, and the request and reply
+// types their bodies hold. Which operations there are, and which types
+// each carries, is the daemon's table (package daemon, ops.go): here an
+// op is a number in a frame. It does no I/O beyond reading and writing
+// frames on the io.Reader and io.Writer it is given, and knows nothing of
+// who is asking: identity is the daemon's business (SO_PEERCRED), never a
+// field here. It is internal: daemon.Client is the protocol's client.
 //
 // # Basics
 //
@@ -16,7 +19,7 @@
 //	u8  version  Version (1)
 //	u8  kind     KindRequest, KindReply or KindRecord
 //	u32 id       request id, chosen by the client, echoed by the reply; 0 on records
-//	u16 op       the operation (OpAdd, ...); OpWatch on records
+//	u16 op       the operation (the daemon's table); watch's (13) on records
 //	...          the body: the op's fields
 //
 // Bodies are built from five field kinds: u32, i32 and u64 integers, byte
@@ -32,9 +35,9 @@
 //   - Every length is checked against what is left of the frame before
 //     anything is allocated, so a hostile length costs nothing.
 //   - Decoding errors unwrap to an errno: EMSGSIZE for a frame over the
-//     limit, EPROTO for an unknown version or kind, EOPNOTSUPP for an
-//     unknown op, EBADMSG for a truncated frame or a body that does not
-//     parse or has bytes left over.
+//     limit, EPROTO for an unknown version or kind, EBADMSG for a
+//     truncated frame or a body that does not parse or has bytes left
+//     over. An unknown op is the daemon's to refuse (EOPNOTSUPP).
 //   - Byte strings returned by Decode alias the frame's buffer; copy them
 //     to keep them past the buffer's next use.
 package wire

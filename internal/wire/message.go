@@ -2,12 +2,6 @@
 
 package wire
 
-import (
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
-
 // Message is a request, or the results of a successful reply: a struct
 // whose fields are encoded in order, with nothing in between.
 type Message interface {
@@ -30,84 +24,6 @@ func Decode(body []byte, m Message) error {
 	d := NewDecoder(body)
 	m.DecodeFields(d)
 	return d.Finish()
-}
-
-// NewRequest returns a zero request of op's type, to decode into. An op
-// this version does not know is EOPNOTSUPP.
-func NewRequest(op Op) (Message, error) {
-	switch op {
-	case OpAdd:
-		return &AddRequest{}, nil
-	case OpRead, OpDescribe, OpRevoke, OpInvalidate, OpAdoptSession, OpKeys, OpClear, OpUnpinSession, OpCompleteRequest:
-		return &KeyRequest{}, nil
-	case OpSearch:
-		return &SearchRequest{}, nil
-	case OpLink, OpUnlink:
-		return &LinkRequest{}, nil
-	case OpUpdate:
-		return &UpdateRequest{}, nil
-	case OpGetKeyringID:
-		return &GetKeyringIDRequest{}, nil
-	case OpJoinSession:
-		return &JoinSessionRequest{}, nil
-	case OpWatch:
-		return &WatchRequest{}, nil
-	case OpWatchQueue:
-		return &WatchQueueRequest{}, nil
-	case OpMove:
-		return &MoveRequest{}, nil
-	case OpSetTimeout:
-		return &SetTimeoutRequest{}, nil
-	case OpSetPerm:
-		return &SetPermRequest{}, nil
-	case OpChown:
-		return &ChownRequest{}, nil
-	case OpRestrict:
-		return &RestrictRequest{}, nil
-	case OpRequestKey:
-		return &RequestKeyRequest{}, nil
-	case OpGetPersistent:
-		return &GetPersistentRequest{}, nil
-	case OpPinSession, OpPipes, OpStatus:
-		return &Empty{}, nil
-	case OpRequestKeyCallout:
-		return &RequestKeyCalloutRequest{}, nil
-	case OpAssumeAuthority:
-		return &AssumeAuthorityRequest{}, nil
-	case OpInstantiate:
-		return &InstantiateRequest{}, nil
-	case OpReject:
-		return &RejectRequest{}, nil
-	}
-	return nil, errUnknownOp(op)
-}
-
-// NewReply returns zero results of op's reply type, to decode into.
-func NewReply(op Op) (Message, error) {
-	switch op {
-	case OpAdd, OpSearch, OpGetKeyringID, OpJoinSession, OpRequestKey, OpGetPersistent, OpPinSession,
-		OpCompleteRequest, OpAssumeAuthority:
-		return &SerialReply{}, nil
-	case OpRequestKeyCallout:
-		return &ConstructionReply{}, nil
-	case OpRead:
-		return &DataReply{}, nil
-	case OpDescribe:
-		return &DescribeReply{}, nil
-	case OpKeys:
-		return &SerialsReply{}, nil
-	case OpStatus:
-		return &StatusReply{}, nil
-	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch,
-		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession, OpPipes,
-		OpInstantiate, OpReject, OpWatchQueue:
-		return &Empty{}, nil
-	}
-	return nil, errUnknownOp(op)
-}
-
-func errUnknownOp(op Op) error {
-	return fmt.Errorf("wire: unknown %v: %w", op, unix.EOPNOTSUPP)
 }
 
 // AddRequest asks for add_key.
