@@ -366,12 +366,26 @@ func (c *Client) dispatch(f wire.Frame) error {
 // received: one a call gave up on may still get a late send.
 var replyChans = sync.Pool{New: func() any { return make(chan []byte, 1) }}
 
-// requestBufs recycles the buffers requests are encoded into.
-var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
+// callBufs recycles what calls encode their requests into and decode
+// their replies with, so that neither allocates.
+var callBufs = sync.Pool{New: func() any { return new(callBuf) }}
 
-// keepRequestBuffer is the largest request buffer put back in requestBufs
+type callBuf struct {
+	req wire.Encoder
+	rep wire.Decoder
+}
+
+// keepRequestBuffer is the largest request buffer put back in callBufs
 // (bytes): an Add of a big payload should not leave a megabyte pooled.
 const keepRequestBuffer = 16 << 10
+
+func (b *callBuf) release() {
+	if cap(b.req.B) > keepRequestBuffer {
+		b.req.B = nil
+	}
+	b.req.B = b.req.B[:0]
+	callBufs.Put(b)
+}
 
 // call sends req as op and decodes the reply into res: the transport
 // under operation.call, which is how the Client's methods call it.
@@ -386,21 +400,16 @@ func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) er
 	id := c.next
 	c.mu.Unlock()
 
-	bp := requestBufs.Get().(*[]byte)
-	b, err := wire.AppendRequest((*bp)[:0], id, op, req)
-	if err != nil {
-		requestBufs.Put(bp)
-		return err
+	buf := callBufs.Get().(*callBuf)
+	defer buf.release()
+	if err := buf.req.Request(id, op, req); err != nil {
+		return fmt.Errorf("daemon: %s request: %w", opName(op), err)
 	}
-	body, err := c.roundTrip(ctx, op, id, b)
-	if cap(b) <= keepRequestBuffer {
-		*bp = b
-		requestBufs.Put(bp)
-	}
+	body, err := c.roundTrip(ctx, op, id, buf.req.B)
 	if err != nil {
 		return err
 	}
-	errno, msg, err := wire.DecodeReply(body, res)
+	errno, msg, err := buf.rep.DecodeReply(body, res)
 	if err != nil {
 		return fmt.Errorf("daemon: %s reply: %w", opName(op), err)
 	}

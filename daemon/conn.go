@@ -60,7 +60,8 @@ type conn struct {
 	wmu sync.Mutex
 
 	// Owned by the reader goroutine.
-	owed        []byte            // replies encoded and not yet written
+	owed        wire.Encoder      // replies encoded and not yet written, in owed.B
+	dec         wire.Decoder      // decodes requests (operation.handle)
 	handled     int               // requests handled so far
 	q           *watchqueue.Queue // the watch queue, once made
 	recordsDone chan struct{}     // closed when records returns; nil until q
@@ -143,11 +144,11 @@ func (c *conn) read(ctx context.Context, fr *frameReader) error {
 			c.handle(ctx, f)
 			// Replies wait for the requests that arrived with this one,
 			// to go out together, but not without bound.
-			return len(c.owed) < keepReplyBuffer || c.flush()
+			return len(c.owed.B) < keepReplyBuffer || c.flush()
 		},
 		// Every request that arrived is answered: the client is waiting.
 		idle: func() (ok, wrote bool) {
-			wrote = len(c.owed) > 0
+			wrote = len(c.owed.B) > 0
 			ok = c.flush()
 			return ok, wrote && ok
 		},
@@ -225,16 +226,16 @@ func (c *conn) setDeadlines(now time.Time, drain time.Duration) {
 // close anything: it runs inside the frameReader's read, which Close
 // would wait for.
 func (c *conn) flush() bool {
-	if len(c.owed) == 0 {
+	if len(c.owed.B) == 0 {
 		return true
 	}
 	c.wmu.Lock()
-	_, err := c.out.Write(c.owed)
+	_, err := c.out.Write(c.owed.B)
 	c.wmu.Unlock()
-	if cap(c.owed) > keepReplyBuffer {
-		c.owed = nil
+	if cap(c.owed.B) > keepReplyBuffer {
+		c.owed.B = nil
 	} else {
-		c.owed = c.owed[:0]
+		c.owed.B = c.owed.B[:0]
 	}
 	return err == nil
 }
@@ -301,10 +302,8 @@ func (c *conn) reply(id uint32, op wire.Op, err error, res wire.Message) {
 		}
 		msg = err.Error()
 	}
-	var ferr error
-	c.owed, ferr = wire.AppendReply(c.owed, id, op, errno, msg, res)
-	if ferr != nil {
-		c.owed, _ = wire.AppendReply(c.owed, id, op, unix.EMSGSIZE, fmt.Sprintf("daemon: %s reply: %v", opName(op), ferr), nil)
+	if ferr := c.owed.Reply(id, op, errno, msg, res); ferr != nil {
+		c.owed.Reply(id, op, unix.EMSGSIZE, fmt.Sprintf("daemon: %s reply: %v", opName(op), ferr), nil)
 	}
 }
 

@@ -246,7 +246,7 @@ func (o *operation[Req, Rep, PReq, PRep]) String() string { return o.name }
 
 func (o *operation[Req, Rep, PReq, PRep]) handle(ctx context.Context, c *conn, id uint32, body []byte) {
 	var req Req
-	if err := wire.Decode(body, PReq(&req)); err != nil {
+	if err := c.dec.Decode(body, PReq(&req)); err != nil {
 		c.reply(id, o.code, fmt.Errorf("daemon: %s request: %w", o.name, err), nil)
 		return
 	}

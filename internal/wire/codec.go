@@ -53,7 +53,8 @@ func (e *Encoder) I32s(v []int32) {
 	}
 }
 
-// Decoder reads fields from a body. The first error sticks: later reads
+// Decoder reads fields from a body, given by Reset (or by Decode and
+// DecodeReply, which reset it). The first error sticks: later reads
 // return zero values, and Finish reports it, so a decode function reads
 // every field and checks once.
 type Decoder struct {
@@ -61,8 +62,9 @@ type Decoder struct {
 	err error
 }
 
-// NewDecoder returns a decoder over body.
-func NewDecoder(body []byte) *Decoder { return &Decoder{b: body} }
+// Reset makes d a decoder over body, its error forgotten; Reset(nil)
+// lets go of the last body, for a Decoder that is kept.
+func (d *Decoder) Reset(body []byte) { *d = Decoder{b: body} }
 
 func (d *Decoder) take(n int, what string) []byte {
 	if d.err != nil {

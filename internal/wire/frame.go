@@ -75,20 +75,41 @@ func (f Frame) Append(dst []byte) ([]byte, error) {
 
 // AppendRequest appends a request frame carrying m to dst, encoding m's
 // fields in place: the same bytes as a Frame with Body Encode(nil, m),
-// without the body's own buffer, so that a caller reusing dst sends a
-// request without allocating.
+// without the body's own buffer.
 func AppendRequest(dst []byte, id uint32, op Op, m Message) ([]byte, error) {
-	start := len(dst)
-	e := Encoder{B: appendHeader(dst, KindRequest, id, op)}
-	m.EncodeFields(&e)
-	return endFrame(e.B, start, KindRequest)
+	e := Encoder{B: dst}
+	err := e.Request(id, op, m)
+	return e.B, err
 }
 
 // AppendReply appends a reply frame to dst, encoding it in place: the same
 // bytes as a Frame with Body EncodeReply(nil, errno, msg, res).
 func AppendReply(dst []byte, id uint32, op Op, errno unix.Errno, msg string, res Message) ([]byte, error) {
-	start := len(dst)
-	return endFrame(EncodeReply(appendHeader(dst, KindReply, id, op), errno, msg, res), start, KindReply)
+	e := Encoder{B: dst}
+	err := e.Reply(id, op, errno, msg, res)
+	return e.B, err
+}
+
+// Request is AppendRequest onto e.B. An Encoder that lives as long as
+// its buffer (a connection's, a pooled one) sends requests without
+// allocating: AppendRequest's own Encoder escapes through m's methods.
+func (e *Encoder) Request(id uint32, op Op, m Message) error {
+	start := len(e.B)
+	e.B = appendHeader(e.B, KindRequest, id, op)
+	m.EncodeFields(e)
+	var err error
+	e.B, err = endFrame(e.B, start, KindRequest)
+	return err
+}
+
+// Reply is AppendReply onto e.B, without allocating, as Request.
+func (e *Encoder) Reply(id uint32, op Op, errno unix.Errno, msg string, res Message) error {
+	start := len(e.B)
+	e.B = appendHeader(e.B, KindReply, id, op)
+	e.replyBody(errno, msg, res)
+	var err error
+	e.B, err = endFrame(e.B, start, KindReply)
+	return err
 }
 
 // appendHeader appends a frame's header with a length prefix of 0, for

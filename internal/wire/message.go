@@ -21,7 +21,14 @@ func Encode(dst []byte, m Message) []byte {
 // Decode decodes body into m. A body too short for m's fields, or longer,
 // is EBADMSG.
 func Decode(body []byte, m Message) error {
-	d := NewDecoder(body)
+	return new(Decoder).Decode(body, m)
+}
+
+// Decode is the package's Decode with d, which it resets, without
+// allocating: see Decoder.DecodeReply.
+func (d *Decoder) Decode(body []byte, m Message) error {
+	d.Reset(body)
+	defer d.Reset(nil)
 	m.DecodeFields(d)
 	return d.Finish()
 }
