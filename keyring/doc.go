@@ -168,4 +168,18 @@
 //   - The history of changes (Process.Changes, history.go) lives in memory
 //     too, its latest Options.HistoryLen changes: a store opened again
 //     remembers nothing from before. The kernel keeps none.
+//   - A store shared by hosts (keystore.Options.Etcd, docs/etcd.md) is one
+//     key space for processes on many hosts, which the kernel never is.
+//     Every host's commits are delivered to every host's watchers from
+//     the store's change feed (shared.go), in etcd's revision order and
+//     with etcd's revision; a feed that missed compacted changes gives
+//     every watcher a loss record. Reads answer from the host's copy, a
+//     commit's travel time behind other hosts (Options.Linearizable,
+//     Store.Sync). Processes, their holds and watches stay on their host,
+//     and keys only processes held are not collected when a store opens,
+//     since other hosts' processes may hold them. An operation's function
+//     may run more than once (a commit refused because another host
+//     changed what it read), as bbolt's group commit already demands: it
+//     gathers its notifications in its txn and posts nothing until the
+//     commit.
 package keyring

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,12 +17,23 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/etcdtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+func TestMain(m *testing.M) {
+	code := m.Run()
+	etcdtest.Stop() // the shared cluster of the etcd tests, if they started it
+	if code == 0 {
+		if err := goleak.Find(); err != nil {
+			fmt.Fprintf(os.Stderr, "goleak: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
 
 var (
 	ctx   = context.Background()

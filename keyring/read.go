@@ -31,6 +31,9 @@ func (d Description) String() string {
 // Describe describes a key (KEYCTL_DESCRIBE): it needs View, and works on
 // negative keys.
 func (p *Process) Describe(ctx context.Context, id Serial) (Description, error) {
+	if err := p.s.fresh(ctx); err != nil {
+		return Description{}, err
+	}
 	if ck, ok := p.cachedKey(id, perms.View); ok {
 		return describe(&ck.rec), nil
 	}
@@ -106,6 +109,9 @@ func (t *txn) remember(k ref, payload []byte, hasPayload bool) *cachedKey {
 // possession; a logon key is EOPNOTSUPP, and the key's state is checked
 // after the permission, as the kernel does.
 func (p *Process) Read(ctx context.Context, id Serial) ([]byte, error) {
+	if err := p.s.fresh(ctx); err != nil {
+		return nil, err
+	}
 	if ck, ok := p.cachedReadable(id); ok {
 		return bytes.Clone(ck.payload), nil
 	}
@@ -220,11 +226,19 @@ func (p *Process) read(ctx context.Context, fn func(t *txn) error) error {
 }
 
 func (p *Process) readOnce(ctx context.Context, fn func(t *txn) error) error {
+	if err := p.s.fresh(ctx); err != nil {
+		return err
+	}
 	err := p.view(fn)
 	if errors.Is(err, errNeedsWrite) {
 		if err := p.makeUserKeyrings(ctx); err != nil {
 			return err
 		}
+		err = p.view(fn)
+	}
+	if err != nil && p.s.behind(ctx) {
+		// What the host's copy refused (a key another host made a moment
+		// ago) is asked once more of a copy as current as etcd.
 		err = p.view(fn)
 	}
 	return err

@@ -38,6 +38,9 @@ func (p *Process) Search(ctx context.Context, ring Serial, typ, desc string, des
 	if err := p.create(ctx, dest); err != nil {
 		return 0, err
 	}
+	if err := p.s.fresh(ctx); err != nil {
+		return 0, err
+	}
 	if dest == 0 {
 		if id, ok := p.cachedSearch(searchKey{ring, typ, desc}); ok {
 			return id, nil

@@ -63,6 +63,13 @@ type Options struct {
 	// under construction then is negated; 0 means
 	// DefaultConstructionTimeout.
 	ConstructionTimeout time.Duration
+	// Linearizable, on a store shared by hosts (keystore.Options.Etcd),
+	// makes every read wait until this host's copy holds what etcd had
+	// committed when the read began (Store.Sync): a round trip to etcd per
+	// read. Without it reads answer from the copy, behind other hosts'
+	// commits by the time one takes to reach this host. It means nothing
+	// on a file.
+	Linearizable bool
 	// HistoryLen is how many of its latest changes the store remembers,
 	// in memory, for Process.Changes; 0 means DefaultHistoryLen, and a
 	// negative number none.
@@ -79,6 +86,8 @@ type Store struct {
 	now    func() time.Time
 	log    *slog.Logger
 	policy *notify.Policy
+
+	linearizable bool // Options.Linearizable
 
 	cache *readCache // committed keys, for reads that need no transaction (cache.go)
 
@@ -123,6 +132,8 @@ func Open(path string, opts Options) (*Store, error) {
 		wake:     make(chan struct{}, 1),
 		cache:    newReadCache(),
 
+		linearizable: opts.Linearizable && db.Shared(),
+
 		negativeTimeout:     opts.NegativeTimeout,
 		constructionTimeout: opts.ConstructionTimeout,
 	}
@@ -143,6 +154,8 @@ func Open(path string, opts Options) (*Store, error) {
 		s.hist = newHistory(opts.HistoryLen, s.cache.rev)
 	}
 	db.OnChange(s.cache.apply)
+	db.OnEvents(s.deliverShared)
+	db.OnLoss(s.lose)
 	db.OnPending(s.cache.setPending)
 	db.OnChanging(s.cache.changing)
 	if s.quota == (Quota{}) {
@@ -158,10 +171,13 @@ func Open(path string, opts Options) (*Store, error) {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	// No process holds anything yet: keys that only processes held when
-	// the store was last open are garbage now.
-	if err := s.collectOrphans(context.Background()); err != nil {
-		db.Close()
-		return nil, err
+	// the store was last open are garbage now. Not so on a store shared by
+	// hosts, whose other hosts' processes hold keys of their own.
+	if !db.Shared() {
+		if err := s.collectOrphans(context.Background()); err != nil {
+			db.Close()
+			return nil, err
+		}
 	}
 	s.collected.Go(s.collector)
 	return s, nil

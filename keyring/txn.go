@@ -90,8 +90,13 @@ func (p *Process) updateOnce(ctx context.Context, fn func(t *txn) error) error {
 			tx.OnCommit(s.wakeCollector)
 		}
 		if len(t.events) > 0 || len(t.destroyed) > 0 {
-			events, destroyed, names := t.events, t.destroyed, t.destroyedNames
-			tx.OnCommit(func() { s.deliver(events, destroyed, names, rev, p) })
+			post := &posted{cred: p.cred, events: t.events, destroyed: t.destroyed, destroyedNames: t.destroyedNames}
+			// A store shared by hosts carries them in the commit, and the
+			// change feed delivers them on every host, this one included,
+			// in revision order (deliverShared).
+			if !tx.PutEvents(post.appendBinary(nil)) {
+				tx.OnCommit(func() { s.deliver(post, rev) })
+			}
 		}
 		return nil
 	})
@@ -107,8 +112,8 @@ func (p *Process) view(fn func(t *txn) error) error {
 
 // deliver posts committed events to the watchers of the keys they concern,
 // then ends the watches on destroyed keys with removal records.
-func (s *Store) deliver(events []event, destroyed []Serial, names []keyName, rev uint64, p *Process) {
-	var cred = p.cred
+func (s *Store) deliver(post *posted, rev uint64) {
+	events, destroyed, names, cred := post.events, post.destroyed, post.destroyedNames, post.cred
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hist != nil {

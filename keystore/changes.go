@@ -18,7 +18,11 @@ type Changes struct {
 // changed something, as bbolt commits it (when new readers see it; its
 // OnCommit handlers run later, once it is durable), in commit order, in
 // the committer's goroutine. Set it once, before the first Update.
-func (db *DB) OnChange(fn func(*Changes)) { db.onChange = fn }
+func (db *DB) OnChange(fn func(*Changes)) {
+	db.feedMu.Lock() // an Engine's feed may be running (feed.go)
+	db.onChange = fn
+	db.feedMu.Unlock()
+}
 
 // OnPending sets fn to be told when a write transaction starts changing
 // something (fn(true), inside the transaction, before its commit) and when
@@ -33,19 +37,21 @@ func (db *DB) OnPending(fn func(pending bool)) { db.onPending = fn }
 // commits.
 func (tx *Tx) changes() *Changes {
 	db := tx.db
-	if db.changesFor != tx.btx {
+	if db.changesFor != tx.id() {
 		// The revision is read now: OnCommit runs after the transaction
 		// has closed. NextRevision keeps it current.
 		ch := &Changes{Keys: map[uint32]bool{}, Revision: tx.Revision()}
-		db.changesFor, db.changed = tx.btx, ch
+		db.changesFor, db.changed = tx.id(), ch
 		if db.onPending != nil {
 			db.onPending(true)
 		}
-		tx.btx.OnCommit(func() {
-			if db.onChange != nil {
-				db.onChange(ch)
-			}
-		})
+		if tx.onFile() { // an Engine's feed tells of every commit (feed.go)
+			tx.onVisible(func() {
+				if db.onChange != nil {
+					db.onChange(ch)
+				}
+			})
+		}
 	}
 	return db.changed
 }

@@ -8,6 +8,8 @@ import (
 	"fmt"
 
 	"github.com/google/uuid"
+
+	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
 // Check verifies the whole store: bbolt's own page checks, then every
@@ -72,18 +74,20 @@ type checker struct {
 // checkBolt: bbolt's own invariants hold (page types, no page reachable
 // twice, the freelist, key order).
 func (c *checker) checkBolt() {
-	for err := range c.tx.btx.Check() {
+	if !c.tx.onFile() {
+		return // the engine keeps its own pages
+	}
+	for err := range c.tx.bolt.btx.Check() {
 		c.bad("bbolt: %v", err)
 	}
 }
 
 // checkMeta: the store is at SchemaVersion and has a UUID.
 func (c *checker) checkMeta() {
-	meta := c.tx.bucket(bucketMeta)
-	if v, err := schemaVersion(meta); err != nil || v != SchemaVersion {
+	if v, err := schemaVersionOf(c.tx.get(idMeta, metaSchema)); err != nil || v != SchemaVersion {
 		c.bad("schema version %d (%v), want %d", v, err, SchemaVersion)
 	}
-	if v := meta.Get(metaUUID); len(v) != len(uuid.UUID{}) || uuid.UUID(v) == uuid.Nil {
+	if v := c.tx.get(idMeta, metaUUID); len(v) != len(uuid.UUID{}) || uuid.UUID(v) == uuid.Nil {
 		c.bad("the store's UUID is %x", v)
 	}
 }
@@ -94,7 +98,7 @@ func (c *checker) checkMeta() {
 // gathers the records and each owner's charges for the passes after it.
 func (c *checker) checkRecords() {
 	tx, s := c.tx, c.tx.db.sealer
-	tx.bucket(bucketRows).ForEach(func(k, v []byte) error {
+	tx.forEach(idRows, func(k, v []byte) error {
 		if len(k) != 5 || k[4] != tagRecord {
 			return nil
 		}
@@ -138,7 +142,7 @@ func (c *checker) checkRecords() {
 // keyring links two keys of one type and description; every parent entry
 // matches a link. It counts the links for checkKeyCounts.
 func (c *checker) checkRowEntries() {
-	c.tx.bucket(bucketRows).ForEach(func(k, v []byte) error {
+	c.tx.forEach(idRows, func(k, v []byte) error {
 		if len(k) < 5 {
 			c.bad("row entry %x", k)
 			return nil
@@ -208,7 +212,7 @@ func (c *checker) checkLink(k, v []byte, row, owner uint32, rest []byte) {
 	if l, ok := tx.Lookup(owner, h); !ok || l.Key != child || l.Seq != seq {
 		c.bad("keyring %d: index disagrees with link %d → %d", owner, seq, child)
 	}
-	if tx.bucket(bucketRows).Get(parentKey(tx.row(child), owner, seq)) == nil {
+	if tx.get(idRows, parentKey(tx.row(child), owner, seq)) == nil {
 		c.bad("link %d/%d → %d has no parent entry", owner, seq, child)
 	}
 	c.links[child]++
@@ -222,7 +226,7 @@ func (c *checker) checkParent(k []byte, owner uint32, rest []byte) {
 		return
 	}
 	ring, seq := binary.BigEndian.Uint32(rest), binary.BigEndian.Uint64(rest[4:])
-	child := c.tx.bucket(bucketRows).Get(linkKey(c.tx.row(ring), seq))
+	child := c.tx.get(idRows, linkKey(c.tx.row(ring), seq))
 	if len(child) != 4 || binary.BigEndian.Uint32(child) != owner {
 		c.bad("parent entry of %d, link %d/%d, matches no link", owner, ring, seq)
 	}
@@ -230,7 +234,7 @@ func (c *checker) checkParent(k []byte, owner uint32, rest []byte) {
 
 // checkIndexEntries: every index entry is one a link implies.
 func (c *checker) checkIndexEntries() {
-	c.tx.bucket(bucketRows).ForEach(func(k, v []byte) error {
+	c.tx.forEach(idRows, func(k, v []byte) error {
 		if len(k) >= 5 && k[4] == tagIndex && !c.indexed[string(k)] {
 			c.bad("index entry %q has no link", k)
 		}
@@ -251,10 +255,10 @@ func (c *checker) checkKeyCounts() {
 		if r.IsKeyring() && r.DataLen != uint32(c.contents[serial]) {
 			c.bad("keyring %d says it holds %d keys, %d are stored", serial, r.DataLen, c.contents[serial])
 		}
-		if orphan := tx.bucket(bucketOrphans).Get(u32(serial)) != nil; orphan == r.Held() {
+		if orphan := tx.get(idOrphans, u32(serial)) != nil; orphan == r.Held() {
 			c.bad("key %d: orphan entry %t, but links %d pins %d", serial, orphan, r.Links, r.Pins)
 		}
-		if r.Expiry != 0 && tx.bucket(bucketExpiry).Get(expiryKey(r.Expiry, serial)) == nil {
+		if r.Expiry != 0 && tx.get(idExpiry, expiryKey(r.Expiry, serial)) == nil {
 			c.bad("key %d expires but has no expiry entry", serial)
 		}
 		if _, err := tx.Payload(r); err != nil {
@@ -265,7 +269,7 @@ func (c *checker) checkKeyCounts() {
 
 // checkOrphans: every orphan entry is a stored key.
 func (c *checker) checkOrphans() {
-	c.tx.bucket(bucketOrphans).ForEach(func(k, v []byte) error {
+	c.tx.forEach(idOrphans, func(k, v []byte) error {
 		if len(k) != 4 || c.keys[binary.BigEndian.Uint32(k)] == nil {
 			c.bad("orphan entry %x is no key", k)
 		}
@@ -275,7 +279,7 @@ func (c *checker) checkOrphans() {
 
 // checkExpiries: every expiry entry is a stored key's, at its expiry.
 func (c *checker) checkExpiries() {
-	c.tx.bucket(bucketExpiry).ForEach(func(k, v []byte) error {
+	c.tx.forEach(idExpiry, func(k, v []byte) error {
 		if len(k) != 12 {
 			c.bad("expiry entry %x", k)
 			return nil
@@ -291,7 +295,7 @@ func (c *checker) checkExpiries() {
 // is the hash of.
 func (c *checker) checkNames() {
 	tx := c.tx
-	tx.bucket(bucketNames).ForEach(func(k, v []byte) error {
+	tx.forEach(idNames, func(k, v []byte) error {
 		if len(k) != 1+descHashLen || len(v) != 4 {
 			c.bad("name entry %x → %x", k, v)
 			return nil
@@ -313,7 +317,7 @@ func (c *checker) checkNames() {
 // every owner of keys in quota is charged.
 func (c *checker) checkQuota() {
 	charged := map[uint32]bool{}
-	c.tx.bucket(bucketQuota).ForEach(func(k, v []byte) error {
+	c.tx.forEach(idQuota, func(k, v []byte) error {
 		if len(k) != 4 {
 			c.bad("quota entry %x", k)
 			return nil
@@ -329,5 +333,14 @@ func (c *checker) checkQuota() {
 		if !charged[uid] {
 			c.bad("uid %d owns keys worth %+v but is charged nothing", uid, u)
 		}
+	}
+}
+
+// forEach calls fn for each entry of bucket b, in key order, as bbolt's
+// Bucket.ForEach does; fn's error is ignored, as the passes return none.
+func (tx *Tx) forEach(b journal.BucketID, fn func(k, v []byte) error) {
+	c := tx.cursor(b)
+	for k, v := c.Seek(nil); k != nil; k, v = c.Next() {
+		fn(k, v)
 	}
 }

@@ -58,11 +58,18 @@ type Options struct {
 	// must not wait for another goroutine's View (see the package doc's
 	// Caveats).
 	DeferWrite bool
+	// Engine, if set, keeps the store somewhere other than the file at
+	// Open's path, which is then not used: Open calls it once, with the
+	// feed the engine tells of commits, and the store closes what it
+	// returns (engine.go; package keystore/etcdstore keeps a store in
+	// etcd, shared by hosts). KeyFile or Passphrase must be set.
+	// LockTimeout and DeferWrite concern the file alone.
+	Engine func(Feed) (Engine, error)
 }
 
-// DB is an open store: the bbolt file and its write-ahead log, its
-// unwrapped data key, and the committer that shares fsyncs among
-// concurrent writers.
+// DB is an open store: the bbolt file and its write-ahead log (or an
+// Engine), its unwrapped data key, and the committer that shares fsyncs
+// among concurrent writers.
 type DB struct {
 	path    string
 	sealer  *Sealer
@@ -80,15 +87,26 @@ type DB struct {
 	// vol is the published in-memory part of the store (volatile keys and
 	// links); staged is the write transaction stagedFor's private copy.
 	vol       atomic.Pointer[volatileState]
-	stagedFor *bolt.Tx
+	stagedFor any
 	staged    *volatileState
 
 	// What the current write transaction changes (changes.go).
 	onChange   func(*Changes)
 	onPending  func(bool)
 	onChanging func(serial uint32, graph bool)
-	changesFor *bolt.Tx
+	changesFor any // Tx.id of the transaction changed is of
 	changed    *Changes
+
+	// engine keeps the store if it is not in a file (shared.go); nil for
+	// a file. engineWrite makes its write transactions one at a time.
+	engine      Engine
+	engineWrite sync.Mutex
+	// feedMu guards what the engine's feed reads (feed.go) against the
+	// setters, which the caller may run while the feed runs.
+	feedMu    sync.Mutex
+	feedReady bool // the store is open: the feed tells the hooks
+	onEvents  func(rev uint64, b []byte)
+	onLoss    func(last, now uint64)
 }
 
 // Open opens the store at path, creating it (mode 0600, and its directory
@@ -98,6 +116,9 @@ type DB struct {
 // or wrong key file, a log or key file of another store, all fail with an
 // error saying which.
 func Open(path string, opts Options) (*DB, error) {
+	if opts.Engine != nil {
+		return openEngine(opts)
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, openError(path, err)
 	}
@@ -188,13 +209,7 @@ func open(path string, wal *journal.Log, timeout time.Duration, opts Options) (*
 		// OnCommit; whatever became of it, the next transaction starts from
 		// the published state (and a new *bolt.Tx may reuse a dead one's
 		// address).
-		jopts.AfterTx = func() {
-			if db.changed != nil && db.onPending != nil {
-				db.onPending(false)
-			}
-			db.stagedFor, db.staged = nil, nil
-			db.changesFor, db.changed = nil, nil
-		}
+		jopts.AfterTx = db.afterTx
 		jopts.Growth = walGrowth
 		if db.journal, err = journal.New(bdb, mapSize, wal, jopts); err != nil {
 			err = openError(path, err)
@@ -208,6 +223,17 @@ func open(path string, wal *journal.Log, timeout time.Duration, opts Options) (*
 		return nil, err
 	}
 	return db, nil
+}
+
+// afterTx ends a write transaction, committed or rolled back: the next
+// starts from the published volatile state and a new record of changes
+// (and a new *bolt.Tx may reuse a dead one's address).
+func (db *DB) afterTx() {
+	if db.changed != nil && db.onPending != nil {
+		db.onPending(false)
+	}
+	db.stagedFor, db.staged = nil, nil
+	db.changesFor, db.changed = nil, nil
 }
 
 // walGrowth is what the journal is told of how far the file may grow
@@ -257,7 +283,7 @@ func (db *DB) setUp(tx *bolt.Tx, opts Options) error {
 }
 
 // loadPermutation reads the serial permutation's key (schema 3 on).
-func (db *DB) loadPermutation(meta *bolt.Bucket) error {
+func (db *DB) loadPermutation(meta metaRows) error {
 	perm, err := newSerialPermutation(meta.Get(metaSerialKey))
 	if err != nil {
 		return openError(db.path, err)
@@ -267,7 +293,7 @@ func (db *DB) loadPermutation(meta *bolt.Bucket) error {
 }
 
 // unwrap gets the KEK as the store says and unwraps the data key with it.
-func (db *DB) unwrap(meta *bolt.Bucket, opts Options) error {
+func (db *DB) unwrap(meta metaRows, opts Options) error {
 	kek, err := db.existingKEK(meta, opts)
 	if err != nil {
 		return err
@@ -287,7 +313,18 @@ func (db *DB) create(tx *bolt.Tx, opts Options) error {
 			return openError(db.path, err)
 		}
 	}
-	meta := tx.Bucket(bucketMeta)
+	return db.createMeta(tx.Bucket(bucketMeta), opts)
+}
+
+// metaRows is the meta bucket, of a bbolt file or of an Engine.
+type metaRows interface {
+	Get(k []byte) []byte
+	Put(k, v []byte) error
+}
+
+// createMeta gives a new store its identity, data key and serial
+// permutation, in meta.
+func (db *DB) createMeta(meta metaRows, opts Options) error {
 	if err := db.giveUUID(meta); err != nil {
 		return err
 	}
@@ -339,13 +376,15 @@ func (db *DB) create(tx *bolt.Tx, opts Options) error {
 	if err := meta.Put(metaSerialKey, serialKey); err != nil {
 		return err
 	}
-	if err := meta.Put(metaNextRow, u32(MinSerial)); err != nil {
-		return err
+	if db.engine == nil { // an Engine hands out rows its own way (Rows.NewRow)
+		if err := meta.Put(metaNextRow, u32(MinSerial)); err != nil {
+			return err
+		}
 	}
 	return putSchemaVersion(meta, SchemaVersion)
 }
 
-func (db *DB) existingKEK(meta *bolt.Bucket, opts Options) (*KEK, error) {
+func (db *DB) existingKEK(meta metaRows, opts Options) (*KEK, error) {
 	switch kind := string(meta.Get(metaKEKKind)); kind {
 	case kekPassphrase:
 		if opts.Passphrase == nil {
@@ -396,6 +435,12 @@ func (db *DB) UUID() uuid.UUID { return db.uuid }
 // Close is idempotent.
 func (db *DB) Close() error {
 	db.closeOnce.Do(func() {
+		if db.engine != nil {
+			db.closeErr = db.engine.Close()
+			db.sealer.Wipe()
+			db.sealed.parts.Clear()
+			return
+		}
 		if db.closeErr = db.journal.Close(); db.closeErr != nil { // bbolt too
 			db.closeErr = openError(db.path, db.closeErr)
 		}
@@ -407,7 +452,10 @@ func (db *DB) Close() error {
 
 // View runs fn in a read-only transaction that sees one consistent state.
 func (db *DB) View(fn func(*Tx) error) error {
-	return db.journal.View(func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
+	if db.engine != nil {
+		return db.engineView(fn)
+	}
+	return db.journal.View(func(btx *bolt.Tx) error { return fn(db.boltTx(btx)) })
 }
 
 // Update runs fn in a read-write transaction and returns once its changes
@@ -423,7 +471,10 @@ func (db *DB) View(fn func(*Tx) error) error {
 // taken up; once fn has run, Update waits for the outcome so that a change
 // is never acknowledged or abandoned by mistake.
 func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
-	err := db.journal.Update(ctx, func(btx *bolt.Tx) error { return fn(&Tx{btx: btx, db: db}) })
+	if db.engine != nil {
+		return db.engineUpdate(ctx, fn)
+	}
+	err := db.journal.Update(ctx, func(btx *bolt.Tx) error { return fn(db.boltTx(btx)) })
 	switch {
 	case errors.Is(err, journal.ErrClosed):
 		return ErrClosed
@@ -431,6 +482,11 @@ func (db *DB) Update(ctx context.Context, fn func(*Tx) error) error {
 		return fmt.Errorf("%w: %w", ErrLocked, err)
 	}
 	return err
+}
+
+// boltTx is a Tx over a transaction of the bbolt file.
+func (db *DB) boltTx(btx *bolt.Tx) *Tx {
+	return &Tx{db: db, bolt: boltRows{btx: btx, j: db.journal}}
 }
 
 // openError names the store in an error from opening it. Errors of this

@@ -20,6 +20,21 @@
 // the store, changing nothing; Repair salvages a store whose log is
 // damaged (fsck). The bucket layout is documented on SchemaVersion.
 //
+// # Engines
+//
+// Tx is written against rows (rows.go), the storage boundary: get, a
+// cursor, put and delete over the buckets, plus the revision, rows for new
+// keys, and when a commit is visible and durable. Two engines implement
+// it. The file (the rest of this comment) is bbolt and its journal. A
+// store in etcd (Options.Etcd; etcd*.go, docs/etcd.md) is shared by every
+// host that opens the same prefix: each keeps a copy of the rows that a
+// watch keeps current and reads from it, and commits each transaction as
+// one etcd transaction guarded by the mod revisions of the rows it read
+// and by stamps of the ranges it walked, running it again when another
+// host changed them. Its revision is etcd's; its notifications travel in
+// the commit, sealed (Tx.PutEvents), and reach every host through the
+// change feed (OnEvents, OnLoss).
+//
 // # Durability
 //
 // A commit is durable when its redo record is in the write-ahead log, a

@@ -33,7 +33,7 @@ func storeUUID(tx *bolt.Tx) uuid.UUID {
 
 // loadUUID reads the store's UUID from meta, where a store of the
 // current schema must have one.
-func (db *DB) loadUUID(meta *bolt.Bucket) error {
+func (db *DB) loadUUID(meta metaRows) error {
 	v := meta.Get(metaUUID)
 	if len(v) != len(uuid.UUID{}) || uuid.UUID(v) == uuid.Nil {
 		return openError(db.path, corrupt("the store's UUID is %d bytes (%x)", len(v), v))
@@ -43,7 +43,7 @@ func (db *DB) loadUUID(meta *bolt.Bucket) error {
 }
 
 // giveUUID makes the store's UUID and keeps it in meta, unless it has one.
-func (db *DB) giveUUID(meta *bolt.Bucket) error {
+func (db *DB) giveUUID(meta metaRows) error {
 	if v := meta.Get(metaUUID); v != nil {
 		return db.loadUUID(meta)
 	}

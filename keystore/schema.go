@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
-
 	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
@@ -131,15 +129,17 @@ const (
 	kekPassphrase = "passphrase"
 )
 
-func schemaVersion(meta *bolt.Bucket) (uint32, error) {
-	v := meta.Get(metaSchema)
+func schemaVersion(meta metaRows) (uint32, error) { return schemaVersionOf(meta.Get(metaSchema)) }
+
+// schemaVersionOf reads the schema row's value.
+func schemaVersionOf(v []byte) (uint32, error) {
 	if len(v) != 4 {
 		return 0, fmt.Errorf("%w: schema version is %d bytes", ErrCorrupt, len(v))
 	}
 	return binary.BigEndian.Uint32(v), nil
 }
 
-func putSchemaVersion(meta *bolt.Bucket, v uint32) error {
+func putSchemaVersion(meta metaRows, v uint32) error {
 	return meta.Put(metaSchema, binary.BigEndian.AppendUint32(nil, v))
 }
 

@@ -10,10 +10,6 @@ import (
 	"iter"
 	"slices"
 	"strings"
-
-	bolt "go.etcd.io/bbolt"
-
-	"github.com/keyctl-go/keyctl-go/keystore/internal/journal"
 )
 
 // Tx is a transaction over the store's buckets, in the store's own terms:
@@ -21,12 +17,15 @@ import (
 // derived buckets (orphans, expiry, index) in step with what it is told.
 // It knows nothing of the rules of keys; package keyring does.
 type Tx struct {
-	btx *bolt.Tx
-	db  *DB
-	// rowsCursor serves every point read of the rows bucket (getRow).
-	// bbolt's Bucket.Get makes a cursor per call, and growing its stack
-	// was over half of all allocations on the write path.
-	rowsCursor *bolt.Cursor
+	db *DB
+	// bolt is the file's transaction (rows.go), kept in the Tx so that a
+	// transaction costs one allocation; its btx is nil on an Engine.
+	bolt boltRows
+	// rows is an Engine's transaction; nil on the file. write says it is
+	// Update's; visible and durable are what runs once it commits.
+	rows             Rows
+	write            bool
+	visible, durable []func()
 	// lastHash is the last DescHash computed, with the description it
 	// is of: an add looks its key up, then stores it, with the same
 	// strings, and hashes once.
@@ -34,50 +33,30 @@ type Tx struct {
 	lastHashDesc string
 }
 
-// getRow is rows.Get(k) through the transaction's one cursor. The value
-// is valid until the transaction ends or next writes, as Get's is.
-func (tx *Tx) getRow(k []byte) []byte {
-	if tx.rowsCursor == nil {
-		tx.rowsCursor = tx.bucket(bucketRows).Cursor()
-	}
-	key, v := tx.rowsCursor.Seek(k)
-	if !bytes.Equal(key, k) {
-		return nil
-	}
-	return v
-}
-
-// OnCommit runs fn after the transaction commits and is durable, in the
-// order registered, before Update returns. It never runs for a
-// transaction that rolls back, or whose commit could not be made durable.
-func (tx *Tx) OnCommit(fn func()) { tx.db.journal.OnCommit(fn) }
-
-func (tx *Tx) bucket(name []byte) *bolt.Bucket { return tx.btx.Bucket(name) }
-
-// put and del are the only writes a Tx makes to the file. The journal
-// makes them, and keeps each in the transaction's redo record, which it
-// logs when the transaction commits.
-func (tx *Tx) put(b journal.BucketID, k, v []byte) error { return tx.db.journal.Put(tx.btx, b, k, v) }
-
-func (tx *Tx) del(b journal.BucketID, k []byte) error { return tx.db.journal.Delete(tx.btx, b, k) }
-
-// Revision is the store's revision: how many changes it has committed.
+// Revision is the store's revision: on a file, how many changes it has
+// committed; on an Engine, the engine's revision of the rows the
+// transaction sees (etcd's counts the changes to other keys in etcd too,
+// so it grows in steps).
 func (tx *Tx) Revision() uint64 {
-	v := tx.bucket(bucketMeta).Get(metaRevision)
-	if len(v) != 8 {
-		return 0
+	if tx.onFile() {
+		return tx.bolt.revision()
 	}
-	return binary.BigEndian.Uint64(v)
+	return tx.rows.Revision()
 }
 
-// NextRevision counts one more change and returns its revision.
+// NextRevision counts one more change and returns its revision. On an
+// Engine the revision is the engine's, known only once the commit is
+// made: it returns 0, and the change feed (OnChange) carries the revision.
 func (tx *Tx) NextRevision() (uint64, error) {
 	// The change record read the revision when the transaction first
 	// touched something, and keeps it current: no second read.
 	ch := tx.changes()
+	if !tx.onFile() {
+		return 0, nil
+	}
 	rev := ch.Revision + 1
 	ch.Revision = rev
-	return rev, tx.put(idMeta, metaRevision, binary.BigEndian.AppendUint64(nil, rev))
+	return rev, tx.bolt.countRevision(rev)
 }
 
 // Row keys: every entry about a key starts with its row and a tag.
@@ -178,22 +157,28 @@ const tallyLen = 16
 // NewSerial allocates a serial for a new key: the serial of the next free
 // row, which looks as random as the kernel's and is never one in use.
 func (tx *Tx) NewSerial() (uint32, error) {
-	meta := tx.bucket(bucketMeta)
-	row := uint32(MinSerial)
-	if v := meta.Get(metaNextRow); len(v) == 4 {
-		row = binary.BigEndian.Uint32(v)
-	}
 	for {
-		if !inSerialRange(row) {
-			row = MinSerial
+		row, err := tx.offerRow()
+		if err != nil {
+			return 0, err
 		}
 		serial := tx.db.perm.serial(row)
-		next := row + 1
-		if tx.getRow(rowKey(row, tagRecord)) == nil && !tx.IsVolatile(serial) {
-			return serial, tx.put(idMeta, metaNextRow, u32(next))
+		if tx.getRow(rowKey(row, tagRecord)) != nil || tx.IsVolatile(serial) {
+			continue
 		}
-		row = next
+		if tx.onFile() {
+			return serial, tx.bolt.tookRow(row)
+		}
+		return serial, nil
 	}
+}
+
+// offerRow offers a row for a new key: the file's next, or the Engine's.
+func (tx *Tx) offerRow() (uint32, error) {
+	if tx.onFile() {
+		return tx.bolt.offerRow(), nil
+	}
+	return tx.rows.NewRow()
 }
 
 // Key returns the record of serial, or nil if there is none. The record
@@ -331,8 +316,8 @@ func expiryKey(at int64, serial uint32) []byte {
 // Orphans yields the serials of keys that nothing stored holds.
 func (tx *Tx) Orphans() iter.Seq[uint32] {
 	return func(yield func(uint32) bool) {
-		c := tx.bucket(bucketOrphans).Cursor()
-		for k, _ := c.First(); k != nil; k, _ = c.Next() {
+		c := tx.cursor(idOrphans)
+		for k, _ := c.Seek(nil); k != nil; k, _ = c.Next() {
 			if len(k) == 4 && !yield(binary.BigEndian.Uint32(k)) {
 				return
 			}
@@ -344,8 +329,8 @@ func (tx *Tx) Orphans() iter.Seq[uint32] {
 // time) is before t, in Unix nanoseconds, earliest first.
 func (tx *Tx) ExpiringBefore(t int64) iter.Seq[uint32] {
 	return func(yield func(uint32) bool) {
-		c := tx.bucket(bucketExpiry).Cursor()
-		for k, _ := c.First(); len(k) == 12; k, _ = c.Next() {
+		c := tx.cursor(idExpiry)
+		for k, _ := c.Seek(nil); len(k) == 12; k, _ = c.Next() {
 			if int64(binary.BigEndian.Uint64(k)) >= t || !yield(binary.BigEndian.Uint32(k[8:])) {
 				return
 			}
@@ -356,7 +341,7 @@ func (tx *Tx) ExpiringBefore(t int64) iter.Seq[uint32] {
 // EarliestExpiry is the earliest expiry (or revocation time) of any key,
 // in Unix nanoseconds.
 func (tx *Tx) EarliestExpiry() (int64, bool) {
-	k, _ := tx.bucket(bucketExpiry).Cursor().First()
+	k, _ := tx.cursor(idExpiry).Seek(nil)
 	if len(k) != 12 {
 		return 0, false
 	}
@@ -404,8 +389,8 @@ func (tx *Tx) Links(ring uint32) iter.Seq[Link] {
 	return func(yield func(Link) bool) {
 		mem := tx.volatile().sortedLinks(ring)
 		prefix := rowKey(tx.row(ring), tagLink)
-		c := tx.bucket(bucketRows).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		c := tx.cursor(idRows)
+		for k, v := seek(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(k) != len(prefix)+8 || len(v) != 4 {
 				continue // the tally
 			}
@@ -450,8 +435,8 @@ func (tx *Tx) ChildKeyrings(ring uint32) iter.Seq[Link] {
 	return func(yield func(Link) bool) {
 		prefix := indexPrefix(tx.row(ring), "keyring")
 		var links []Link
-		c := tx.bucket(bucketRows).Cursor()
-		for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
+		c := tx.cursor(idRows)
+		for k, v := seek(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 			if len(v) == 12 {
 				links = append(links, Link{Seq: binary.BigEndian.Uint64(v), Key: binary.BigEndian.Uint32(v[8:])})
 			}
@@ -476,8 +461,8 @@ type Parent struct {
 func (tx *Tx) Parents(key uint32) iter.Seq[Parent] {
 	return func(yield func(Parent) bool) {
 		prefix := rowKey(tx.row(key), tagParent)
-		c := tx.bucket(bucketRows).Cursor()
-		for k, _ := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
+		c := tx.cursor(idRows)
+		for k, _ := seek(c, prefix); k != nil && bytes.HasPrefix(k, prefix); k, _ = c.Next() {
 			n := len(prefix)
 			if len(k) == n+12 && !yield(Parent{Ring: binary.BigEndian.Uint32(k[n:]), Seq: binary.BigEndian.Uint64(k[n+4:])}) {
 				return
@@ -572,7 +557,7 @@ func (tx *Tx) nameKey(kind NameKind, name string) []byte {
 
 // Name returns the serial registered under name, or 0.
 func (tx *Tx) Name(kind NameKind, name string) uint32 {
-	v := tx.bucket(bucketNames).Get(tx.nameKey(kind, name))
+	v := tx.get(idNames, tx.nameKey(kind, name))
 	if len(v) != 4 {
 		return 0
 	}
@@ -599,7 +584,7 @@ type Usage struct {
 
 // Quota returns what uid is charged.
 func (tx *Tx) Quota(uid uint32) Usage {
-	v := tx.bucket(bucketQuota).Get(u32(uid))
+	v := tx.get(idQuota, u32(uid))
 	if len(v) != 8 {
 		return Usage{}
 	}

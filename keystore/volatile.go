@@ -57,15 +57,15 @@ func (v *volatileState) clone() *volatileState {
 // transaction, its private copy (made on first use and published when the
 // transaction commits); for a read, the published one.
 func (tx *Tx) volatile() *volatileState {
-	if !tx.btx.Writable() {
+	if !tx.writable() {
 		return tx.db.vol.Load()
 	}
-	// bbolt runs one write transaction at a time, all in the committer's
-	// goroutine, so the staging fields need no lock.
-	if tx.db.stagedFor != tx.btx {
+	// Each engine runs one write transaction at a time (bbolt's all in
+	// the committer's goroutine), so the staging fields need no lock.
+	if id := tx.id(); tx.db.stagedFor != id {
 		staged := tx.db.vol.Load().clone()
-		tx.db.stagedFor, tx.db.staged = tx.btx, staged
-		tx.btx.OnCommit(func() { tx.db.vol.Store(staged) })
+		tx.db.stagedFor, tx.db.staged = id, staged
+		tx.onVisible(func() { tx.db.vol.Store(staged) })
 	}
 	return tx.db.staged
 }

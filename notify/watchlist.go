@@ -144,6 +144,16 @@ func (l *WatchList) Destroy(rev uint64) {
 	}
 }
 
+// PostLoss posts rec, a loss record, to every watch's queue, unfiltered:
+// notifications for the key were lost before they reached this list (a
+// store shared by hosts whose change feed missed changes). rev is the
+// revision of the last notification delivered before the loss.
+func (l *WatchList) PostLoss(rec []byte, rev uint64) {
+	for _, w := range *l.watches.Load() {
+		w.queue.Post(rec, 0, rev) // a loss record carries no watch tag
+	}
+}
+
 // release posts w's removal record, detaches w from its queue and returns
 // its quota. The caller has ended w and holds l.mu.
 func (l *WatchList) release(w *watch, rev uint64) {

@@ -36,8 +36,9 @@ type app struct {
 	getenv    func(string) string
 	cred      func() perms.Cred
 
-	dbPath     string // from --db; "" means the environment decides
-	socketPath string // from --socket; likewise
+	dbPath     string    // from --db; "" means the environment decides
+	socketPath string    // from --socket; likewise
+	etcd       etcdFlags // --etcd and its friends (etcd.go)
 	// newWithPassphrase is --passphrase: a store created now is protected
 	// by a passphrase rather than a key file.
 	newWithPassphrase bool
@@ -45,6 +46,8 @@ type app struct {
 	// quota is the daemon's --quota-keys and --quota-bytes; zero means
 	// the kernel's defaults.
 	quota keyring.Quota
+	// linearizable is the daemon's --linearizable (a store in etcd).
+	linearizable bool
 	// secretService is the daemon's --secret-service.
 	secretService bool
 
@@ -110,6 +113,8 @@ func (a *app) dispatch(ctx context.Context, args []string) int {
 		} else if len(args) >= 2 && args[0] == "--socket" {
 			a.socketPath = args[1]
 			args = args[2:]
+		} else if n := a.globalEtcdOption(args); n > 0 {
+			args = args[n:]
 		} else if args[0] == passphraseOption {
 			a.newWithPassphrase = true
 			args = args[1:]

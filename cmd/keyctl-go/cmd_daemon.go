@@ -23,7 +23,7 @@ import (
 const daemonCommand = "daemon"
 
 // daemonFormat is the daemon command's usage line.
-const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service] [--idle-exit <duration>] [--help]\n" +
+const daemonFormat = "Format: keyctl-go daemon [--system] [--socket <path>] [--max-conns-per-uid <n>] [--quota-keys <n>] [--quota-bytes <n>] [--kcm | --kcm-socket <path>] [--secret-service] [--idle-exit <duration>] [--linearizable] [--help]\n" +
 	"        keyctl-go daemon status [--system | --socket <path>]"
 
 // runDaemon is `keyctl-go daemon [--system] [--socket PATH] [...]` (see
@@ -109,6 +109,9 @@ func (a *app) runDaemon(ctx context.Context, args []string) int {
 				return 2
 			}
 			args = args[2:]
+		case args[0] == "--linearizable":
+			a.linearizable = true
+			args = args[1:]
 		case args[0] == "--help" || args[0] == "-h":
 			fmt.Fprint(a.stdout, daemonHelp)
 			return 0
@@ -307,7 +310,11 @@ func (a *app) serve(ctx context.Context, o daemonOptions) error {
 	// file is let go.
 	// It stops by itself when idle (--idle-exit) or when its store file
 	// is gone (see lifetime).
-	life, err := newLifetime(path, o.idleExit, srv.Connections, log)
+	lifePath := path
+	if eo, _ := a.etcdOptions(); eo != nil {
+		lifePath = "" // the store is in etcd: no file to outlive
+	}
+	life, err := newLifetime(lifePath, o.idleExit, srv.Connections, log)
 	if err != nil {
 		srv.Close()
 		if kcmLn != nil {

@@ -54,7 +54,7 @@ var placeholderKinds = map[string]string{
 	"dest_keyring": kindKey, "private": kindKey, "prime": kindKey, "base": kindKey,
 	"type":      kindType,
 	"notifylog": kindFile, "gclog": kindFile, "datafile": kindFile, "sigfile": kindFile,
-	"path": kindFile, "PATH": kindFile, "arg1": kindFile, "arg2": kindFile,
+	"path": kindFile, "PATH": kindFile, "file": kindFile, "arg1": kindFile, "arg2": kindFile,
 	"prog": kindCommand,
 }
 

@@ -32,8 +32,12 @@ type lifetime struct {
 	log      *slog.Logger
 }
 
-// newLifetime notes which file path is now.
+// newLifetime notes which file path is now; "" is a store with no file
+// (one in etcd), which only idleness ends.
 func newLifetime(store string, idleExit time.Duration, conns func() int, log *slog.Logger) (*lifetime, error) {
+	if store == "" {
+		return &lifetime{idleExit: idleExit, conns: conns, log: log}, nil
+	}
 	var st syscall.Stat_t
 	if err := syscall.Stat(store, &st); err != nil {
 		return nil, fmt.Errorf("the store %s: %w", store, err)
@@ -87,6 +91,9 @@ func (l *lifetime) run(ctx context.Context) (context.Context, func()) {
 // storeChanged says what became of the store file, or "" if it is still
 // the one served.
 func (l *lifetime) storeChanged() string {
+	if l.store == "" {
+		return ""
+	}
 	var st syscall.Stat_t
 	err := syscall.Stat(l.store, &st)
 	switch {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/keyctl-go/keyctl-go/internal/etcdtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
@@ -69,6 +70,7 @@ type runThenRemove struct {
 
 func (r runThenRemove) Run() int {
 	defer os.RemoveAll(r.dir)
+	defer etcdtest.Stop() // the etcd tests' shared cluster, if they started it
 	return r.m.Run()
 }
 

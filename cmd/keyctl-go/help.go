@@ -6,7 +6,7 @@ package main
 // arguments keyctl-go prints keyctl's Format listing instead, byte for
 // byte, as scripts written for keyctl expect; `keyctl-go` alone, or any
 // wrong argument, still does.
-const helpText = `Usage: keyctl-go [--db <path>] [--socket <path>] [--passphrase] <command> [<arg>...]
+const helpText = `Usage: keyctl-go [--db <path>] [--socket <path>] [--passphrase] [--etcd <endpoints>] [--etcd-prefix <name>] [--etcd-cacert <file>] [--etcd-cert <file> --etcd-key <file>] <command> [<arg>...]
        keyctl-go daemon [<option>...]      (keyctl-go daemon --help)
        keyctl-go daemon status [--system | --socket <path>]
        keyctl-go --help
@@ -40,6 +40,15 @@ Options:
   --db <path>       the store file (step 2)
   --socket <path>   the daemon to use (step 1)
   --passphrase      a store created now is protected by a passphrase
+  --etcd <endpoints>        keep the store in etcd (host:port,...), shared
+                            with every host whose daemon names the same
+                            cluster and prefix; the file of step 2 or 5 is
+                            not used, but its key file (<path>.key) wraps
+                            the data key: give every host the same one
+  --etcd-prefix <name>      the store's name in the cluster (keyctl-go)
+  --etcd-cacert <file>      CA certificates to verify the cluster with (TLS)
+  --etcd-cert <file> --etcd-key <file>
+                            this host's client certificate and key
   --help            this text
 
 Environment:
@@ -48,6 +57,11 @@ Environment:
   KEYCTL_GO_SESSION           the serial of the session keyring @s names
   KEYCTL_GO_PASSPHRASE_FILE   a file holding the store's passphrase
   KEYCTL_GO_PASSPHRASE_FD     a descriptor to read the passphrase from
+  KEYCTL_GO_ETCD, KEYCTL_GO_ETCD_PREFIX, KEYCTL_GO_ETCD_CACERT,
+  KEYCTL_GO_ETCD_CERT, KEYCTL_GO_ETCD_KEY
+                              the --etcd options, when not given
+  KEYCTL_GO_ETCD_USER, KEYCTL_GO_ETCD_PASSWORD
+                              etcd's own auth (no option: argv is public)
   XDG_RUNTIME_DIR, XDG_DATA_HOME, HOME   where steps 2, 4 and 5 look
 
 Exit codes are keyctl's: 0 success, 1 a failed operation, 2 a usage error.
@@ -55,7 +69,7 @@ Exit codes are keyctl's: 0 success, 1 a failed operation, 2 a usage error.
 
 // daemonHelp is `keyctl-go daemon --help`: every option and environment
 // variable the daemon reads.
-const daemonHelp = `Usage: keyctl-go [--db <path>] [--passphrase] daemon [<option>...]
+const daemonHelp = `Usage: keyctl-go [--db <path>] [--passphrase] [--etcd <endpoints> [--etcd-<option> <value>]...] daemon [<option>...]
        keyctl-go [--db <path>] [--socket <path>] daemon status [--system | --socket <path>]
 
 Serve a store on a Unix socket until SIGTERM or SIGINT. While it runs it owns
@@ -94,6 +108,11 @@ Options:
   --idle-exit <duration>    exit after this long with no connection (and so
                             no watch), such as 10m; 0, the default, never.
                             Daemons that commands start pass 10m.
+  --linearizable            with --etcd: every read first waits until this
+                            host's copy holds what the cluster had committed
+                            (a round trip to etcd per read); without it,
+                            reads answer from the copy, a few milliseconds
+                            behind other hosts' writes
   --help                    this text
 
 It also exits, logging why, when its store file is deleted or replaced by
@@ -107,12 +126,21 @@ it asks the daemon every command would use (steps 1 to 4 of keyctl-go --help:
 the system daemon if it answers); --system asks the system daemon, and
 --socket <path> the one at <path>. No daemon answering is exit 1.
 
+With --etcd (keyctl-go --help), the store is in etcd, shared by every host
+whose daemon names the same cluster and prefix: local clients find this
+daemon as ever, and hear every host's changes. Reads answer from this
+host's copy; a write is acknowledged once etcd has committed it. Without
+etcd, writes fail (Input/output error) and reads go on from the copy.
+Thread, process and session keyrings stay on their host. A uid must mean
+the same user on every host. See docs/etcd.md.
+
 Environment:
   KEYCTL_GO_DB                the store, when --db is not given
   XDG_DATA_HOME, HOME         where the default store is
   XDG_RUNTIME_DIR             where the per-user socket is
   KEYCTL_GO_PASSPHRASE_FILE   a file holding the store's passphrase
   KEYCTL_GO_PASSPHRASE_FD     a descriptor to read the passphrase from
+  KEYCTL_GO_ETCD*             the --etcd options (keyctl-go --help)
   LISTEN_PID, LISTEN_FDS, LISTEN_FDNAMES
                               socket activation (systemd): serve the socket
                               passed in fd 3 instead of --socket, and one

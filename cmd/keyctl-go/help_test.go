@@ -20,7 +20,9 @@ func TestHelp(t *testing.T) {
 			t.Fatalf("keyctl-go %v: %v", args, err)
 		}
 		for _, want := range []string{"--socket <path>", "KEYCTL_GO_SOCKET", "KEYCTL_GO_DB", "/run/keyctl-go/socket",
-			"1. --socket", "2. --db", "3. The system daemon", "4. Your own daemon", "5. Your own store"} {
+			"1. --socket", "2. --db", "3. The system daemon", "4. Your own daemon", "5. Your own store",
+			"--etcd <endpoints>", "--etcd-prefix <name>", "--etcd-cacert <file>", "--etcd-cert <file> --etcd-key <file>",
+			"KEYCTL_GO_ETCD_PREFIX", "KEYCTL_GO_ETCD_PASSWORD"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("keyctl-go %v does not mention %q", args, want)
 			}
@@ -46,7 +48,7 @@ func TestDaemonHelp(t *testing.T) {
 		t.Fatalf("the daemon's Format names only %v", options)
 	}
 	for _, want := range append(options, "daemon status", "--db", "KEYCTL_GO_DB", "XDG_RUNTIME_DIR", "XDG_DATA_HOME",
-		"KEYCTL_GO_PASSPHRASE_FILE", "KEYCTL_GO_PASSPHRASE_FD", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM") {
+		"KEYCTL_GO_PASSPHRASE_FILE", "KEYCTL_GO_PASSPHRASE_FD", "--etcd", "KEYCTL_GO_ETCD", "LISTEN_FDS", "LISTEN_PID", "JOURNAL_STREAM") {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("keyctl-go daemon --help does not mention %s", want)
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/keystore"
+	"github.com/keyctl-go/keyctl-go/keystore/etcdstore"
 )
 
 // Passphrase-protected stores.
@@ -74,6 +75,12 @@ func (a *app) openStoreToServe(path string) (*keyring.Store, error) {
 // open opens the store at path with opts, and the passphrase if it
 // needs one.
 func (a *app) open(path string, opts keystore.Options) (*keyring.Store, error) {
+	if eo, err := a.etcdOptions(); err != nil || eo != nil {
+		if err != nil {
+			return nil, err
+		}
+		return a.openEtcd(path, eo)
+	}
 	_, statErr := os.Stat(path)
 	exists := statErr == nil
 	if !exists && (a.newWithPassphrase || a.passphraseSourceSet()) {
@@ -102,6 +109,20 @@ func (a *app) open(path string, opts keystore.Options) (*keyring.Store, error) {
 	return a.openWith(path, pass, opts)
 }
 
+// openEtcd opens the store in etcd that eo names, its data key wrapped by
+// the key file beside path, or by the passphrase if one is given.
+func (a *app) openEtcd(path string, eo *etcdstore.Options) (*keyring.Store, error) {
+	storage := keystore.Options{KeyFile: path + ".key", Engine: eo.Open}
+	if a.newWithPassphrase || a.passphraseSourceSet() {
+		pass, err := a.getPassphrase(path, !a.passphraseSourceSet())
+		if err != nil {
+			return nil, err
+		}
+		storage.Passphrase = pass
+	}
+	return keyring.Open(path, keyring.Options{Storage: storage, Quota: a.quota, WatchLimit: a.watchLimit(), Linearizable: a.linearizable})
+}
+
 func (a *app) openWith(path string, pass []byte, opts keystore.Options) (*keyring.Store, error) {
 	opts.Passphrase = pass
 	s, err := keyring.Open(path, keyring.Options{Storage: opts, Quota: a.quota, WatchLimit: a.watchLimit()})
@@ -121,6 +142,9 @@ func needsPassphrase(err error) bool { return errors.Is(err, keystore.ErrNeedPas
 // by opening it without one; it is used before starting a daemon, which
 // cannot ask.
 func (a *app) storeNeedsPassphrase(path string) (bool, error) {
+	if eo, err := a.etcdOptions(); err != nil || eo != nil {
+		return a.newWithPassphrase || a.passphraseSourceSet(), err
+	}
 	if _, err := os.Stat(path); err != nil {
 		return a.newWithPassphrase || a.passphraseSourceSet(), nil
 	}
