@@ -55,7 +55,8 @@
 // the wire, its name, and the call that serves it, whose argument and
 // result are the op's request and reply types. The daemon serves a request
 // through its row, and the Client's methods (calls.go) call through the
-// same row, so the two agree on every op's types by construction.
+// same row, so the two agree on every op's types by construction. How to
+// add one is below (Adding an operation).
 //
 // Dial then asks the daemon to move the connection's frames onto two
 // pipes it makes (the pipes op): one for requests, one for replies and
@@ -131,6 +132,38 @@
 //     longer than keyring's ConstructionTimeout.
 //   - Logs (Options.Logger) carry uids and pids, never payloads. Refusals
 //     are logged at most once a second, with a count of the rest.
+//
+// # Adding an operation
+//
+// A new operation is a row of the table and the method that calls it;
+// nothing else in the daemon, its transport or the wire changes:
+//
+//  1. In package keyring, the Process method that does the work, and its
+//     line in keyring.Caller. The compiler then holds the Client to it
+//     (var _ keyring.Caller = (*Client)(nil)), and package keyctl's
+//     Caller has it at once, embedded or remote.
+//  2. In ops.go, the row: op(code, name, serve), code the next number
+//     unused (codes are never reused). serve takes the op's request and
+//     returns its reply, both message types of internal/wire: reuse one
+//     whose fields fit (KeyRequest, SerialReply, Empty...), or add a
+//     struct there with its EncodeFields and DecodeFields. serve acts as
+//     c.proc, whose credentials the kernel gave: nothing in the request
+//     says who asks.
+//  3. In calls.go, the Client's method of the same signature as the
+//     keyring one: it packs its arguments into the request, calls
+//     through the row (opX.call(ctx, c, req)) and unpacks the reply.
+//  4. go test ./daemon -run TestOpsFrozen -update appends the op to
+//     testdata/ops.golden, which freezes its code and its types' encoding
+//     from then on; TestOpsRoundTrip and FuzzOpBodies take its types
+//     from the row, with no sample to write. What remains to write is a
+//     test of the op in use, and, for one that reveals or grants
+//     anything, one in which a process of another uid asks and is
+//     refused (system_test.go).
+//
+// A daemon that does not know an op answers EOPNOTSUPP and the connection
+// carries on, so a client may try a new op on an old daemon. Changing an
+// op's request or reply would break older clients and daemons alike:
+// that is a new op, or a new wire.Version.
 //
 // # Caveats
 //

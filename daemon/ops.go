@@ -24,11 +24,13 @@ import (
 // and the compiler checks every use.
 //
 // A new operation is a row here, and a method in calls.go that packs the
-// caller's arguments into its request and unpacks its reply. Codes are the
-// protocol's: never renumber one, only add (TestCodesFrozen holds every
-// code given out). A daemon that does not know an op answers EOPNOTSUPP
-// and the connection carries on, so adding ops needs no new wire.Version;
-// changing an op's request or reply would.
+// caller's arguments into its request and unpacks its reply: the package
+// doc's "Adding an operation" says it step by step. Codes are the
+// protocol's: never renumber one, only add (TestOpsFrozen holds every op
+// given out, with its request's and reply's encoding, in
+// testdata/ops.golden). A daemon that does not know an op answers
+// EOPNOTSUPP and the connection carries on, so adding ops needs no new
+// wire.Version; changing an op's request or reply would.
 //
 // Every serve function acts as the connection's process (c.proc), whose
 // credentials the kernel gave (SO_PEERCRED): nothing in a request names
@@ -206,6 +208,9 @@ type handler interface {
 	// to what c owes.
 	handle(ctx context.Context, c *conn, id uint32, body []byte)
 	String() string // the op's name
+	// messages are a zero request and a zero reply of the op's types, for
+	// the tests that hold every row to its encoding (ops_internal_test.go).
+	messages() (req, rep wire.Message)
 }
 
 // byCode is the table by code: op enters each row as it is declared.
@@ -243,6 +248,10 @@ func opName(code wire.Op) string {
 }
 
 func (o *operation[Req, Rep, PReq, PRep]) String() string { return o.name }
+
+func (o *operation[Req, Rep, PReq, PRep]) messages() (req, rep wire.Message) {
+	return PReq(new(Req)), PRep(new(Rep))
+}
 
 func (o *operation[Req, Rep, PReq, PRep]) handle(ctx context.Context, c *conn, id uint32, body []byte) {
 	var req Req
