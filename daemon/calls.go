@@ -232,6 +232,40 @@ func (c *Client) UnpinSession(ctx context.Context, id keyring.Serial) error {
 	return err
 }
 
+// StoreID is keyring.Process.StoreID: the identity of the store the
+// daemon serves and of its history, which scope the revisions its
+// records and Changes report. A daemon too old to know it answers
+// EOPNOTSUPP.
+func (c *Client) StoreID(ctx context.Context) (keyring.StoreID, error) {
+	res, err := opStoreID.call(ctx, c, wire.Empty{})
+	return keyring.StoreID{UUID: res.UUID, History: res.History}, err
+}
+
+// Changes is keyring.Process.Changes, asked of the daemon's store: the
+// changes after revision after of the store and history from names that
+// the connection's uid may see. A history too big for one reply comes in
+// several, put together here; the revision returned is the last one's.
+func (c *Client) Changes(ctx context.Context, from keyring.StoreID, after uint64) ([]keyring.Change, uint64, error) {
+	req := wire.ChangesRequest{Store: from.UUID, History: from.History, After: after}
+	var out []keyring.Change
+	for {
+		res, err := opChanges.call(ctx, c, req)
+		if err != nil {
+			return nil, 0, err
+		}
+		for i := range res.Changes {
+			out = append(out, change(&res.Changes[i]))
+		}
+		if !res.More {
+			return out, res.Current, nil
+		}
+		if len(res.Changes) == 0 {
+			return nil, 0, fmt.Errorf("daemon: changes after %d: a page with nothing in it and more to come: %w", after, unix.EPROTO)
+		}
+		req = nextPage(req, out)
+	}
+}
+
 // Watch is keyring.Process.Watch on the connection's queue, which the
 // daemon makes on the first call: tag 0..255 sets a watch on id, -1
 // removes it. Read what it delivers with Records.

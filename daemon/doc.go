@@ -51,6 +51,12 @@
 // SystemSocket, the system daemon's service user: see Trust), and gives
 // up after DefaultDialTimeout.
 //
+// The store's history goes through the daemon as well: StoreID names the
+// store and the history of it the daemon keeps, and Changes gives what
+// changed after one of its revisions, as keyring.Process.Changes does
+// embedded; a history too long for one reply comes in pages, which
+// Changes puts together.
+//
 // Each operation is one row of the daemon's table (ops.go): its code on
 // the wire, its name, and the call that serves it, whose argument and
 // result are the op's request and reply types. The daemon serves a request
@@ -130,6 +136,15 @@
 //     when that connection ends. A call that waits for a construction
 //     (a read, request_key, CompleteRequest) holds its connection, no
 //     longer than keyring's ConstructionTimeout.
+//   - The history (changes) is filtered by the connection's uid and groups,
+//     as watches are: a change to a key the caller may not view is left
+//     out of the reply whole, description, serial and all, and the name
+//     of a key linked into one it may view is left out unless it may view
+//     that key too. What every caller does learn is the store's revision,
+//     which counts everyone's commits: how many there were, and when, not
+//     what or whose (the kernel's /proc/key-users tells every uid's key
+//     counts). The store's UUIDs (store_id) are no secret: they name the
+//     store, and grant nothing.
 //   - Logs (Options.Logger) carry uids and pids, never payloads. Refusals
 //     are logged at most once a second, with a count of the rest.
 //

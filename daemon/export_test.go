@@ -27,6 +27,14 @@ func SetUserTmp(t interface{ Cleanup(func()) }, dir string) {
 	t.Cleanup(func() { userTmp = old })
 }
 
+// SetChangesPageSize sets the bytes of changes a reply carries until the
+// test ends; set it before the daemon starts, which reads it.
+func SetChangesPageSize(t interface{ Cleanup(func()) }, n int) {
+	old := changesPageSize
+	changesPageSize = n
+	t.Cleanup(func() { changesPageSize = old })
+}
+
 // Connections is how many connections srv is serving.
 func Connections(srv *Server) int { return srv.connections() }
 

@@ -179,6 +179,23 @@ var (
 	opStatus = op(32, "status", func(ctx context.Context, c *conn, _ *wire.Empty) (wire.StatusReply, error) {
 		return c.s.status(c.peer.Cred.UID), nil
 	})
+
+	// store_id and changes: the store's identity and its history's,
+	// which scope its revisions, and its history after one of them
+	// (keyring's history.go), as far as c.proc may see: a change to a key
+	// the connection's uid cannot view is not in the reply at all. A
+	// history too big for one frame comes in pages (changes.go).
+	opStoreID = op(33, "store_id", func(ctx context.Context, c *conn, _ *wire.Empty) (wire.StoreIDReply, error) {
+		id, err := c.proc.StoreID(ctx)
+		return wire.StoreIDReply{UUID: id.UUID, History: id.History}, err
+	})
+	opChanges = op(34, "changes", func(ctx context.Context, c *conn, r *wire.ChangesRequest) (wire.ChangesReply, error) {
+		cs, cur, err := c.proc.Changes(ctx, keyring.StoreID{UUID: r.Store, History: r.History}, r.After)
+		if err != nil {
+			return wire.ChangesReply{}, err
+		}
+		return changesPage(cs, r.Skip, cur), nil
+	})
 )
 
 // watchCode is watch's code, which record frames carry too.

@@ -168,3 +168,21 @@ func (d *Decoder) Finish() error {
 	}
 	return nil
 }
+
+// UUIDSize is a UUID's size on the wire (bytes): the 16 of RFC 9562,
+// as a byte string of that length.
+const UUIDSize = 16
+
+// putUUID appends a UUID: a byte string of UUIDSize bytes.
+func (e *Encoder) putUUID(id [UUIDSize]byte) { e.Bytes(id[:]) }
+
+// uuid reads a UUID; a byte string of another length is EBADMSG, so
+// that every UUID has one encoding.
+func (d *Decoder) uuid() (id [UUIDSize]byte) {
+	b := d.Bytes()
+	if d.err == nil && len(b) != UUIDSize {
+		d.err = fmt.Errorf("wire: a UUID of %d bytes, not %d: %w", len(b), UUIDSize, unix.EBADMSG)
+	}
+	copy(id[:], b)
+	return id
+}

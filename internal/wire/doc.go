@@ -24,7 +24,10 @@
 //
 // Bodies are built from five field kinds: u32, i32 and u64 integers, byte
 // strings written as a u32 length and the bytes, and lists of i32 written
-// as a u32 count and the values. A reply body starts with an errno (u32, 0
+// as a u32 count and the values. A UUID is a byte string of exactly 16
+// bytes; a list of structs (a status's uids, a history's changes) is a
+// u32 count and the structs' fields, each checked against what is left of
+// the body before anything is allocated. A reply body starts with an errno (u32, 0
 // for success) and an error message (a byte string); the op's results
 // follow only on success. A record body is exactly the
 // bytes one read of the daemon's notification queue returned: one or more
