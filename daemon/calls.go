@@ -273,11 +273,38 @@ func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
 	if tag < -1 || tag > 255 {
 		return fmt.Errorf("daemon: watch %v: tag %d outside -1..255: %w", id, tag, unix.EINVAL)
 	}
+	c.qmu.Lock()
+	c.watched = true
+	c.qmu.Unlock()
 	// Records may come from now on, asked for or not: a goroutine must
 	// read them.
 	c.stream()
 	_, err := opWatch.call(ctx, c, wire.WatchRequest{ID: int32(id), Tag: int32(tag)})
 	return err
+}
+
+// KeepRevisions makes the connection's watch queue keep revisions, as
+// watchqueue.Options.Revisions does a queue of one's own: every record
+// Records yields carries the store's revision (of the store and history
+// StoreID names), and a loss record the revision of the last record
+// before the gap, which Changes can take it on from. It must come before
+// the first Watch, which makes the queue: after, it is EBUSY, unless the
+// queue keeps them already. A daemon too old to keep them answers EOPNOTSUPP,
+// and records carry revision 0.
+func (c *Client) KeepRevisions(ctx context.Context) error {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.revisions.Load() {
+		return nil
+	}
+	if c.watched {
+		return fmt.Errorf("daemon: keep revisions: the connection watches already: %w", unix.EBUSY)
+	}
+	if _, err := opWatchRevisions.call(ctx, c, wire.Empty{}); err != nil {
+		return err
+	}
+	c.revisions.Store(true)
+	return nil
 }
 
 // SetWatchQueue sizes the connection's watch queue to hold notes records

@@ -18,6 +18,7 @@ import (
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
+	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
 // changeText is a change as one line, revision included.
@@ -200,5 +201,58 @@ func testChangesAtTheSamePath(t *testing.T, restore bool) {
 	}
 	if !strings.Contains(err.Error(), seen.UUID.String()) && !strings.Contains(err.Error(), seen.History.String()) {
 		t.Errorf("%v: names neither what was asked for nor what is there", err)
+	}
+}
+
+// A connection whose queue keeps revisions hears each change with the
+// revision the store's history gives it; asked after the first watch, it
+// is too late (EBUSY), and a connection that never asked hears the
+// kernel's records, without them.
+func TestKeepRevisions(t *testing.T) {
+	e := newEnv(t, daemon.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	kept, plain, adder := e.dial(t), e.dial(t), e.dial(t)
+	if err := kept.KeepRevisions(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ring := must(t)(adder.Add(ctx, "keyring", "ring", nil, keyring.UserKeyring))
+	for _, c := range []*daemon.Client{kept, plain} {
+		if err := c.Watch(ctx, ring, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := kept.KeepRevisions(ctx); err != nil {
+		t.Errorf("KeepRevisions again, after the watch: %v; it keeps them already", err)
+	}
+	if err := plain.KeepRevisions(ctx); !errors.Is(err, unix.EBUSY) {
+		t.Errorf("KeepRevisions after a watch without: %v, want EBUSY", err)
+	}
+	store, _ := kept.StoreID(ctx)
+	_, start, _ := kept.Changes(ctx, store, ^uint64(0))
+	key := must(t)(adder.Add(ctx, "user", "k", []byte("v"), ring))
+	cs, _, err := kept.Changes(ctx, store, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want uint64
+	for _, c := range cs {
+		if c.Key == ring && c.Subtype == watchqueue.KeyLinked && c.Aux == key {
+			want = c.Revision
+		}
+	}
+	if want == 0 {
+		t.Fatalf("no link of %v in %q", key, changeTexts(cs))
+	}
+	for c, wantRev := range map[*daemon.Client]uint64{kept: want, plain: 0} {
+		for r, err := range c.Records(ctx) {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n, ok := r.(watchqueue.KeyNotification); !ok || n.Subtype != watchqueue.KeyLinked || n.Aux != uint32(key) || n.Revision != wantRev {
+				t.Errorf("record %#v; want the link of %v at revision %d", r, key, wantRev)
+			}
+			break
+		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -94,6 +95,13 @@ type Client struct {
 	rr   *replyReader
 
 	streamer sync.WaitGroup // the reader goroutine, once started (stream)
+
+	// qmu orders KeepRevisions before the first Watch, so that no record
+	// arrives before revisions says how to read it; watched is set by the
+	// first Watch, revisions once the daemon's queue keeps them.
+	qmu       sync.Mutex
+	watched   bool
+	revisions atomic.Bool
 
 	wmu sync.Mutex // serialises frame writes
 
@@ -642,7 +650,7 @@ func (c *Client) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error
 				}
 			}
 			for len(b) > 0 {
-				r, n, err := watchqueue.Decode(b, false)
+				r, n, err := watchqueue.Decode(b, c.revisions.Load())
 				if err != nil {
 					yield(nil, fmt.Errorf("daemon: record: %w", err))
 					return

@@ -64,6 +64,7 @@ type conn struct {
 	dec         wire.Decoder      // decodes requests (operation.handle)
 	handled     int               // requests handled so far
 	q           *watchqueue.Queue // the watch queue, once made
+	revisions   bool              // q keeps revisions (watch_revisions)
 	recordsDone chan struct{}     // closed when records returns; nil until q
 }
 
@@ -330,6 +331,16 @@ func (c *conn) queue() (*watchqueue.Queue, error) {
 	return c.q, nil
 }
 
+// keepRevisions makes the watch queue keep revisions, once it is made
+// (watch_revisions): EBUSY if it is made already without them.
+func (c *conn) keepRevisions() error {
+	if c.q != nil && !c.q.Revisions() {
+		return fmt.Errorf("daemon: the connection's watch queue is made already, without revisions: %w", unix.EBUSY)
+	}
+	c.revisions = true
+	return nil
+}
+
 // makeQueue makes the connection's watch queue, of notes records (0: the
 // server's QueueSize), filtered by filter (the kernel's layout; empty for
 // none), and starts the goroutine that streams it (watch_queue).
@@ -342,7 +353,7 @@ func (c *conn) makeQueue(notes int, filter []byte) error {
 	if notes == 0 {
 		notes = c.s.opts.QueueSize
 	}
-	q := watchqueue.New(watchqueue.Options{})
+	q := watchqueue.New(watchqueue.Options{Revisions: c.revisions})
 	if err := q.SetSize(notes); err != nil {
 		return fmt.Errorf("daemon: sizing the watch queue: %w", err)
 	}

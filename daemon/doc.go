@@ -52,10 +52,12 @@
 // up after DefaultDialTimeout.
 //
 // The store's history goes through the daemon as well: StoreID names the
-// store and the history of it the daemon keeps, and Changes gives what
-// changed after one of its revisions, as keyring.Process.Changes does
-// embedded; a history too long for one reply comes in pages, which
-// Changes puts together.
+// store and the history of it the daemon keeps, KeepRevisions (before
+// the first Watch) makes the connection's records carry the store's
+// revisions, and Changes gives what changed after one of them, as
+// keyring.Process.Changes does embedded; a history too long for one
+// reply comes in pages, which Changes puts together. package keyctl's
+// doc says how a client tells one store's revisions from another's.
 //
 // Each operation is one row of the daemon's table (ops.go): its code on
 // the wire, its name, and the call that serves it, whose argument and

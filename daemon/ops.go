@@ -196,6 +196,16 @@ var (
 		}
 		return changesPage(cs, r.Skip, cur), nil
 	})
+	// watch_revisions makes the connection's watch queue keep revisions
+	// (watchqueue.Options.Revisions): every record it streams carries the
+	// store's revision after the kernel's layout, and a loss record the
+	// revision of the last record before the gap, which changes can take
+	// it on from. Off, records are the kernel's, byte for byte. Like
+	// watch_queue, it must come before the first watch (EBUSY after,
+	// unless the queue keeps them already).
+	opWatchRevisions = op(35, "watch_revisions", func(ctx context.Context, c *conn, _ *wire.Empty) (wire.Empty, error) {
+		return wire.Empty{}, c.keepRevisions()
+	})
 )
 
 // watchCode is watch's code, which record frames carry too.

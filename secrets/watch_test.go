@@ -50,8 +50,7 @@ func lines(evs []secrets.Event) []string {
 
 // A Watch hears every change to the secrets of a service, whoever makes
 // it: creations, updates of the secret and of its label, deletions; with
-// the store's revisions, in commit order, when embedded, of the store and
-// history Watch.Store names.
+// the store's revisions, in commit order, embedded and over the daemon.
 func TestWatchService(t *testing.T) {
 	modes(t, func(t *testing.T, store *keyring.Store, c keyring.Caller) {
 		ctx := context.Background()
@@ -92,11 +91,9 @@ func TestWatchService(t *testing.T) {
 			}
 			got = append(got, evs...)
 		}
-		if _, embedded := c.(*keyring.Process); embedded {
-			for i := 1; i < len(got); i++ {
-				if got[i].Revision <= got[i-1].Revision || got[0].Revision == 0 {
-					t.Errorf("revisions not increasing: %v", got)
-				}
+		for i := 1; i < len(got); i++ {
+			if got[i].Revision <= got[i-1].Revision || got[0].Revision == 0 {
+				t.Errorf("revisions not increasing: %v", got)
 			}
 		}
 		if w.Store() != store.ID() {
@@ -242,12 +239,10 @@ func TestWatchLost(t *testing.T) {
 }
 
 // WatchFrom replays what changed in the service after a revision, by
-// name and with the revisions the changes had, then goes on as Watch.
+// name and with the revisions the changes had, then goes on as Watch:
+// embedded, over the daemon, and through keyctl's Caller on the daemon.
 func TestWatchFromReplays(t *testing.T) {
-	func(fn func(t *testing.T, store *keyring.Store, c keyring.Caller)) {
-		store := openStore(t, keyring.Options{})
-		fn(t, store, process(t, store, alice))
-	}(func(t *testing.T, store *keyring.Store, c keyring.Caller) {
+	modesAndKeyctl(t, func(t *testing.T, store *keyring.Store, c keyring.Caller) {
 		ctx := context.Background()
 		st := secrets.New(c, secrets.Options{})
 		w, err := st.Watch(ctx, "svc")
@@ -312,7 +307,7 @@ func TestWatchFromReplays(t *testing.T) {
 
 // Where the history cannot say what happened, WatchFrom says Compacted
 // first: a revision older than the history, a service deleted meanwhile,
-// a revision of another store, a store reached through the daemon.
+// a revision of another store.
 func TestWatchFromCompacted(t *testing.T) {
 	ctx := context.Background()
 	t.Run("too old", func(t *testing.T) {
@@ -347,18 +342,6 @@ func TestWatchFromCompacted(t *testing.T) {
 		}
 		defer w.Close()
 		if got := events(t, w, 1); got[0].Kind != secrets.Compacted {
-			t.Errorf("events %v", got)
-		}
-	})
-	t.Run("daemon", func(t *testing.T) {
-		store := openStore(t, keyring.Options{})
-		st := secrets.New(serve(t, store), secrets.Options{})
-		w, err := st.WatchFrom(ctx, "svc", store.ID(), 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		if got := events(t, w, 1); got[0] != (secrets.Event{Kind: secrets.Compacted, Service: "svc", Revision: 3}) {
 			t.Errorf("events %v", got)
 		}
 	})

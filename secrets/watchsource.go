@@ -4,6 +4,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 
@@ -16,7 +17,8 @@ import (
 // watchSource is where a Watch sets its key watches and reads their
 // records. It is the one place that knows how a Caller watches: a
 // *keyring.Process posts into a queue in this process, a Watcher (a
-// *daemon.Client) reads its own queue, in the daemon.
+// *daemon.Client, a keyctl.Caller) reads its own queue, here or in the
+// daemon.
 type watchSource interface {
 	// watch watches key id (tag 0), unwatch stops (tag -1).
 	watch(ctx context.Context, id keyring.Serial) error
@@ -35,6 +37,12 @@ type watchSource interface {
 // never a slower writer.
 const queueNotes = 512
 
+// revisionKeeper is a Watcher whose queue can keep revisions: a
+// *daemon.Client, a keyctl.Caller.
+type revisionKeeper interface {
+	KeepRevisions(ctx context.Context) error
+}
+
 func newWatchSource(ctx context.Context, c keyring.Caller) (watchSource, error) {
 	switch c := c.(type) {
 	case *keyring.Process:
@@ -43,8 +51,21 @@ func newWatchSource(ctx context.Context, c keyring.Caller) (watchSource, error) 
 			return nil, err
 		}
 		return &queueSource{p: c, q: q}, nil
-	case keyring.Watcher: // a *daemon.Client, whose records carry no revisions
-		return clientSource{c: c}, nil
+	case keyring.Watcher:
+		src := clientSource{c: c}
+		if k, ok := c.(revisionKeeper); ok {
+			// Without revisions (a daemon too old to keep them, a
+			// connection that watches already) the Watch works, and
+			// WatchFrom starts with Compacted.
+			err := k.KeepRevisions(ctx)
+			switch {
+			case err == nil:
+				src.keeps = true
+			case !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EBUSY):
+				return nil, err
+			}
+		}
+		return src, nil
 	}
 	return nil, fmt.Errorf("secrets: watch through a %T: %w", c, unix.EOPNOTSUPP)
 }

@@ -31,7 +31,9 @@
 // for success) and an error message (a byte string); the op's results
 // follow only on success. A record body is exactly the
 // bytes one read of the daemon's notification queue returned: one or more
-// whole records in the kernel's layout (see package watchqueue).
+// whole records in the kernel's layout (see package watchqueue), each with
+// the store's revision after it (8 bytes, which its length counts) once
+// the connection asked watch_revisions.
 //
 // # Caveats
 //
