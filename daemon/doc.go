@@ -155,10 +155,14 @@
 // A new operation is a row of the table and the method that calls it;
 // nothing else in the daemon, its transport or the wire changes:
 //
-//  1. In package keyring, the Process method that does the work, and its
-//     line in keyring.Caller. The compiler then holds the Client to it
-//     (var _ keyring.Caller = (*Client)(nil)), and package keyctl's
-//     Caller has it at once, embedded or remote.
+//  1. In package keyring, the Process method that does the work, its
+//     line in keyring.Caller, and the Tx method of the same name (a Tx is
+//     a Caller too: EOPNOTSUPP if the op cannot run in a transaction).
+//     The compiler then holds the Client to it (var _ keyring.Caller =
+//     (*Client)(nil)), and package keyctl's Caller has it at once,
+//     embedded or remote. An op about the connection rather than the
+//     store (watch_queue, watch_revisions, status) has no keyring method:
+//     its row calls the conn or the Server.
 //  2. In ops.go, the row: op(code, name, serve), code the next number
 //     unused (codes are never reused). serve takes the op's request and
 //     returns its reply, both message types of internal/wire: reuse one
