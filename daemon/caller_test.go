@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
@@ -62,6 +63,29 @@ func ok(err error) (any, error) { return nil, err }
 // keyring is joined near the end, since a new session stops the
 // connection possessing @u's keys.
 var callerSteps = []callerStep{
+	{"the store's identity", 0, func(ctx context.Context, c keyring.Caller, ids map[string]keyring.Serial) (any, error) {
+		return c.StoreID(ctx)
+	}},
+	// The revision the history has reached, kept among the serials (the
+	// one thing steps share) for the changes since, near the end.
+	{"the revision now", 0, func(ctx context.Context, c keyring.Caller, ids map[string]keyring.Serial) (any, error) {
+		id, err := c.StoreID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		_, rev, err := c.Changes(ctx, id, ^uint64(0))
+		ids["rev"] = keyring.Serial(rev)
+		return nil, err
+	}},
+	{"changes of another store", unix.ESTALE, func(ctx context.Context, c keyring.Caller, ids map[string]keyring.Serial) (any, error) {
+		id, err := c.StoreID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		id.UUID = uuid.New()
+		cs, _, err := c.Changes(ctx, id, 0)
+		return cs, err
+	}},
 	{"@u made", 0, func(ctx context.Context, c keyring.Caller, ids map[string]keyring.Serial) (any, error) {
 		return keep(ids, "@u")(c.GetKeyringID(ctx, keyring.UserKeyring, true))
 	}},
@@ -269,6 +293,14 @@ var callerSteps = []callerStep{
 	{"request_key of @u's b, outside the session", unix.ENOKEY, func(ctx context.Context, c keyring.Caller, ids map[string]keyring.Serial) (any, error) {
 		return c.RequestKey(ctx, "user", "b", 0)
 	}},
+	{"changes since the start", 0, func(ctx context.Context, c keyring.Caller, ids map[string]keyring.Serial) (any, error) {
+		id, err := c.StoreID(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cs, _, err := c.Changes(ctx, id, uint64(ids["rev"]))
+		return cs, err
+	}},
 	{"pin the session", 0, func(ctx context.Context, c keyring.Caller, ids map[string]keyring.Serial) (any, error) {
 		return c.PinSession(ctx)
 	}},
@@ -330,6 +362,22 @@ func (m serialNames) render(v any) string {
 		return v.String()
 	case []byte:
 		return fmt.Sprintf("%q", v)
+	case keyring.StoreID:
+		if v.UUID == uuid.Nil || v.History == uuid.Nil {
+			return "no identity: " + v.String()
+		}
+		return "an identity" // each store has its own
+	case []keyring.Change:
+		// Revisions are each store's count, and not compared.
+		lines := make([]string, len(v))
+		for i, c := range v {
+			if c.Destroyed {
+				lines[i] = fmt.Sprintf("%s destroyed (%s %q)", m.name(c.Key), c.KeyType, c.KeyDescription)
+				continue
+			}
+			lines[i] = fmt.Sprintf("%s %v %s (%s %q, %s %q)", m.name(c.Key), c.Subtype, m.name(c.Aux), c.KeyType, c.KeyDescription, c.AuxType, c.AuxDescription)
+		}
+		return "[" + strings.Join(lines, "; ") + "]"
 	}
 	return fmt.Sprintf("unexpected %T %v", v, v)
 }

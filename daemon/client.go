@@ -9,19 +9,18 @@ import (
 	"fmt"
 	"io"
 	"iter"
-	"math"
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // recordBacklog is how many record frames a Client holds for Records
@@ -44,7 +43,7 @@ var ErrClosed = errors.New("daemon: client closed")
 // Error is a failure the daemon reported. It unwraps to the errno, so
 // errors.Is(err, unix.ENOKEY) holds as it would for the store's own error.
 type Error struct {
-	Op      wire.Op
+	Op      string // the operation's name in the daemon's table ("read")
 	Errno   unix.Errno
 	Message string // the daemon's message, naming the operation and ids
 }
@@ -53,7 +52,7 @@ func (e *Error) Error() string {
 	if e.Message != "" {
 		return "daemon: " + e.Message
 	}
-	return fmt.Sprintf("daemon: %v: %v", e.Op, e.Errno)
+	return fmt.Sprintf("daemon: %s: %v", e.Op, e.Errno)
 }
 
 func (e *Error) Unwrap() error { return e.Errno }
@@ -72,6 +71,9 @@ func (e *Error) Unwrap() error { return e.Errno }
 // since records come unasked, and by the first write that finds the
 // socket full, since the daemon may then be waiting to write replies
 // that no call is reading.
+//
+// This file is the Client's transport; its methods, each a call through a
+// row of the daemon's table (ops.go), are in calls.go.
 type Client struct {
 	c *net.UnixConn
 	// in is what replies and records are read from, out what requests are
@@ -94,6 +96,13 @@ type Client struct {
 
 	streamer sync.WaitGroup // the reader goroutine, once started (stream)
 
+	// qmu orders KeepRevisions before the first Watch, so that no record
+	// arrives before revisions says how to read it; watched is set by the
+	// first Watch, revisions once the daemon's queue keeps them.
+	qmu       sync.Mutex
+	watched   bool
+	revisions atomic.Bool
+
 	wmu sync.Mutex // serialises frame writes
 
 	// mu guards pending, next, err, ended and streaming.
@@ -106,7 +115,7 @@ type Client struct {
 }
 
 // DefaultDialTimeout bounds Dial: connecting, checking who listens, and
-// the first exchange (wire.OpPipes). A daemon answers that at once, so
+// the first exchange (pipes). A daemon answers that at once, so
 // one that has not within 5 s is wedged or out of descriptors, and the
 // command waiting on it had better say so than hang.
 const DefaultDialTimeout = 5 * time.Second
@@ -115,7 +124,7 @@ const DefaultDialTimeout = 5 * time.Second
 var dialTimeout = DefaultDialTimeout
 
 // Dial connects to the daemon at path, and moves the connection's frames
-// onto pipes if the daemon offers them (wire.OpPipes): they cost about
+// onto pipes if the daemon offers them (the pipes op): they cost about
 // half what the socket does per call.
 //
 // Before it sends anything, Dial asks the kernel who made the socket it
@@ -200,7 +209,7 @@ func (c *Client) askPipes(ctx context.Context) (err error) {
 		}()
 	}
 	c.next++
-	req, err := wire.AppendRequest(nil, c.next, wire.OpPipes, &wire.Empty{})
+	req, err := wire.AppendRequest(nil, c.next, opPipes.code, &wire.Empty{})
 	if err != nil {
 		return err
 	}
@@ -365,14 +374,29 @@ func (c *Client) dispatch(f wire.Frame) error {
 // received: one a call gave up on may still get a late send.
 var replyChans = sync.Pool{New: func() any { return make(chan []byte, 1) }}
 
-// requestBufs recycles the buffers requests are encoded into.
-var requestBufs = sync.Pool{New: func() any { return new([]byte) }}
+// callBufs recycles what calls encode their requests into and decode
+// their replies with, so that neither allocates.
+var callBufs = sync.Pool{New: func() any { return new(callBuf) }}
 
-// keepRequestBuffer is the largest request buffer put back in requestBufs
+type callBuf struct {
+	req wire.Encoder
+	rep wire.Decoder
+}
+
+// keepRequestBuffer is the largest request buffer put back in callBufs
 // (bytes): an Add of a big payload should not leave a megabyte pooled.
 const keepRequestBuffer = 16 << 10
 
-// call sends req as op and decodes the reply into res.
+func (b *callBuf) release() {
+	if cap(b.req.B) > keepRequestBuffer {
+		b.req.B = nil
+	}
+	b.req.B = b.req.B[:0]
+	callBufs.Put(b)
+}
+
+// call sends req as op and decodes the reply into res: the transport
+// under operation.call, which is how the Client's methods call it.
 func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) error {
 	c.mu.Lock()
 	if c.err != nil {
@@ -384,26 +408,21 @@ func (c *Client) call(ctx context.Context, op wire.Op, req, res wire.Message) er
 	id := c.next
 	c.mu.Unlock()
 
-	bp := requestBufs.Get().(*[]byte)
-	b, err := wire.AppendRequest((*bp)[:0], id, op, req)
-	if err != nil {
-		requestBufs.Put(bp)
-		return err
+	buf := callBufs.Get().(*callBuf)
+	defer buf.release()
+	if err := buf.req.Request(id, op, req); err != nil {
+		return fmt.Errorf("daemon: %s request: %w", opName(op), err)
 	}
-	body, err := c.roundTrip(ctx, op, id, b)
-	if cap(b) <= keepRequestBuffer {
-		*bp = b
-		requestBufs.Put(bp)
-	}
+	body, err := c.roundTrip(ctx, op, id, buf.req.B)
 	if err != nil {
 		return err
 	}
-	errno, msg, err := wire.DecodeReply(body, res)
+	errno, msg, err := buf.rep.DecodeReply(body, res)
 	if err != nil {
-		return fmt.Errorf("daemon: %v reply: %w", op, err)
+		return fmt.Errorf("daemon: %s reply: %w", opName(op), err)
 	}
 	if errno != 0 {
-		return &Error{Op: op, Errno: errno, Message: msg}
+		return &Error{Op: opName(op), Errno: errno, Message: msg}
 	}
 	return nil
 }
@@ -592,259 +611,13 @@ func (c *Client) writeFailed(ctx context.Context, op wire.Op, err error) error {
 	if ctx.Err() != nil {
 		return ctx.Err()
 	}
-	return fmt.Errorf("daemon: %v: %w", op, err)
+	return fmt.Errorf("daemon: %s: %w", opName(op), err)
 }
 
 func (c *Client) doneErr() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.err
-}
-
-// Add is keyring.Process.Add: add_key.
-func (c *Client) Add(ctx context.Context, typ, desc string, payload []byte, ring keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpAdd, &wire.AddRequest{Type: typ, Description: desc, Payload: payload, Ring: int32(ring)}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// Read is keyring.Process.Read: KEYCTL_READ.
-func (c *Client) Read(ctx context.Context, id keyring.Serial) ([]byte, error) {
-	var res wire.DataReply
-	if err := c.call(ctx, wire.OpRead, &wire.KeyRequest{ID: int32(id)}, &res); err != nil {
-		return nil, err
-	}
-	return res.Data, nil
-}
-
-// Describe is keyring.Process.Describe: KEYCTL_DESCRIBE.
-func (c *Client) Describe(ctx context.Context, id keyring.Serial) (keyring.Description, error) {
-	var res wire.DescribeReply
-	if err := c.call(ctx, wire.OpDescribe, &wire.KeyRequest{ID: int32(id)}, &res); err != nil {
-		return keyring.Description{}, err
-	}
-	return keyring.Description{Type: res.Type, UID: res.UID, GID: res.GID, Perm: perms.Mask(res.Perm), Description: res.Description}, nil
-}
-
-// Search is keyring.Process.Search: KEYCTL_SEARCH.
-func (c *Client) Search(ctx context.Context, ring keyring.Serial, typ, desc string, dest keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpSearch, &wire.SearchRequest{Ring: int32(ring), Type: typ, Description: desc, Dest: int32(dest)}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// Link is keyring.Process.Link: KEYCTL_LINK.
-func (c *Client) Link(ctx context.Context, key, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpLink, &wire.LinkRequest{Key: int32(key), Ring: int32(ring)}, &wire.Empty{})
-}
-
-// Unlink is keyring.Process.Unlink: KEYCTL_UNLINK.
-func (c *Client) Unlink(ctx context.Context, key, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpUnlink, &wire.LinkRequest{Key: int32(key), Ring: int32(ring)}, &wire.Empty{})
-}
-
-// Update is keyring.Process.Update: KEYCTL_UPDATE.
-func (c *Client) Update(ctx context.Context, id keyring.Serial, payload []byte) error {
-	return c.call(ctx, wire.OpUpdate, &wire.UpdateRequest{ID: int32(id), Payload: payload}, &wire.Empty{})
-}
-
-// Revoke is keyring.Process.Revoke: KEYCTL_REVOKE.
-func (c *Client) Revoke(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpRevoke, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
-}
-
-// Invalidate is keyring.Process.Invalidate: KEYCTL_INVALIDATE.
-func (c *Client) Invalidate(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpInvalidate, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
-}
-
-// GetKeyringID is keyring.Process.GetKeyringID: KEYCTL_GET_KEYRING_ID.
-// The thread and process keyrings it makes belong to the connection.
-func (c *Client) GetKeyringID(ctx context.Context, id keyring.Serial, create bool) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(id), Create: create}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// KeyringID is keyring.Process.KeyringID: GetKeyringID without create.
-func (c *Client) KeyringID(ctx context.Context, id keyring.Serial) (keyring.Serial, error) {
-	return c.GetKeyringID(ctx, id, false)
-}
-
-// JoinSession is keyring.Process.JoinSession; the session is the
-// connection's.
-func (c *Client) JoinSession(ctx context.Context, name string) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpJoinSession, &wire.JoinSessionRequest{Name: name}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// AdoptSession is keyring.Process.AdoptSession.
-func (c *Client) AdoptSession(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpAdoptSession, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
-}
-
-// Keys is keyring.Process.Keys: the keys a keyring holds, in the store's
-// order.
-func (c *Client) Keys(ctx context.Context, ring keyring.Serial) ([]keyring.Serial, error) {
-	var res wire.SerialsReply
-	if err := c.call(ctx, wire.OpKeys, &wire.KeyRequest{ID: int32(ring)}, &res); err != nil {
-		return nil, err
-	}
-	// Never nil on success, as the store's: an empty keyring is an empty
-	// list, not a missing one.
-	ids := make([]keyring.Serial, len(res.Serials))
-	for i, id := range res.Serials {
-		ids[i] = keyring.Serial(id)
-	}
-	return ids, nil
-}
-
-// Move is keyring.Process.Move: KEYCTL_MOVE.
-func (c *Client) Move(ctx context.Context, key, from, to keyring.Serial, flags uint) error {
-	// The wire carries the kernel's 32 bits; flags beyond them are
-	// refused here, as the store would, rather than cut to a valid value.
-	if flags > math.MaxUint32 {
-		return fmt.Errorf("daemon: move %v: flags %#x: %w", key, flags, unix.EINVAL)
-	}
-	return c.call(ctx, wire.OpMove, &wire.MoveRequest{Key: int32(key), From: int32(from), To: int32(to), Flags: uint32(flags)}, &wire.Empty{})
-}
-
-// Clear is keyring.Process.Clear: KEYCTL_CLEAR.
-func (c *Client) Clear(ctx context.Context, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpClear, &wire.KeyRequest{ID: int32(ring)}, &wire.Empty{})
-}
-
-// SetTimeout is keyring.Process.SetTimeout: KEYCTL_SET_TIMEOUT. d goes to
-// the daemon as it is, and the store rounds it.
-func (c *Client) SetTimeout(ctx context.Context, id keyring.Serial, d time.Duration) error {
-	return c.call(ctx, wire.OpSetTimeout, &wire.SetTimeoutRequest{ID: int32(id), Timeout: int64(d)}, &wire.Empty{})
-}
-
-// SetPerm is keyring.Process.SetPerm: KEYCTL_SETPERM.
-func (c *Client) SetPerm(ctx context.Context, id keyring.Serial, m perms.Mask) error {
-	return c.call(ctx, wire.OpSetPerm, &wire.SetPermRequest{ID: int32(id), Perm: uint32(m)}, &wire.Empty{})
-}
-
-// Chown is keyring.Process.Chown: KEYCTL_CHOWN. Whether the caller may
-// give a key away is decided by the uid the kernel gave the daemon.
-func (c *Client) Chown(ctx context.Context, id keyring.Serial, uid, gid uint32) error {
-	return c.call(ctx, wire.OpChown, &wire.ChownRequest{ID: int32(id), UID: uid, GID: gid}, &wire.Empty{})
-}
-
-// Restrict is keyring.Process.Restrict: KEYCTL_RESTRICT_KEYRING.
-func (c *Client) Restrict(ctx context.Context, ring keyring.Serial, typ, restriction string) error {
-	return c.call(ctx, wire.OpRestrict, &wire.RestrictRequest{Ring: int32(ring), Type: typ, Restriction: restriction}, &wire.Empty{})
-}
-
-// RequestKey is keyring.Process.RequestKey: request_key, searching the
-// connection's thread, process and session keyrings.
-func (c *Client) RequestKey(ctx context.Context, typ, desc string, dest keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpRequestKey, &wire.RequestKeyRequest{Type: typ, Description: desc, Dest: int32(dest)}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// RequestKeyWithCallout is keyring.Process.RequestKeyWithCallout: the key
-// found, or the construction the caller must build (its token is for the
-// caller's helper alone).
-func (c *Client) RequestKeyWithCallout(ctx context.Context, typ, desc string, callout []byte, dest keyring.Serial) (keyring.Serial, *keyring.Construction, error) {
-	var res wire.ConstructionReply
-	err := c.call(ctx, wire.OpRequestKeyCallout, &wire.RequestKeyCalloutRequest{Type: typ, Description: desc, Callout: callout, Dest: int32(dest)}, &res)
-	if err != nil || !res.Constructing {
-		return keyring.Serial(res.Serial), nil, err
-	}
-	return 0, &keyring.Construction{
-		Key:         keyring.Serial(res.Key),
-		Authority:   keyring.Serial(res.Authority),
-		Token:       keyring.AuthorityToken(res.Token),
-		Op:          res.Op,
-		Type:        res.Type,
-		Description: res.Description,
-		Callout:     res.Callout,
-		UID:         res.UID,
-		GID:         res.GID,
-		Thread:      keyring.Serial(res.Thread),
-		Process:     keyring.Serial(res.Process),
-		Session:     keyring.Serial(res.Session),
-	}, nil
-}
-
-// CompleteRequest is keyring.Process.CompleteRequest.
-func (c *Client) CompleteRequest(ctx context.Context, key keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpCompleteRequest, &wire.KeyRequest{ID: int32(key)}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// AssumeAuthority is keyring.Process.AssumeAuthority, for the connection:
-// the daemon checks the token and the uid the kernel gave it.
-func (c *Client) AssumeAuthority(ctx context.Context, key keyring.Serial, token keyring.AuthorityToken) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpAssumeAuthority, &wire.AssumeAuthorityRequest{Key: int32(key), Token: string(token)}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// Instantiate is keyring.Process.Instantiate: KEYCTL_INSTANTIATE.
-func (c *Client) Instantiate(ctx context.Context, key keyring.Serial, payload []byte, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpInstantiate, &wire.InstantiateRequest{Key: int32(key), Payload: payload, Ring: int32(ring)}, &wire.Empty{})
-}
-
-// Reject is keyring.Process.Reject: KEYCTL_REJECT.
-func (c *Client) Reject(ctx context.Context, key keyring.Serial, timeout time.Duration, errno unix.Errno, ring keyring.Serial) error {
-	return c.call(ctx, wire.OpReject, &wire.RejectRequest{Key: int32(key), Timeout: int64(timeout), Errno: uint32(errno), Ring: int32(ring)}, &wire.Empty{})
-}
-
-// GetPersistent is keyring.Process.GetPersistent: KEYCTL_GET_PERSISTENT.
-func (c *Client) GetPersistent(ctx context.Context, uid uint32, dest keyring.Serial) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpGetPersistent, &wire.GetPersistentRequest{UID: uid, Dest: int32(dest)}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// PinSession is keyring.Process.PinSession on the connection's session.
-// The pin is stored: it outlives the connection, until UnpinSession.
-func (c *Client) PinSession(ctx context.Context) (keyring.Serial, error) {
-	var res wire.SerialReply
-	err := c.call(ctx, wire.OpPinSession, &wire.Empty{}, &res)
-	return keyring.Serial(res.Serial), err
-}
-
-// UnpinSession is keyring.Process.UnpinSession.
-func (c *Client) UnpinSession(ctx context.Context, id keyring.Serial) error {
-	return c.call(ctx, wire.OpUnpinSession, &wire.KeyRequest{ID: int32(id)}, &wire.Empty{})
-}
-
-// Watch is keyring.Process.Watch on the connection's queue, which the
-// daemon makes on the first call: tag 0..255 sets a watch on id, -1
-// removes it. Read what it delivers with Records.
-func (c *Client) Watch(ctx context.Context, id keyring.Serial, tag int) error {
-	if tag < -1 || tag > 255 {
-		return fmt.Errorf("daemon: watch %v: tag %d outside -1..255: %w", id, tag, unix.EINVAL)
-	}
-	// Records may come from now on, asked for or not: a goroutine must
-	// read them.
-	c.stream()
-	return c.call(ctx, wire.OpWatch, &wire.WatchRequest{ID: int32(id), Tag: int32(tag)}, &wire.Empty{})
-}
-
-// SetWatchQueue sizes the connection's watch queue to hold notes records
-// (0: the daemon's QueueSize) and filters it (nil: everything passes), as
-// watchqueue.Queue.SetSize and SetFilter do a queue of one's own; the
-// filter applies in the daemon, so records it rejects take no room and
-// cause no loss. It must come before the first Watch, which makes the
-// queue: after, it is EBUSY. A size outside watchqueue.MinNotes..MaxNotes
-// or a bad filter is EINVAL, and the queue can still be set.
-func (c *Client) SetWatchQueue(ctx context.Context, notes int, filter *watchqueue.Filter) error {
-	req := &wire.WatchQueueRequest{Size: int32(notes)}
-	if filter != nil {
-		b, err := filter.AppendBinary(nil)
-		if err != nil {
-			return fmt.Errorf("daemon: watch queue filter: %w", err)
-		}
-		req.Filter = b
-	}
-	return c.call(ctx, wire.OpWatchQueue, req, &wire.Empty{})
 }
 
 // Records returns an iterator over the records the connection's watches
@@ -877,7 +650,7 @@ func (c *Client) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error
 				}
 			}
 			for len(b) > 0 {
-				r, n, err := watchqueue.Decode(b, false)
+				r, n, err := watchqueue.Decode(b, c.revisions.Load())
 				if err != nil {
 					yield(nil, fmt.Errorf("daemon: record: %w", err))
 					return

@@ -17,8 +17,8 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // Calls made at once on one Client, some given up on half way, each get
@@ -79,7 +79,7 @@ func TestConcurrentCallsOnOneClient(t *testing.T) {
 
 // fakeDaemon accepts one connection on a socket of its own and hands it to
 // serve, which plays the daemon's part with raw frames. It plays a daemon
-// of before wire.OpPipes: it answers the client's first request, OpPipes,
+// of before daemon.OpPipes: it answers the client's first request, OpPipes,
 // EOPNOTSUPP, and the connection stays on the socket.
 func fakeDaemon(t *testing.T, serve func(conn net.Conn)) string {
 	t.Helper()
@@ -98,8 +98,8 @@ func fakeDaemon(t *testing.T, serve func(conn net.Conn)) string {
 		}
 		defer conn.Close()
 		f, _, err := wire.ReadFrame(conn, nil)
-		if err != nil || f.Op != wire.OpPipes {
-			t.Errorf("fake daemon: first frame %v, %v; want %v", f.Op, err, wire.OpPipes)
+		if err != nil || f.Op != daemon.OpPipes {
+			t.Errorf("fake daemon: first frame %v, %v; want %v", f.Op, err, daemon.OpPipes)
 			return
 		}
 		reply, _ := wire.AppendReply(nil, f.ID, f.Op, unix.EOPNOTSUPP, "unknown op", nil)
@@ -132,7 +132,7 @@ func readRequest(t *testing.T, conn net.Conn) (uint32, int32) {
 // writeData replies to request id with data.
 func writeData(t *testing.T, conn net.Conn, id uint32, data string) {
 	t.Helper()
-	b, err := wire.AppendReply(nil, id, wire.OpRead, 0, "", &wire.DataReply{Data: []byte(data)})
+	b, err := wire.AppendReply(nil, id, daemon.OpRead, 0, "", &wire.DataReply{Data: []byte(data)})
 	if err == nil {
 		_, err = conn.Write(b)
 	}

@@ -14,10 +14,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // keepReplyBuffer bounds the replies a connection holds back to write
@@ -39,7 +38,7 @@ const socketReadBuffer = 8 << 10
 // so only this connection's goroutines wait on a slow client.
 //
 // Frames go through the socket, or through two pipes once the client
-// asks (wire.OpPipes, pipes.go); a third goroutine (watchHangUp) then
+// asks (pipes, pipes.go); a third goroutine (watchHangUp) then
 // waits for the socket's hang-up.
 type conn struct {
 	s    *Server
@@ -61,9 +60,11 @@ type conn struct {
 	wmu sync.Mutex
 
 	// Owned by the reader goroutine.
-	owed        []byte            // replies encoded and not yet written
+	owed        wire.Encoder      // replies encoded and not yet written, in owed.B
+	dec         wire.Decoder      // decodes requests (operation.handle)
 	handled     int               // requests handled so far
 	q           *watchqueue.Queue // the watch queue, once made
+	revisions   bool              // q keeps revisions (watch_revisions)
 	recordsDone chan struct{}     // closed when records returns; nil until q
 }
 
@@ -138,17 +139,17 @@ func (c *conn) read(ctx context.Context, fr *frameReader) error {
 			case f.Kind != wire.KindRequest:
 				c.reply(f.ID, f.Op, fmt.Errorf("daemon: client sent a %v frame: %w", f.Kind, unix.EPROTO), nil)
 				return false
-			case f.Op == wire.OpPipes:
+			case f.Op == opPipes.code:
 				return c.movePipes(f, fr)
 			}
 			c.handle(ctx, f)
 			// Replies wait for the requests that arrived with this one,
 			// to go out together, but not without bound.
-			return len(c.owed) < keepReplyBuffer || c.flush()
+			return len(c.owed.B) < keepReplyBuffer || c.flush()
 		},
 		// Every request that arrived is answered: the client is waiting.
 		idle: func() (ok, wrote bool) {
-			wrote = len(c.owed) > 0
+			wrote = len(c.owed.B) > 0
 			ok = c.flush()
 			return ok, wrote && ok
 		},
@@ -158,16 +159,16 @@ func (c *conn) read(ctx context.Context, fr *frameReader) error {
 	})
 }
 
-// movePipes answers OpPipes: it makes the connection's pipes, sends the
-// client its ends with the reply, and switches the connection to them;
-// false stops the socket's reader, so that serve reads on from the
-// pipes. OpPipes must come first and alone, so that no request is left
+// movePipes answers pipes (opPipes): it makes the connection's pipes,
+// sends the client its ends with the reply, and switches the connection
+// to them; false stops the socket's reader, so that serve reads on from
+// the pipes. pipes must come first and alone, so that no request is left
 // behind on the socket; the reply to one that does not is EPROTO, and the
 // connection ends. One the daemon cannot serve (out of descriptors, say)
 // gets the error and stays on the socket.
 func (c *conn) movePipes(f wire.Frame, fr *frameReader) bool {
 	if c.handled != 1 || fr.r != fr.w {
-		c.reply(f.ID, f.Op, fmt.Errorf("daemon: %v must be a connection's first request, alone: %w", f.Op, unix.EPROTO), nil)
+		c.reply(f.ID, f.Op, fmt.Errorf("daemon: %s must be a connection's first request, alone: %w", opPipes, unix.EPROTO), nil)
 		return false
 	}
 	p, err := newConnPipes(c.s.opts.SendBuffer)
@@ -226,16 +227,16 @@ func (c *conn) setDeadlines(now time.Time, drain time.Duration) {
 // close anything: it runs inside the frameReader's read, which Close
 // would wait for.
 func (c *conn) flush() bool {
-	if len(c.owed) == 0 {
+	if len(c.owed.B) == 0 {
 		return true
 	}
 	c.wmu.Lock()
-	_, err := c.out.Write(c.owed)
+	_, err := c.out.Write(c.owed.B)
 	c.wmu.Unlock()
-	if cap(c.owed) > keepReplyBuffer {
-		c.owed = nil
+	if cap(c.owed.B) > keepReplyBuffer {
+		c.owed.B = nil
 	} else {
-		c.owed = c.owed[:0]
+		c.owed.B = c.owed.B[:0]
 	}
 	return err == nil
 }
@@ -280,7 +281,7 @@ func (c *conn) records(q *watchqueue.Queue) {
 		if err != nil {
 			return // closed: the connection is going
 		}
-		frame, _ = wire.Frame{Kind: wire.KindRecord, Op: wire.OpWatch, Body: rec[:n]}.Append(frame[:0])
+		frame, _ = wire.Frame{Kind: wire.KindRecord, Op: watchCode, Body: rec[:n]}.Append(frame[:0])
 		c.wmu.Lock()
 		_, err = c.out.Write(frame)
 		c.wmu.Unlock()
@@ -302,133 +303,19 @@ func (c *conn) reply(id uint32, op wire.Op, err error, res wire.Message) {
 		}
 		msg = err.Error()
 	}
-	var ferr error
-	c.owed, ferr = wire.AppendReply(c.owed, id, op, errno, msg, res)
-	if ferr != nil {
-		c.owed, _ = wire.AppendReply(c.owed, id, op, unix.EMSGSIZE, ferr.Error(), nil)
+	if ferr := c.owed.Reply(id, op, errno, msg, res); ferr != nil {
+		c.owed.Reply(id, op, unix.EMSGSIZE, fmt.Sprintf("daemon: %s reply: %v", opName(op), ferr), nil)
 	}
 }
 
-// handle decodes one request, calls the store, and encodes the reply.
+// handle serves one request with its row of the table (ops.go).
 func (c *conn) handle(ctx context.Context, f wire.Frame) {
-	req, err := wire.NewRequest(f.Op)
-	if err != nil {
-		c.reply(f.ID, f.Op, err, nil)
+	h := lookup(f.Op)
+	if h == nil {
+		c.reply(f.ID, f.Op, fmt.Errorf("daemon: unknown op %d: %w", uint16(f.Op), unix.EOPNOTSUPP), nil)
 		return
 	}
-	if err := wire.Decode(f.Body, req); err != nil {
-		c.reply(f.ID, f.Op, fmt.Errorf("daemon: %v request: %w", f.Op, err), nil)
-		return
-	}
-	res, err := c.call(ctx, f.Op, req)
-	c.reply(f.ID, f.Op, err, res)
-}
-
-// call runs one operation as the connection's process.
-func (c *conn) call(ctx context.Context, op wire.Op, req wire.Message) (wire.Message, error) {
-	p := c.proc
-	switch r := req.(type) {
-	case *wire.AddRequest:
-		id, err := p.Add(ctx, r.Type, r.Description, r.Payload, keyring.Serial(r.Ring))
-		return &wire.SerialReply{Serial: int32(id)}, err
-	case *wire.SearchRequest:
-		id, err := p.Search(ctx, keyring.Serial(r.Ring), r.Type, r.Description, keyring.Serial(r.Dest))
-		return &wire.SerialReply{Serial: int32(id)}, err
-	case *wire.LinkRequest:
-		if op == wire.OpLink {
-			return &wire.Empty{}, p.Link(ctx, keyring.Serial(r.Key), keyring.Serial(r.Ring))
-		}
-		return &wire.Empty{}, p.Unlink(ctx, keyring.Serial(r.Key), keyring.Serial(r.Ring))
-	case *wire.UpdateRequest:
-		return &wire.Empty{}, p.Update(ctx, keyring.Serial(r.ID), r.Payload)
-	case *wire.GetKeyringIDRequest:
-		id, err := p.GetKeyringID(ctx, keyring.Serial(r.ID), r.Create)
-		return &wire.SerialReply{Serial: int32(id)}, err
-	case *wire.JoinSessionRequest:
-		id, err := p.JoinSession(ctx, r.Name)
-		return &wire.SerialReply{Serial: int32(id)}, err
-	case *wire.MoveRequest:
-		return &wire.Empty{}, p.Move(ctx, keyring.Serial(r.Key), keyring.Serial(r.From), keyring.Serial(r.To), uint(r.Flags))
-	case *wire.SetTimeoutRequest:
-		return &wire.Empty{}, p.SetTimeout(ctx, keyring.Serial(r.ID), time.Duration(r.Timeout))
-	case *wire.SetPermRequest:
-		return &wire.Empty{}, p.SetPerm(ctx, keyring.Serial(r.ID), perms.Mask(r.Perm))
-	case *wire.ChownRequest:
-		return &wire.Empty{}, p.Chown(ctx, keyring.Serial(r.ID), r.UID, r.GID)
-	case *wire.RestrictRequest:
-		return &wire.Empty{}, p.Restrict(ctx, keyring.Serial(r.Ring), r.Type, r.Restriction)
-	case *wire.RequestKeyRequest:
-		id, err := p.RequestKey(ctx, r.Type, r.Description, keyring.Serial(r.Dest))
-		return &wire.SerialReply{Serial: int32(id)}, err
-	case *wire.RequestKeyCalloutRequest:
-		id, c, err := p.RequestKeyWithCallout(ctx, r.Type, r.Description, r.Callout, keyring.Serial(r.Dest))
-		if c == nil {
-			return &wire.ConstructionReply{Serial: int32(id)}, err
-		}
-		return &wire.ConstructionReply{Constructing: true, Key: int32(c.Key), Authority: int32(c.Authority),
-			Token: string(c.Token), Op: c.Op, Type: c.Type, Description: c.Description, Callout: c.Callout,
-			UID: c.UID, GID: c.GID, Thread: int32(c.Thread), Process: int32(c.Process), Session: int32(c.Session)}, err
-	case *wire.AssumeAuthorityRequest:
-		id, err := p.AssumeAuthority(ctx, keyring.Serial(r.Key), keyring.AuthorityToken(r.Token))
-		return &wire.SerialReply{Serial: int32(id)}, err
-	case *wire.InstantiateRequest:
-		return &wire.Empty{}, p.Instantiate(ctx, keyring.Serial(r.Key), r.Payload, keyring.Serial(r.Ring))
-	case *wire.RejectRequest:
-		return &wire.Empty{}, p.Reject(ctx, keyring.Serial(r.Key), time.Duration(r.Timeout), unix.Errno(r.Errno), keyring.Serial(r.Ring))
-	case *wire.GetPersistentRequest:
-		id, err := p.GetPersistent(ctx, r.UID, keyring.Serial(r.Dest))
-		return &wire.SerialReply{Serial: int32(id)}, err
-	case *wire.Empty:
-		switch op {
-		case wire.OpPinSession:
-			// The pin is stored, not the connection's: it outlives the
-			// connection until someone unpins it, as it outlives a process.
-			id, err := p.PinSession(ctx)
-			return &wire.SerialReply{Serial: int32(id)}, err
-		case wire.OpStatus:
-			return c.s.status(c.peer.Cred.UID), nil
-		}
-	case *wire.WatchQueueRequest:
-		return &wire.Empty{}, c.makeQueue(int(r.Size), r.Filter)
-	case *wire.WatchRequest:
-		q, err := c.queue()
-		if err != nil {
-			return nil, err
-		}
-		return &wire.Empty{}, p.Watch(ctx, keyring.Serial(r.ID), q, int(r.Tag))
-	case *wire.KeyRequest:
-		id := keyring.Serial(r.ID)
-		switch op {
-		case wire.OpRead:
-			data, err := p.Read(ctx, id)
-			return &wire.DataReply{Data: data}, err
-		case wire.OpDescribe:
-			d, err := p.Describe(ctx, id)
-			return &wire.DescribeReply{Type: d.Type, UID: d.UID, GID: d.GID, Perm: uint32(d.Perm), Description: d.Description}, err
-		case wire.OpRevoke:
-			return &wire.Empty{}, p.Revoke(ctx, id)
-		case wire.OpInvalidate:
-			return &wire.Empty{}, p.Invalidate(ctx, id)
-		case wire.OpAdoptSession:
-			return &wire.Empty{}, p.AdoptSession(ctx, id)
-		case wire.OpKeys:
-			ids, err := p.Keys(ctx, id)
-			serials := make([]int32, len(ids))
-			for i, k := range ids {
-				serials[i] = int32(k)
-			}
-			return &wire.SerialsReply{Serials: serials}, err
-		case wire.OpClear:
-			return &wire.Empty{}, p.Clear(ctx, id)
-		case wire.OpUnpinSession:
-			return &wire.Empty{}, p.UnpinSession(ctx, id)
-		case wire.OpCompleteRequest:
-			id, err := p.CompleteRequest(ctx, id)
-			return &wire.SerialReply{Serial: int32(id)}, err
-		}
-	}
-	// NewRequest and this switch disagree: a bug here, not the client's.
-	panic(fmt.Sprintf("daemon: no handler for %v", op))
+	h.handle(ctx, c, f.ID, f.Body)
 }
 
 // queue returns the connection's watch queue, making it on first use,
@@ -444,9 +331,19 @@ func (c *conn) queue() (*watchqueue.Queue, error) {
 	return c.q, nil
 }
 
+// keepRevisions makes the watch queue keep revisions, once it is made
+// (watch_revisions): EBUSY if it is made already without them.
+func (c *conn) keepRevisions() error {
+	if c.q != nil && !c.q.Revisions() {
+		return fmt.Errorf("daemon: the connection's watch queue is made already, without revisions: %w", unix.EBUSY)
+	}
+	c.revisions = true
+	return nil
+}
+
 // makeQueue makes the connection's watch queue, of notes records (0: the
 // server's QueueSize), filtered by filter (the kernel's layout; empty for
-// none), and starts the goroutine that streams it (wire.OpWatchQueue).
+// none), and starts the goroutine that streams it (watch_queue).
 // A queue made already is EBUSY, as a sized pipe is; a bad size or
 // filter is EINVAL and leaves the connection without a queue, as before.
 func (c *conn) makeQueue(notes int, filter []byte) error {
@@ -456,7 +353,7 @@ func (c *conn) makeQueue(notes int, filter []byte) error {
 	if notes == 0 {
 		notes = c.s.opts.QueueSize
 	}
-	q := watchqueue.New(watchqueue.Options{})
+	q := watchqueue.New(watchqueue.Options{Revisions: c.revisions})
 	if err := q.SetSize(notes); err != nil {
 		return fmt.Errorf("daemon: sizing the watch queue: %w", err)
 	}

@@ -1,7 +1,8 @@
 //go:build linux
 
 // Package daemon serves a keyring.Store to other processes over a Unix
-// socket, speaking package wire, and is the Go client for it. It is the
+// socket, speaking the protocol its table of operations (ops.go) lays out
+// and internal/wire encodes, and is the Go client for it. It is the
 // foundation of the keyctl-go daemon: one process owns the store file
 // (bbolt locks it), and everyone else asks that process.
 //
@@ -50,13 +51,28 @@
 // SystemSocket, the system daemon's service user: see Trust), and gives
 // up after DefaultDialTimeout.
 //
+// The store's history goes through the daemon as well: StoreID names the
+// store and the history of it the daemon keeps, KeepRevisions (before
+// the first Watch) makes the connection's records carry the store's
+// revisions, and Changes gives what changed after one of them, as
+// keyring.Process.Changes does embedded; a history too long for one
+// reply comes in pages, which Changes puts together. package keyctl's
+// doc says how a client tells one store's revisions from another's.
+//
+// Each operation is one row of the daemon's table (ops.go): its code on
+// the wire, its name, and the call that serves it, whose argument and
+// result are the op's request and reply types. The daemon serves a request
+// through its row, and the Client's methods (calls.go) call through the
+// same row, so the two agree on every op's types by construction. How to
+// add one is below (Adding an operation).
+//
 // Dial then asks the daemon to move the connection's frames onto two
-// pipes it makes (wire.OpPipes): one for requests, one for replies and
+// pipes it makes (the pipes op): one for requests, one for replies and
 // records. The same bytes cost half as much there (a write and a read
 // take 1.4 µs on a pipe against 3.3 µs on the socket, on the development
 // machine), and system calls are most of a call's cost. The socket stays
 // open and silent: it says who the client is, and its hang-up ends the
-// connection. A daemon that does not know OpPipes answers EOPNOTSUPP, and
+// connection. A daemon that does not know pipes answers EOPNOTSUPP, and
 // the connection stays on the socket.
 //
 // A client call writes its request and reads its reply on the caller's
@@ -122,8 +138,53 @@
 //     when that connection ends. A call that waits for a construction
 //     (a read, request_key, CompleteRequest) holds its connection, no
 //     longer than keyring's ConstructionTimeout.
+//   - The history (changes) is filtered by the connection's uid and groups,
+//     as watches are: a change to a key the caller may not view is left
+//     out of the reply whole, description, serial and all, and the name
+//     of a key linked into one it may view is left out unless it may view
+//     that key too. What every caller does learn is the store's revision,
+//     which counts everyone's commits: how many there were, and when, not
+//     what or whose (the kernel's /proc/key-users tells every uid's key
+//     counts). The store's UUIDs (store_id) are no secret: they name the
+//     store, and grant nothing.
 //   - Logs (Options.Logger) carry uids and pids, never payloads. Refusals
 //     are logged at most once a second, with a count of the rest.
+//
+// # Adding an operation
+//
+// A new operation is a row of the table and the method that calls it;
+// nothing else in the daemon, its transport or the wire changes:
+//
+//  1. In package keyring, the Process method that does the work, its
+//     line in keyring.Caller, and the Tx method of the same name (a Tx is
+//     a Caller too: EOPNOTSUPP if the op cannot run in a transaction).
+//     The compiler then holds the Client to it (var _ keyring.Caller =
+//     (*Client)(nil)), and package keyctl's Caller has it at once,
+//     embedded or remote. An op about the connection rather than the
+//     store (watch_queue, watch_revisions, status) has no keyring method:
+//     its row calls the conn or the Server.
+//  2. In ops.go, the row: op(code, name, serve), code the next number
+//     unused (codes are never reused). serve takes the op's request and
+//     returns its reply, both message types of internal/wire: reuse one
+//     whose fields fit (KeyRequest, SerialReply, Empty...), or add a
+//     struct there with its EncodeFields and DecodeFields. serve acts as
+//     c.proc, whose credentials the kernel gave: nothing in the request
+//     says who asks.
+//  3. In calls.go, the Client's method of the same signature as the
+//     keyring one: it packs its arguments into the request, calls
+//     through the row (opX.call(ctx, c, req)) and unpacks the reply.
+//  4. go test ./daemon -run TestOpsFrozen -update appends the op to
+//     testdata/ops.golden, which freezes its code and its types' encoding
+//     from then on; TestOpsRoundTrip and FuzzOpBodies take its types
+//     from the row, with no sample to write. What remains to write is a
+//     test of the op in use, and, for one that reveals or grants
+//     anything, one in which a process of another uid asks and is
+//     refused (system_test.go).
+//
+// A daemon that does not know an op answers EOPNOTSUPP and the connection
+// carries on, so a client may try a new op on an old daemon. Changing an
+// op's request or reply would break older clients and daemons alike:
+// that is a new op, or a new wire.Version.
 //
 // # Caveats
 //

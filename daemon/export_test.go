@@ -27,6 +27,14 @@ func SetUserTmp(t interface{ Cleanup(func()) }, dir string) {
 	t.Cleanup(func() { userTmp = old })
 }
 
+// SetChangesPageSize sets the bytes of changes a reply carries until the
+// test ends; set it before the daemon starts, which reads it.
+func SetChangesPageSize(t interface{ Cleanup(func()) }, n int) {
+	old := changesPageSize
+	changesPageSize = n
+	t.Cleanup(func() { changesPageSize = old })
+}
+
 // Connections is how many connections srv is serving.
 func Connections(srv *Server) int { return srv.connections() }
 
@@ -37,3 +45,14 @@ func SetSystemSocket(t interface{ Cleanup(func()) }, path string) {
 	systemSocket = path
 	t.Cleanup(func() { systemSocket = old })
 }
+
+// The table's codes, for tests that write frames by hand.
+var (
+	OpAdd          = opAdd.code
+	OpRead         = opRead.code
+	OpDescribe     = opDescribe.code
+	OpGetKeyringID = opGetKeyringID.code
+	OpJoinSession  = opJoinSession.code
+	OpPipes        = opPipes.code
+	OpWatch        = opWatch.code
+)

@@ -11,7 +11,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
 // socketPair is a connected pair of Unix stream sockets, as net.Conns.
@@ -56,7 +56,7 @@ func TestFrameReaderReassembles(t *testing.T) {
 		}
 		frames = append(frames, body)
 		var err error
-		stream, err = wire.Frame{Kind: wire.KindRecord, ID: uint32(i), Op: wire.OpWatch, Body: body}.Append(stream)
+		stream, err = wire.Frame{Kind: wire.KindRecord, ID: uint32(i), Op: watchCode, Body: body}.Append(stream)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -106,7 +106,7 @@ func TestFrameReaderReassembles(t *testing.T) {
 func TestFrameReaderEnds(t *testing.T) {
 	t.Run("torn", func(t *testing.T) {
 		w, r := socketPair(t)
-		whole, _ := wire.Frame{Kind: wire.KindRequest, ID: 1, Op: wire.OpRead, Body: []byte{0, 0, 0, 1}}.Append(nil)
+		whole, _ := wire.Frame{Kind: wire.KindRequest, ID: 1, Op: opRead.code, Body: []byte{0, 0, 0, 1}}.Append(nil)
 		w.Write(whole[:len(whole)-1])
 		w.CloseWrite()
 		rc, _ := r.SyscallConn()

@@ -12,8 +12,8 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // Requests sent back to back in one write are each answered, in order,
@@ -40,7 +40,7 @@ func TestPipelinedRequests(t *testing.T) {
 		if i%50 == 49 {
 			id = big // a reply larger than the daemon's batch bound, now and then
 		}
-		batch, err = wire.AppendRequest(batch, uint32(i+1), wire.OpRead, &wire.KeyRequest{ID: int32(id)})
+		batch, err = wire.AppendRequest(batch, uint32(i+1), daemon.OpRead, &wire.KeyRequest{ID: int32(id)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func TestFramesInPieces(t *testing.T) {
 	e := newEnv(t, daemon.Options{})
 	ctx := context.Background()
 	c := rawConn(t, e.path)
-	req, err := wire.AppendRequest(nil, 1, wire.OpAdd, &wire.AddRequest{Type: "user", Description: "slow", Payload: []byte("trickled"), Ring: int32(keyring.UserKeyring)})
+	req, err := wire.AppendRequest(nil, 1, daemon.OpAdd, &wire.AddRequest{Type: "user", Description: "slow", Payload: []byte("trickled"), Ring: int32(keyring.UserKeyring)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +117,7 @@ func TestHangUpBehindData(t *testing.T) {
 		t.Fatal(err)
 	}
 	baseline := goleak.IgnoreCurrent()
-	req, err := wire.AppendRequest(nil, 1, wire.OpRead, &wire.KeyRequest{ID: int32(key)})
+	req, err := wire.AppendRequest(nil, 1, daemon.OpRead, &wire.KeyRequest{ID: int32(key)})
 	if err != nil {
 		t.Fatal(err)
 	}

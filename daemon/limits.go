@@ -20,7 +20,7 @@ const DefaultMaxConnsPerUID = 256
 
 // DefaultFirstRequestTimeout is how long a new connection has to send its
 // first whole request before it is cut (Options.FirstRequestTimeout). A
-// client sends it at once (Dial's wire.OpPipes), so 10 s only ever cuts
+// client sends it at once (Dial's pipes), so 10 s only ever cuts
 // connections opened to be held, which the per-uid limit would otherwise
 // let one user keep by the hundred, without ever being used.
 const DefaultFirstRequestTimeout = 10 * time.Second

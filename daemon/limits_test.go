@@ -14,8 +14,8 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // sharedSocket is a socket path in a fresh directory every user may
@@ -122,7 +122,7 @@ func TestFirstRequestTimeout(t *testing.T) {
 	var log lockedBuffer
 	e := newEnv(t, daemon.Options{FirstRequestTimeout: timeout, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 
-	request, err := wire.AppendRequest(nil, 1, wire.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(keyring.UserKeyring), Create: true})
+	request, err := wire.AppendRequest(nil, 1, daemon.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(keyring.UserKeyring), Create: true})
 	if err != nil {
 		t.Fatal(err)
 	}

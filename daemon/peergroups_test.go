@@ -20,9 +20,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // The environment of a raw adder: a client that connects, sends one
@@ -57,7 +57,7 @@ func runRawAdd() int {
 		return 1
 	}
 	ring, _ := strconv.Atoi(os.Getenv(rawAddRingEnv))
-	req, _ := wire.AppendRequest(nil, 1, wire.OpAdd, &wire.AddRequest{Type: "user", Description: os.Getenv(rawAddDescEnv), Payload: []byte("x"), Ring: int32(ring)})
+	req, _ := wire.AppendRequest(nil, 1, daemon.OpAdd, &wire.AddRequest{Type: "user", Description: os.Getenv(rawAddDescEnv), Payload: []byte("x"), Ring: int32(ring)})
 	if _, err := c.Write(req); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

@@ -12,10 +12,10 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
-// A connection's frames can leave the socket for two pipes (wire.OpPipes):
+// A connection's frames can leave the socket for two pipes (the pipes op, opPipes):
 // one the client writes its requests to, one the daemon writes its
 // replies and records to. Pipes carry the same bytes for less: on the
 // development machine a write and a read take 1.4 µs on a pipe against
@@ -112,11 +112,11 @@ func sendWithFDs(uc *net.UnixConn, frame []byte, fds []int) error {
 	return err
 }
 
-// receivePipes reads the reply to the OpPipes request id from the
+// receivePipes reads the reply to the pipes request id from the
 // socket, taking the descriptors that come with it. With the daemon's
 // pipes it returns the client's ends as streams: requests to write to,
 // replies to read. A daemon that answers with an error (one that does
-// not know OpPipes answers EOPNOTSUPP) leaves the connection on the
+// not know pipes answers EOPNOTSUPP) leaves the connection on the
 // socket: nil streams, no error. err is for a connection that cannot go
 // on.
 func receivePipes(uc *net.UnixConn, id uint32) (requests, replies *os.File, err error) {
@@ -130,7 +130,7 @@ func receivePipes(uc *net.UnixConn, id uint32) (requests, replies *os.File, err 
 	oob := make([]byte, unix.CmsgSpace(2*4))
 	for !wire.FrameBuffered(buf) {
 		if len(buf) == cap(buf) {
-			return nil, nil, fmt.Errorf("daemon: reply to %v over %d bytes: %w", wire.OpPipes, cap(buf), unix.EPROTO)
+			return nil, nil, fmt.Errorf("daemon: reply to %s over %d bytes: %w", opPipes, cap(buf), unix.EPROTO)
 		}
 		n, oobn, _, _, err := uc.ReadMsgUnix(buf[len(buf):cap(buf)], oob)
 		if err != nil {
@@ -151,7 +151,7 @@ func receivePipes(uc *net.UnixConn, id uint32) (requests, replies *os.File, err 
 	case err != nil:
 		return nil, nil, err
 	case m != len(buf) || f.Kind != wire.KindReply || f.ID != id:
-		return nil, nil, fmt.Errorf("daemon: unexpected %v frame %d answering %v: %w", f.Kind, f.ID, wire.OpPipes, unix.EPROTO)
+		return nil, nil, fmt.Errorf("daemon: unexpected %v frame %d answering %s: %w", f.Kind, f.ID, opPipes, unix.EPROTO)
 	}
 	errno, _, err := wire.DecodeReply(f.Body, &wire.Empty{})
 	switch {
@@ -160,7 +160,7 @@ func receivePipes(uc *net.UnixConn, id uint32) (requests, replies *os.File, err 
 	case errno != 0:
 		return nil, nil, nil // stay on the socket
 	case len(fds) != 2:
-		return nil, nil, fmt.Errorf("daemon: %v reply with %d descriptors, want 2: %w", wire.OpPipes, len(fds), unix.EPROTO)
+		return nil, nil, fmt.Errorf("daemon: %s reply with %d descriptors, want 2: %w", opPipes, len(fds), unix.EPROTO)
 	}
 	requests = os.NewFile(uintptr(fds[0]), "daemon requests")
 	replies = os.NewFile(uintptr(fds[1]), "daemon replies")

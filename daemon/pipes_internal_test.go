@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // pipeServer serves a fresh store on a socket for one test.
@@ -122,20 +122,20 @@ func TestPipesOnlyFirstAndAlone(t *testing.T) {
 	_, path := pipeServer(t)
 	cases := map[string]func(t *testing.T, uc *net.UnixConn){
 		"after a request": func(t *testing.T, uc *net.UnixConn) {
-			if _, err := uc.Write(rawRequest(t, 1, wire.OpRead, &wire.KeyRequest{ID: 12345})); err != nil {
+			if _, err := uc.Write(rawRequest(t, 1, opRead.code, &wire.KeyRequest{ID: 12345})); err != nil {
 				t.Fatal(err)
 			}
 			f, _, err := wire.ReadFrame(uc, nil)
 			if err != nil || f.ID != 1 {
 				t.Fatalf("reply to the read: %+v, %v", f, err)
 			}
-			if _, err := uc.Write(rawRequest(t, 2, wire.OpPipes, &wire.Empty{})); err != nil {
+			if _, err := uc.Write(rawRequest(t, 2, opPipes.code, &wire.Empty{})); err != nil {
 				t.Fatal(err)
 			}
 		},
 		"with a request behind it": func(t *testing.T, uc *net.UnixConn) {
-			b := rawRequest(t, 2, wire.OpPipes, &wire.Empty{})
-			b = append(b, rawRequest(t, 3, wire.OpRead, &wire.KeyRequest{ID: 12345})...)
+			b := rawRequest(t, 2, opPipes.code, &wire.Empty{})
+			b = append(b, rawRequest(t, 3, opRead.code, &wire.KeyRequest{ID: 12345})...)
 			if _, err := uc.Write(b); err != nil {
 				t.Fatal(err)
 			}

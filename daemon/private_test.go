@@ -18,9 +18,9 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // rawClientEnv makes the child a hostile client that speaks the wire
@@ -46,7 +46,7 @@ func runRawClient() int {
 		return 0
 	}
 	defer c.Close()
-	req, err := wire.AppendRequest(nil, 1, wire.OpAdd, &wire.AddRequest{Type: "user", Description: "planted", Payload: []byte("x"), Ring: int32(keyring.UserKeyring)})
+	req, err := wire.AppendRequest(nil, 1, daemon.OpAdd, &wire.AddRequest{Type: "user", Description: "planted", Payload: []byte("x"), Ring: int32(keyring.UserKeyring)})
 	if err != nil {
 		rep.Err = err.Error()
 		return 0

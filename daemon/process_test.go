@@ -25,6 +25,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/childtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
@@ -225,7 +227,7 @@ func (d *daemonProcess) wait(t testing.TB) error {
 
 // A step of a scripted client: one call, named by Op.
 type step struct {
-	Op      string // add, read, describe, update, setperm, chown, watch, watchqueue, keyringid, fill, records, spin, dial, hold, adopt, join, pin, unpin, persistent, link, status
+	Op      string // add, read, describe, update, setperm, chown, watch, watchqueue, keyringid, fill, records, spin, dial, hold, adopt, join, pin, unpin, persistent, link, status, changes, revoke, unlink
 	Name    string `json:",omitempty"` // add, join: remember the new key by this name
 	Key     int32  `json:",omitempty"` // the key, or the ring for keyringid
 	Ref     string `json:",omitempty"` // the key, as named by an earlier add of this script
@@ -237,6 +239,7 @@ type step struct {
 	UID     uint32 `json:",omitempty"` // chown, persistent
 	Tag     int    `json:",omitempty"` // watch
 	N       int    `json:",omitempty"` // records: how many key records to wait for; spin: the payload's size; hold: connections to try; watchqueue: notes
+	Rev     uint64 `json:",omitempty"` // changes: the revision to ask for the changes after
 }
 
 // What a step did, one JSON line on the script's stdout per step.
@@ -255,6 +258,9 @@ type outcome struct {
 	DialErr string `json:",omitempty"`
 	// Status is the daemon's answer to a status step.
 	Status *daemon.Status `json:",omitempty"`
+	// Changes are the changes a changes step was told of, as changeText
+	// writes them.
+	Changes []string `json:",omitempty"`
 }
 
 // runScript dials the daemon and runs the steps, printing each outcome
@@ -342,6 +348,22 @@ func (s step) run(ctx context.Context, c *daemon.Client, named map[string]keyrin
 		o.Serial = int32(id)
 	case "link":
 		err = c.Link(ctx, key, keyring.Serial(s.Ring))
+	case "changes":
+		// The changes after Rev of the daemon's store, or, with Desc
+		// "nil", of its history in a store of UUID nil.
+		var store keyring.StoreID
+		if store, err = c.StoreID(ctx); s.Desc == "nil" {
+			store.UUID = uuid.Nil
+		}
+		if err == nil {
+			var cs []keyring.Change
+			cs, _, err = c.Changes(ctx, store, s.Rev)
+			o.Changes = changeTexts(cs)
+		}
+	case "revoke":
+		err = c.Revoke(ctx, key)
+	case "unlink":
+		err = c.Unlink(ctx, key, keyring.Serial(s.Ring))
 	case "status":
 		var st daemon.Status
 		st, err = c.Status(ctx)

@@ -20,10 +20,10 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
-	"github.com/keyctl-go/keyctl-go/wire"
 )
 
 // A watcher that never reads loses records, and nobody else waits for it:
@@ -276,9 +276,9 @@ func TestMalformedFrames(t *testing.T) {
 	}{
 		{"unknown op", 999, nil, unix.EOPNOTSUPP},
 		{"op 0", 0, nil, unix.EOPNOTSUPP},
-		{"truncated body", wire.OpRead, []byte{0, 0}, unix.EBADMSG},
-		{"trailing bytes", wire.OpRead, []byte{0, 0, 0, 1, 0}, unix.EBADMSG},
-		{"string longer than the frame", wire.OpJoinSession, []byte{0x7f, 0xff, 0xff, 0xff, 'x'}, unix.EBADMSG},
+		{"truncated body", daemon.OpRead, []byte{0, 0}, unix.EBADMSG},
+		{"trailing bytes", daemon.OpRead, []byte{0, 0, 0, 1, 0}, unix.EBADMSG},
+		{"string longer than the frame", daemon.OpJoinSession, []byte{0x7f, 0xff, 0xff, 0xff, 'x'}, unix.EBADMSG},
 	}
 	for _, tt := range recoverable {
 		t.Run(tt.name, func(t *testing.T) {
@@ -292,7 +292,7 @@ func TestMalformedFrames(t *testing.T) {
 				t.Fatalf("reply to %d: errno %v, want %v to 77", f.ID, errno, tt.want)
 			}
 			// The frame was whole, so the connection goes on.
-			ok, _ := wire.Frame{Kind: wire.KindRequest, ID: 78, Op: wire.OpDescribe, Body: wire.Encode(nil, &wire.KeyRequest{ID: int32(key)})}.Append(nil)
+			ok, _ := wire.Frame{Kind: wire.KindRequest, ID: 78, Op: daemon.OpDescribe, Body: wire.Encode(nil, &wire.KeyRequest{ID: int32(key)})}.Append(nil)
 			if _, err := c.Write(ok); err != nil {
 				t.Fatal(err)
 			}
@@ -531,7 +531,7 @@ func TestCloseWithClientIgnoringReplies(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer rude.Close()
-	req, _ := wire.Frame{Kind: wire.KindRequest, ID: 1, Op: wire.OpRead, Body: wire.Encode(nil, &wire.KeyRequest{ID: int32(key)})}.Append(nil)
+	req, _ := wire.Frame{Kind: wire.KindRequest, ID: 1, Op: daemon.OpRead, Body: wire.Encode(nil, &wire.KeyRequest{ID: int32(key)})}.Append(nil)
 	sent := make(chan struct{})
 	go func() {
 		defer close(sent)

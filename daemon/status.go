@@ -9,7 +9,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
 // Status is what a daemon says of itself (Client.Status): what it serves
@@ -36,11 +36,11 @@ type UserStatus struct {
 	Watches int // watches they hold, all of them together
 }
 
-// Status asks the daemon about itself (wire.OpStatus). A daemon too old
-// to know the question answers EOPNOTSUPP.
+// Status asks the daemon about itself (status). A daemon too old to know
+// the question answers EOPNOTSUPP.
 func (c *Client) Status(ctx context.Context) (Status, error) {
-	var res wire.StatusReply
-	if err := c.call(ctx, wire.OpStatus, &wire.Empty{}, &res); err != nil {
+	res, err := opStatus.call(ctx, c, wire.Empty{})
+	if err != nil {
 		return Status{}, err
 	}
 	st := Status{Socket: res.Socket, Store: res.Store, Private: res.Private, Uptime: time.Duration(res.Uptime)}
@@ -50,18 +50,18 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return st, nil
 }
 
-// status answers wire.OpStatus for a client of uid: every uid's row for
+// status answers status (opStatus) for a client of uid: every uid's row for
 // root, uid's alone for anyone else. Only the kernel's word on who asks
 // (the connection's SO_PEERCRED) decides, as for every call. The
 // connections are the gate's count, those that count against
 // Options.MaxConnsPerUID: a KCM socket sharing the gate counts too.
-func (s *Server) status(uid uint32) *wire.StatusReply {
+func (s *Server) status(uid uint32) wire.StatusReply {
 	conns := s.gate.connsByUID(uid == 0, uid)
 	store := s.store.Path()
 	if abs, err := filepath.Abs(store); err == nil {
 		store = abs // as this process, in its working directory, means it
 	}
-	res := &wire.StatusReply{
+	res := wire.StatusReply{
 		Socket:  s.path,
 		Store:   store,
 		Private: s.gate.Private(),

@@ -326,3 +326,119 @@ func TestSystemModeTwoUsers(t *testing.T) {
 		t.Errorf("bob's open key holds %q, %v", data, err)
 	}
 }
+
+// The store's history goes to every user of the system daemon, each told
+// only of what they may view: bob, a real process of his own uid, asks
+// for every change since the daemon started and hears nothing of
+// alice's private keys, not their descriptions, serials, updates or
+// destruction, while alice's keyring that she opened to others is heard,
+// with the name of her private key linked into it left out. A revision
+// asked of a store of UUID nil, which none has, is refused.
+func TestSystemModeHistoryIsTheCallersOwn(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: the system daemon runs as root and its clients as other uids")
+	}
+	socket, storePath := systemPaths(t)
+	if err := daemon.PrepareSystemDirs(socket, storePath); err != nil {
+		t.Fatal(err)
+	}
+	store, err := keyring.Open(storePath, keyring.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := daemon.Listen(socket, store, daemon.Options{})
+	if err != nil {
+		store.Close()
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve() }()
+	t.Cleanup(func() {
+		srv.Close()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		store.Close()
+	})
+	ctx := context.Background()
+	_, start, err := store.Process(perms.Cred{}).Changes(ctx, store.ID(), ^uint64(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bin := childBinary(t)
+
+	viewable := perms.DefaultUserKey | perms.Mask(perms.View)<<perms.OtherShift
+	alices := startScript(t, bin, socket, alice, alice,
+		step{Op: "add", Name: "private", Type: "user", Desc: "alice-private-desc", Payload: "secret", Ring: int32(keyring.UserKeyring)},
+		step{Op: "add", Name: "open", Type: "keyring", Desc: "alice-open-ring", Ring: int32(keyring.UserKeyring)},
+		step{Op: "setperm", Ref: "open", Perm: uint32(viewable)},
+	)
+	private := alices.next("add").Serial
+	open := alices.next("add").Serial
+	if o := alices.next("setperm"); o.Errno != 0 {
+		t.Fatalf("alice's setperm: %v", unix.Errno(o.Errno))
+	}
+	// A second process of hers, which knows the open keyring's serial.
+	more := startScript(t, bin, socket, alice, alice,
+		step{Op: "link", Key: private, Ring: open},
+		step{Op: "update", Key: private, Payload: "secret 2"},
+		step{Op: "add", Name: "gone", Type: "user", Desc: "alice-gone-desc", Payload: "x", Ring: int32(keyring.UserKeyring)},
+		step{Op: "unlink", Ref: "gone", Ring: int32(keyring.UserKeyring)},
+	)
+	for _, op := range []string{"link", "update"} {
+		if o := more.next(op); o.Errno != 0 {
+			t.Fatalf("alice's %s: %v", op, unix.Errno(o.Errno))
+		}
+	}
+	gone := more.next("add").Serial
+	if o := more.next("unlink"); o.Errno != 0 {
+		t.Fatalf("alice's unlink: %v", unix.Errno(o.Errno))
+	}
+
+	// What alice may see of it: her private key's changes, its
+	// destruction, by name. The same question from bob must hear none.
+	own, _, err := store.Process(perms.Cred{UID: alice, GID: alice}).Changes(ctx, store.ID(), start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownText := strings.Join(changeTexts(own), "\n")
+	for _, want := range []string{"alice-private-desc", "alice-gone-desc", "destroyed=true"} {
+		if !strings.Contains(ownText, want) {
+			t.Fatalf("alice's own history lacks %q, so bob's proves nothing:\n%s", want, ownText)
+		}
+	}
+
+	bobs := startScript(t, bin, socket, bob, bob,
+		step{Op: "changes", Rev: start},
+		step{Op: "changes", Rev: start, Desc: "nil"},
+	)
+	heard := bobs.next("changes")
+	if heard.Errno != 0 {
+		t.Fatalf("bob's changes: %v", unix.Errno(heard.Errno))
+	}
+	text := strings.Join(heard.Changes, "\n")
+	for _, secret := range []string{"alice-private-desc", "alice-gone-desc", "_uid." + strconv.Itoa(alice)} {
+		if strings.Contains(text, secret) {
+			t.Errorf("bob heard %q:\n%s", secret, text)
+		}
+	}
+	var linked bool
+	for _, line := range heard.Changes {
+		f := strings.Fields(line)
+		if f[1] == strconv.Itoa(int(private)) || f[1] == strconv.Itoa(int(gone)) {
+			t.Errorf("bob heard of a change to alice's private key %s: %s", f[1], line)
+		}
+		if f[1] == strconv.Itoa(int(open)) && f[2] == watchqueue.KeyLinked.String() && f[3] == strconv.Itoa(int(private)) {
+			linked = true
+			if want := `keyring "alice-open-ring"  ""`; !strings.HasSuffix(line, want) {
+				t.Errorf("bob heard the link into alice's open keyring as %s; want it to end %s", line, want)
+			}
+		}
+	}
+	if !linked {
+		t.Errorf("bob did not hear the link into the keyring alice opened to him:\n%s", text)
+	}
+	if o := bobs.next("changes"); unix.Errno(o.Errno) != unix.ESTALE || len(o.Changes) != 0 {
+		t.Errorf("bob's changes of a store of UUID nil: errno %v, %q; want ESTALE and nothing", unix.Errno(o.Errno), o.Changes)
+	}
+}

@@ -5,8 +5,11 @@ package keyctl
 import (
 	"context"
 	"errors"
+	"fmt"
 	"iter"
 	"sync"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/keyring"
@@ -26,6 +29,14 @@ type Caller interface {
 	// read in batches: breaking out of the loop drops the rest of the
 	// batch, so break only when done with the watches.
 	keyring.Watcher
+	// KeepRevisions makes the Caller's queue keep revisions: every record
+	// Records yields carries the store's revision (of the store and
+	// history StoreID names, which Changes takes it on from), and a loss
+	// record the revision of the last record before the gap. It must come before the
+	// first Watch, which makes the queue (EBUSY after, unless the queue
+	// keeps them already). A daemon too old to keep them answers
+	// EOPNOTSUPP, and the queue does not.
+	KeepRevisions(ctx context.Context) error
 	// Route is how the Caller reached its store.
 	Route() Route
 	// Close ends the Caller: its watches, the sessions it joined, and
@@ -47,11 +58,12 @@ type remote struct {
 	size   int // 0: the daemon's
 	filter *watchqueue.Filter
 
-	mu     sync.Mutex // guards q, set, err
-	q      *watchqueue.Queue
-	set    bool  // the daemon's queue was sized and filtered
-	err    error // why the pump stopped, if the connection broke
-	pumped chan struct{}
+	mu        sync.Mutex // guards q, set, revisions, err
+	q         *watchqueue.Queue
+	set       bool  // the daemon's queue was sized and filtered
+	revisions bool  // the daemon's queue keeps revisions, and so does q
+	err       error // why the pump stopped, if the connection broke
+	pumped    chan struct{}
 }
 
 func newRemote(c *daemon.Client, r Route, o Options) *remote {
@@ -67,6 +79,22 @@ func (r *remote) Watch(ctx context.Context, id keyring.Serial, tag int) error {
 	return r.Client.Watch(ctx, id, tag)
 }
 
+func (r *remote) KeepRevisions(ctx context.Context) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.revisions {
+		return nil
+	}
+	if r.q != nil {
+		return fmt.Errorf("keyctl: keep revisions: the queue is made already: %w", unix.EBUSY)
+	}
+	if err := r.Client.KeepRevisions(ctx); err != nil {
+		return err
+	}
+	r.revisions = true
+	return nil
+}
+
 // start sizes and filters the daemon's queue, once, makes the local queue
 // and starts the pump.
 func (r *remote) start(ctx context.Context) error {
@@ -79,7 +107,7 @@ func (r *remote) start(ctx context.Context) error {
 	if size == 0 {
 		size = daemon.DefaultQueueSize
 	}
-	q := watchqueue.New(watchqueue.Options{})
+	q := watchqueue.New(watchqueue.Options{Revisions: r.revisions})
 	if err := q.SetSize(size); err != nil {
 		return err
 	}
@@ -108,8 +136,23 @@ func (r *remote) pump(q *watchqueue.Queue) {
 			return
 		}
 		buf = rec.AppendBinary(buf[:0], false)
-		q.Post(buf, rec.Header().Tag(), 0)
+		q.Post(buf, rec.Header().Tag(), revision(rec))
 	}
+}
+
+// revision is the revision rec carries, 0 from a queue that keeps none.
+func revision(rec watchqueue.Record) uint64 {
+	switch r := rec.(type) {
+	case watchqueue.KeyNotification:
+		return r.Revision
+	case watchqueue.Removal:
+		return r.Revision
+	case watchqueue.Loss:
+		return r.Revision
+	case watchqueue.Raw:
+		return r.Revision
+	}
+	return 0
 }
 
 func (r *remote) Records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
@@ -155,8 +198,9 @@ type embedded struct {
 	size   int
 	filter *watchqueue.Filter
 
-	mu sync.Mutex // guards q
-	q  *watchqueue.Queue
+	mu        sync.Mutex // guards q, revisions
+	q         *watchqueue.Queue
+	revisions bool // q keeps revisions, once made
 }
 
 func newEmbedded(s *keyring.Store, r Route, o Options) *embedded {
@@ -181,7 +225,7 @@ func (e *embedded) queue() (*watchqueue.Queue, error) {
 	if e.q != nil {
 		return e.q, nil
 	}
-	q := watchqueue.New(watchqueue.Options{})
+	q := watchqueue.New(watchqueue.Options{Revisions: e.revisions})
 	if err := q.SetSize(e.size); err != nil {
 		return nil, err
 	}
@@ -192,6 +236,16 @@ func (e *embedded) queue() (*watchqueue.Queue, error) {
 	}
 	e.q = q
 	return q, nil
+}
+
+func (e *embedded) KeepRevisions(context.Context) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.q != nil && !e.q.Revisions() {
+		return fmt.Errorf("keyctl: keep revisions: the queue is made already: %w", unix.EBUSY)
+	}
+	e.revisions = true
+	return nil
 }
 
 func (e *embedded) Watch(ctx context.Context, id keyring.Serial, tag int) error {

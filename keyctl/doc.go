@@ -53,6 +53,33 @@
 // A program that starts a daemon of its own, as keyctl-go's watch does,
 // starts it at StoreSocket, which is where steps 2 and 4 look.
 //
+// # Revisions and the store's identity
+//
+// A store counts its commits: its revision. A Caller that calls
+// KeepRevisions before its first Watch hears every record with the
+// revision of the commit that posted it, and a loss record with the
+// revision of the last record delivered before the gap; Changes gives
+// what changed after a revision, from the history the store keeps in
+// memory (its latest keyring.DefaultHistoryLen changes, since it opened),
+// filtered to the keys the caller may view, as records are. Together
+// they let a consumer that lost records, or went away, catch up without
+// reading everything again, embedded and through a daemon alike.
+//
+// A revision means something only in the history that counted it, and
+// StoreID names that history: the store's UUID (keyring.Store.UUID, made
+// with the store and kept in its file, its log and its key file), and the
+// UUID of its history, made each time the store is opened. A consumer
+// keeps the StoreID with every revision it keeps, and passes both to
+// Changes, which refuses a revision of another store with
+// keyring.ErrOtherStore, and one of another opening of the same store, or
+// older than the history reaches, with keyring.ErrCompacted (both ESTALE):
+// either way, the consumer reads afresh what it needs. A consumer that
+// reconnects to another store at the same path, the same store deleted
+// and made anew, or the store restored from a backup (its UUID, an older
+// revision, and revisions counted anew from there, which are not the ones
+// the consumer saw) never has its revision read as the store's. Package
+// secrets' WatchFrom does all of this for secrets.
+//
 // # Caveats
 //
 //   - A remote Caller acts with the credentials the kernel gives the

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/keyctl"
@@ -158,5 +159,81 @@ func TestWatchQueueSizeChecked(t *testing.T) {
 			t.Errorf("%v: Watch with a queue of %d: %v; want EINVAL", c.Route(), e.opts.QueueSize, err)
 		}
 		c.Close()
+	}
+}
+
+// A Caller that keeps revisions hears each change with the revision the
+// store's history gives it, of the store StoreUUID names, embedded and
+// through a daemon alike; one that watches first is too late (EBUSY).
+func TestRevisionsTheSameEmbeddedAndRemote(t *testing.T) {
+	for _, remote := range []bool{false, true} {
+		e := newEnv(t)
+		e.opts.Store = filepath.Join(shortTempDir(t), "r.db")
+		if remote {
+			e.serve(e.storeSocket(), false)
+		}
+		c, err := keyctl.Open(ctx, e.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.KeepRevisions(ctx); err != nil {
+			t.Fatalf("%v: KeepRevisions: %v", c.Route(), err)
+		}
+		store, err := c.StoreID(ctx)
+		if err != nil || store.UUID == uuid.Nil || store.History == uuid.Nil {
+			t.Fatalf("%v: StoreID = %v, %v", c.Route(), store, err)
+		}
+		_, start, err := c.Changes(ctx, store, ^uint64(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ring, err := c.Add(ctx, "keyring", "watched", nil, keyring.UserKeyring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Watch(ctx, ring, 1); err != nil {
+			t.Fatal(err)
+		}
+		key, err := c.Add(ctx, "user", "k", []byte("v"), ring)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs, _, err := c.Changes(ctx, store, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want uint64
+		for _, ch := range cs {
+			if ch.Key == ring && ch.Subtype == watchqueue.KeyLinked && ch.Aux == key {
+				want = ch.Revision
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		for rec, err := range c.Records(rctx) {
+			if err != nil {
+				t.Fatalf("%v: Records: %v", c.Route(), err)
+			}
+			if n, ok := rec.(watchqueue.KeyNotification); !ok || n.Aux != uint32(key) || n.Revision != want || want == 0 {
+				t.Errorf("%v: record %#v; want the link of %v at revision %d", c.Route(), rec, key, want)
+			}
+			break
+		}
+		cancel()
+
+		if !remote {
+			continue // the store is c's while it is open
+		}
+		late, err := keyctl.Open(ctx, e.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := late.Watch(ctx, ring, 2); err != nil {
+			t.Fatal(err)
+		}
+		if err := late.KeepRevisions(ctx); !errors.Is(err, unix.EBUSY) {
+			t.Errorf("%v: KeepRevisions after a Watch: %v, want EBUSY", late.Route(), err)
+		}
+		late.Close()
 	}
 }

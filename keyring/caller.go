@@ -96,6 +96,12 @@ type Caller interface {
 	PinSession(ctx context.Context) (Serial, error)
 	// UnpinSession lets go of a PinSession hold; see Process.UnpinSession.
 	UnpinSession(ctx context.Context, id Serial) error
+	// StoreID is the store's identity and its history's, which scope its
+	// revisions; see StoreID.
+	StoreID(ctx context.Context) (StoreID, error)
+	// Changes is what changed after a revision of the store, as far as
+	// the caller may see; see Process.Changes.
+	Changes(ctx context.Context, from StoreID, after uint64) ([]Change, uint64, error)
 }
 
 // A Process is the embedded Caller; the compiler keeps the two in step.

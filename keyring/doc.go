@@ -47,7 +47,7 @@
 // A change is acknowledged once it is durable, and its notifications are
 // posted once it is durable too, in commit order, never for an operation
 // that failed; each carries the store's revision for queues that keep
-// revisions. Concurrent changes share fsyncs (see keystore.DB.Update). A
+// revisions, which means something only with the StoreID it came from. Concurrent changes share fsyncs (see keystore.DB.Update). A
 // reader may see a change up to one fsync before it is durable (see
 // keystore's Caveats).
 //
@@ -167,7 +167,10 @@
 //     anonymous sessions held.
 //   - The history of changes (Process.Changes, history.go) lives in memory
 //     too, its latest Options.HistoryLen changes: a store opened again
-//     remembers nothing from before. The kernel keeps none.
+//     remembers nothing from before, and has a new StoreID.History, which
+//     refuses the revisions of the history before (a backup restored
+//     counts its revisions anew from the backup's). The kernel keeps
+//     none, and numbers no revisions.
 //   - A store shared by hosts (keystore.Options.Etcd, docs/etcd.md) is one
 //     key space for processes on many hosts, which the kernel never is.
 //     Every host's commits are delivered to every host's watchers from

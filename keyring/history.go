@@ -28,6 +28,18 @@ type compactedError struct{}
 func (*compactedError) Error() string { return "keyring: changes compacted" }
 func (*compactedError) Unwrap() error { return unix.ESTALE }
 
+// ErrOtherStore means Changes was asked for changes after a revision of
+// another store than this one (see Store.UUID): the revision counts that
+// store's changes, not these, and nothing can be said of what changed
+// since. It unwraps to ESTALE, as ErrCompacted does, and asks the same of
+// the caller: read afresh what it needs.
+var ErrOtherStore error = &otherStoreError{}
+
+type otherStoreError struct{}
+
+func (*otherStoreError) Error() string { return "keyring: a revision of another store" }
+func (*otherStoreError) Unwrap() error { return unix.ESTALE }
+
 // Change is one notification the store posted, with the names of the
 // keys it concerned as they were when it was committed, so that a key
 // unlinked and destroyed since still has one.
@@ -117,21 +129,36 @@ func (s *Store) record(events []event, destroyed []Serial, names []keyName, rev 
 	}
 }
 
-// Changes returns the changes committed after revision after, in commit
-// order, and the revision they reach (the latest change the store
-// posted). A change is returned if the caller may View its key as the
-// change left it (the kernel asks the same of a watcher when it posts);
-// the name of its Aux only if the caller may View that key too. after is
-// an Event's or a record's revision, or a revision Changes returned.
+// Changes returns the changes committed after revision after of the
+// store and history from names (the StoreID the caller had with the
+// revision), in commit order, and the revision they reach (the latest
+// change the store posted). A change is returned if the caller may View
+// its key as the change left it (the kernel asks the same of a watcher
+// when it posts); the name of its Aux only if the caller may View that
+// key too. after is an Event's or a record's revision, or a revision
+// Changes returned.
 //
-// The store remembers its latest Options.HistoryLen changes, in memory:
-// asking for changes it no longer has, or that were made before it was
-// opened, is ErrCompacted.
-func (p *Process) Changes(ctx context.Context, after uint64) ([]Change, uint64, error) {
+// A revision means something only in the history that counted it:
+// from.UUID other than the store's (uuid.Nil included) is ErrOtherStore,
+// whatever after is, so that a revision kept from a store since deleted
+// and made anew is never read as one of this store's; from.History other
+// than this opening's is ErrCompacted, since that history is gone, and a
+// revision from it may be one this opening counted anew (a backup
+// restored). The store remembers its latest Options.HistoryLen changes,
+// in memory: asking for changes it no longer has, or that were made
+// before it was opened, is ErrCompacted too. On an error the revision
+// returned is 0.
+func (p *Process) Changes(ctx context.Context, from StoreID, after uint64) ([]Change, uint64, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, 0, err
 	}
 	s := p.s
+	switch id := s.ID(); {
+	case from.UUID != id.UUID:
+		return nil, 0, fmt.Errorf("keyring: changes after %d of store %v, asked of store %v: %w", after, from.UUID, id.UUID, ErrOtherStore)
+	case from.History != id.History:
+		return nil, 0, fmt.Errorf("keyring: changes after %d of history %v of store %v, which has opened since (history %v): %w", after, from.History, id.UUID, id.History, ErrCompacted)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	h := s.hist
@@ -139,7 +166,7 @@ func (p *Process) Changes(ctx context.Context, after uint64) ([]Change, uint64, 
 		return nil, 0, fmt.Errorf("keyring: changes after %d: the store keeps no history: %w", after, ErrCompacted)
 	}
 	if after < h.dropped {
-		return nil, h.current, fmt.Errorf("keyring: changes after %d: the history starts after %d: %w", after, h.dropped, ErrCompacted)
+		return nil, 0, fmt.Errorf("keyring: changes after %d: the history starts after %d: %w", after, h.dropped, ErrCompacted)
 	}
 	var out []Change
 	visit := func(c Change) {

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/notify"
 	"github.com/keyctl-go/keyctl-go/perms"
@@ -105,6 +107,8 @@ type Store struct {
 	sessions map[Serial]int               // of those, the ones held as a session (session.go)
 	hist     *history                     // the latest changes, nil if none are kept (history.go)
 
+	historyID uuid.UUID // made at Open: the history's identity (StoreID)
+
 	closing   chan struct{} // closed by Close, to stop the collector
 	wake      chan struct{} // a new expiry was committed: the collector looks again
 	collected sync.WaitGroup
@@ -147,6 +151,7 @@ func Open(path string, opts Options) (*Store, error) {
 		s.cache.rev = tx.Revision()
 		return nil
 	})
+	s.historyID = uuid.New()
 	switch {
 	case opts.HistoryLen == 0:
 		s.hist = newHistory(DefaultHistoryLen, s.cache.rev)

@@ -348,3 +348,19 @@ func (tx *Tx) UnpinSession(context.Context, Serial) error {
 func (tx *Tx) unsupported(op string) error {
 	return fmt.Errorf("keyring: %s in a transaction: %w", op, unix.EOPNOTSUPP)
 }
+
+// StoreID is the store's identity and its history's; see
+// Process.StoreID.
+func (tx *Tx) StoreID(context.Context) (StoreID, error) {
+	if tx.t == nil {
+		return StoreID{}, errTxDone
+	}
+	return tx.t.s.ID(), nil
+}
+
+// Changes is not offered in a transaction: EOPNOTSUPP. The history is of
+// commits, which a transaction is not yet, and it is kept under the lock
+// that a commit may be taking.
+func (tx *Tx) Changes(context.Context, StoreID, uint64) ([]Change, uint64, error) {
+	return nil, 0, tx.unsupported("changes")
+}

@@ -5,7 +5,8 @@
 // store: Set, Get, Delete and List, with an optional label and searchable
 // attributes, and Watch, which says what changed. It works the same
 // embedded (a *keyring.Process on a store the program opened) and over
-// the daemon (a *daemon.Client): both are a keyring.Caller.
+// the daemon (a *daemon.Client, or a keyctl.Caller): all are a
+// keyring.Caller.
 //
 // # Basics
 //
@@ -57,11 +58,14 @@
 //   - Put is last-writer-wins for the whole item: a label changed by one
 //     process while another sets the secret may be lost. Set reads the
 //     item to keep its label and attributes.
-//   - Over the daemon a Watch reports revision 0: the daemon's queues do
-//     not carry revisions. WatchFrom replays only embedded, from the
-//     store's history (keyring.Process.Changes), which is in memory and
-//     bounded: over the daemon, after a restart, or past the history, it
-//     starts with Compacted and the consumer lists again.
+//   - A Watch's revisions are of the store and history Watch.Store names
+//     (keyring.StoreID), and WatchFrom takes both. It replays from the
+//     store's history (keyring.Caller's Changes, embedded or through the
+//     daemon alike), which is in memory and bounded: after the store is
+//     opened again (a daemon restarted, a backup restored), for another
+//     store, or past the history, it starts with Compacted and the
+//     consumer lists again. A daemon too old to keep revisions gives
+//     events of revision 0, and WatchFrom starts with Compacted.
 //   - A Watch finds what changed by reading the keyring again when a
 //     notification says it changed, so a secret made and deleted before
 //     it looks is not reported; WatchFrom's replay, from the history,

@@ -30,9 +30,10 @@ const (
 	// what it watches again; the events after this one say what changed
 	// meanwhile, but not changes undone before it looked.
 	Lost
-	// Compacted: WatchFrom was asked for changes older than the history
-	// the store keeps. Read the service again (List); the events after
-	// this one are changes from now on.
+	// Compacted: WatchFrom was asked for changes the store's history
+	// cannot give: older than it reaches, or of another store or another
+	// opening of it (see WatchFrom). Read the service again (List); the
+	// events after this one are changes from now on.
 	Compacted
 )
 
@@ -62,8 +63,9 @@ type Event struct {
 	// Account is the secret's; "" for the service-wide kinds.
 	Account string
 	// Revision is the store's revision once the change committed, so
-	// events can be ordered against reads; 0 over the daemon, whose
-	// queues do not carry revisions.
+	// events can be ordered against reads and WatchFrom can resume after
+	// them; it is of the store and history Watch.Store names. 0 over a
+	// daemon too old to keep revisions.
 	Revision uint64
 }
 

@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
@@ -103,13 +104,17 @@ func serve(t testing.TB, store *keyring.Store) *daemon.Client {
 var socketOf sync.Map
 
 // another returns a second caller of the same kind as c: another Process
-// of alice, or another connection to the daemon serving store.
+// of alice, another connection to the daemon serving store, or another
+// keyctl.Caller through it.
 func another(t testing.TB, store *keyring.Store, c keyring.Caller) keyring.Caller {
 	t.Helper()
 	if _, ok := c.(*keyring.Process); ok {
 		return process(t, store, alice)
 	}
 	path, _ := socketOf.Load(store)
+	if _, ok := c.(keyctl.Caller); ok {
+		return openKeyctl(t, path.(string))
+	}
 	d, err := daemon.Dial(context.Background(), path.(string))
 	if err != nil {
 		t.Fatal(err)
@@ -128,5 +133,29 @@ func modes(t *testing.T, fn func(t *testing.T, store *keyring.Store, c keyring.C
 	t.Run("daemon", func(t *testing.T) {
 		store := openStore(t, keyring.Options{})
 		fn(t, store, serve(t, store))
+	})
+}
+
+// openKeyctl is a keyctl.Caller through the daemon at socket, closed when
+// the test ends.
+func openKeyctl(t testing.TB, socket string) keyctl.Caller {
+	t.Helper()
+	c, err := keyctl.Open(context.Background(), keyctl.Options{Socket: socket})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// modesAndKeyctl is modes, and once more through a keyctl.Caller on the
+// daemon, which relays its connection's records into a queue of its own.
+func modesAndKeyctl(t *testing.T, fn func(t *testing.T, store *keyring.Store, c keyring.Caller)) {
+	modes(t, fn)
+	t.Run("keyctl", func(t *testing.T) {
+		store := openStore(t, keyring.Options{})
+		serve(t, store)
+		path, _ := socketOf.Load(store)
+		fn(t, store, openKeyctl(t, path.(string)))
 	})
 }

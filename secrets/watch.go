@@ -39,6 +39,7 @@ var recordBuffer = 1024
 type Watch struct {
 	st      *Store
 	service string
+	store   keyring.StoreID // whose revisions the events carry; zero if unknown
 	src     watchSource
 
 	cancel context.CancelFunc
@@ -97,7 +98,13 @@ func (s *Store) newWatch(ctx context.Context, service string) (*Watch, error) {
 			return nil, err
 		}
 	}
-	src, err := newWatchSource(s.c)
+	// The StoreID scopes the revisions the Watch reports; a daemon too
+	// old to say it has no history to give either (see Watch.Store).
+	store, err := s.c.StoreID(ctx)
+	if err != nil && !errors.Is(err, unix.EOPNOTSUPP) {
+		return nil, err
+	}
+	src, err := newWatchSource(ctx, s.c)
 	if err != nil {
 		return nil, err
 	}
@@ -105,6 +112,7 @@ func (s *Store) newWatch(ctx context.Context, service string) (*Watch, error) {
 	w := &Watch{
 		st:       s,
 		service:  service,
+		store:    store,
 		src:      src,
 		cancel:   cancel,
 		done:     make(chan struct{}),
@@ -142,6 +150,14 @@ func (w *Watch) start(ctx context.Context) error {
 	}
 	return w.scanService(ctx, w.service, 0, 0, true)
 }
+
+// Store is the store, and the history of it, whose revisions the Watch's
+// events carry (keyring.StoreID): a consumer that keeps an event's
+// revision to resume from (WatchFrom) keeps this with it, since the
+// revision means nothing in another store, or in the same store opened
+// again. It is the zero StoreID over a daemon too old to say, whose
+// events carry no revisions either.
+func (w *Watch) Store() keyring.StoreID { return w.store }
 
 // Close stops the Watch and ends its watches. Events returns once it has
 // delivered what it had.

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/secrets"
 )
@@ -48,7 +50,7 @@ func lines(evs []secrets.Event) []string {
 
 // A Watch hears every change to the secrets of a service, whoever makes
 // it: creations, updates of the secret and of its label, deletions; with
-// the store's revisions, in commit order, when embedded.
+// the store's revisions, in commit order, embedded and over the daemon.
 func TestWatchService(t *testing.T) {
 	modes(t, func(t *testing.T, store *keyring.Store, c keyring.Caller) {
 		ctx := context.Background()
@@ -89,12 +91,13 @@ func TestWatchService(t *testing.T) {
 			}
 			got = append(got, evs...)
 		}
-		if _, embedded := c.(*keyring.Process); embedded {
-			for i := 1; i < len(got); i++ {
-				if got[i].Revision <= got[i-1].Revision || got[0].Revision == 0 {
-					t.Errorf("revisions not increasing: %v", got)
-				}
+		for i := 1; i < len(got); i++ {
+			if got[i].Revision <= got[i-1].Revision || got[0].Revision == 0 {
+				t.Errorf("revisions not increasing: %v", got)
 			}
+		}
+		if w.Store() != store.ID() {
+			t.Errorf("the Watch's revisions are store %v's; the store is %v", w.Store(), store.ID())
 		}
 	})
 }
@@ -236,70 +239,75 @@ func TestWatchLost(t *testing.T) {
 }
 
 // WatchFrom replays what changed in the service after a revision, by
-// name and with the revisions the changes had, then goes on as Watch.
+// name and with the revisions the changes had, then goes on as Watch:
+// embedded, over the daemon, and through keyctl's Caller on the daemon.
 func TestWatchFromReplays(t *testing.T) {
-	ctx := context.Background()
-	store := openStore(t, keyring.Options{})
-	st := secrets.New(process(t, store, alice), secrets.Options{})
-	w, err := st.Watch(ctx, "svc")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Set(ctx, "svc", "kept", []byte("1")); err != nil {
-		t.Fatal(err)
-	}
-	seen := events(t, w, 1)
-	w.Close()
-	// Away: changes to the service, and to another.
-	other := secrets.New(process(t, store, alice), secrets.Options{})
-	for _, step := range []func() error{
-		func() error { return other.Set(ctx, "svc", "kept", []byte("2")) },
-		func() error { return other.Set(ctx, "svc", "brief", []byte("x")) },
-		func() error { return other.Set(ctx, "elsewhere", "a", []byte("x")) },
-		func() error { return other.Delete(ctx, "svc", "brief") },
-		func() error { return other.Set(ctx, "svc", "new", []byte("x")) },
-	} {
-		if err := step(); err != nil {
+	modesAndKeyctl(t, func(t *testing.T, store *keyring.Store, c keyring.Caller) {
+		ctx := context.Background()
+		st := secrets.New(c, secrets.Options{})
+		w, err := st.Watch(ctx, "svc")
+		if err != nil {
 			t.Fatal(err)
 		}
-	}
-	w, err = st.WatchFrom(ctx, "svc", seen[0].Revision)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w.Close()
-	got := events(t, w, 4)
-	want := []string{"updated svc/kept", "created svc/brief", "deleted svc/brief", "created svc/new"}
-	if !slices.Equal(lines(got), want) {
-		t.Errorf("replayed %q, want %q", lines(got), want)
-	}
-	for i := 1; i < len(got); i++ {
-		if got[i].Revision <= got[i-1].Revision || got[0].Revision <= seen[0].Revision {
-			t.Errorf("revisions: %v after %v", got, seen)
+		if err := st.Set(ctx, "svc", "kept", []byte("1")); err != nil {
+			t.Fatal(err)
 		}
-	}
-	// Then live, with nothing reported twice.
-	if err := other.Set(ctx, "svc", "new", []byte("y")); err != nil {
-		t.Fatal(err)
-	}
-	if got := lines(events(t, w, 1)); !slices.Equal(got, []string{"updated svc/new"}) {
-		t.Errorf("live after the replay: %q", got)
-	}
-	// From the last revision seen: nothing to replay.
-	w2, err := st.WatchFrom(ctx, "svc", got[len(got)-1].Revision+1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer w2.Close()
-	other.Delete(ctx, "svc", "kept")
-	if got := lines(events(t, w2, 1)); !slices.Equal(got, []string{"deleted svc/kept"}) {
-		t.Errorf("WatchFrom the latest: %q", got)
-	}
+		seen := events(t, w, 1)
+		from := w.Store()
+		w.Close()
+		// Away: changes to the service, and to another.
+		other := secrets.New(another(t, store, c), secrets.Options{})
+		for _, step := range []func() error{
+			func() error { return other.Set(ctx, "svc", "kept", []byte("2")) },
+			func() error { return other.Set(ctx, "svc", "brief", []byte("x")) },
+			func() error { return other.Set(ctx, "elsewhere", "a", []byte("x")) },
+			func() error { return other.Delete(ctx, "svc", "brief") },
+			func() error { return other.Set(ctx, "svc", "new", []byte("x")) },
+		} {
+			if err := step(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		back := secrets.New(another(t, store, c), secrets.Options{})
+		w, err = back.WatchFrom(ctx, "svc", from, seen[0].Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w.Close()
+		got := events(t, w, 4)
+		want := []string{"updated svc/kept", "created svc/brief", "deleted svc/brief", "created svc/new"}
+		if !slices.Equal(lines(got), want) {
+			t.Errorf("replayed %q, want %q", lines(got), want)
+		}
+		for i := 1; i < len(got); i++ {
+			if got[i].Revision <= got[i-1].Revision || got[0].Revision <= seen[0].Revision {
+				t.Errorf("revisions: %v after %v", got, seen)
+			}
+		}
+		// Then live, with nothing reported twice.
+		if err := other.Set(ctx, "svc", "new", []byte("y")); err != nil {
+			t.Fatal(err)
+		}
+		got = events(t, w, 1)
+		if !slices.Equal(lines(got), []string{"updated svc/new"}) {
+			t.Errorf("live after the replay: %q", lines(got))
+		}
+		// From the last revision seen: nothing to replay.
+		w2, err := secrets.New(another(t, store, c), secrets.Options{}).WatchFrom(ctx, "svc", from, got[0].Revision)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer w2.Close()
+		other.Delete(ctx, "svc", "kept")
+		if got := lines(events(t, w2, 1)); !slices.Equal(got, []string{"deleted svc/kept"}) {
+			t.Errorf("WatchFrom the latest: %q", got)
+		}
+	})
 }
 
 // Where the history cannot say what happened, WatchFrom says Compacted
 // first: a revision older than the history, a service deleted meanwhile,
-// a store reached through the daemon.
+// a revision of another store.
 func TestWatchFromCompacted(t *testing.T) {
 	ctx := context.Background()
 	t.Run("too old", func(t *testing.T) {
@@ -308,7 +316,7 @@ func TestWatchFromCompacted(t *testing.T) {
 		for i := range 5 {
 			st.Set(ctx, "svc", fmt.Sprint(i), []byte("x"))
 		}
-		w, err := st.WatchFrom(ctx, "svc", 1)
+		w, err := st.WatchFrom(ctx, "svc", store.ID(), 1)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -328,7 +336,7 @@ func TestWatchFromCompacted(t *testing.T) {
 		w.Close()
 		st.DeleteService(ctx, "svc")
 		st.Set(ctx, "svc", "b", []byte("1"))
-		w, err := st.WatchFrom(ctx, "svc", seen[0].Revision)
+		w, err := st.WatchFrom(ctx, "svc", store.ID(), seen[0].Revision)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -337,16 +345,32 @@ func TestWatchFromCompacted(t *testing.T) {
 			t.Errorf("events %v", got)
 		}
 	})
-	t.Run("daemon", func(t *testing.T) {
-		store := openStore(t, keyring.Options{})
-		st := secrets.New(serve(t, store), secrets.Options{})
-		w, err := st.WatchFrom(ctx, "svc", 3)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer w.Close()
-		if got := events(t, w, 1); got[0] != (secrets.Event{Kind: secrets.Compacted, Service: "svc", Revision: 3}) {
-			t.Errorf("events %v", got)
-		}
+	t.Run("another store or history", func(t *testing.T) {
+		modes(t, func(t *testing.T, store *keyring.Store, c keyring.Caller) {
+			st := secrets.New(c, secrets.Options{})
+			w, _ := st.Watch(ctx, "svc")
+			st.Set(ctx, "svc", "a", []byte("1"))
+			st.Set(ctx, "svc", "b", []byte("1"))
+			seen := events(t, w, 2)
+			w.Close()
+			// The revision is this store's, and replayable here; said to
+			// be another store's, or of another opening of this one (a
+			// backup restored), it is not read as this one's.
+			for i, from := range []keyring.StoreID{
+				{UUID: uuid.New(), History: store.ID().History},
+				{UUID: store.UUID(), History: uuid.New()},
+			} {
+				w, err := secrets.New(another(t, store, c), secrets.Options{}).WatchFrom(ctx, "svc", from, seen[0].Revision)
+				if err != nil {
+					t.Fatal(err)
+				}
+				account := fmt.Sprint("c", i)
+				st.Set(ctx, "svc", account, []byte("1"))
+				if got := events(t, w, 2); got[0] != (secrets.Event{Kind: secrets.Compacted, Service: "svc", Revision: seen[0].Revision}) || lines(got[1:])[0] != "created svc/"+account {
+					t.Errorf("from %v: events %v", from, got)
+				}
+				w.Close()
+			}
+		})
 	})
 }

@@ -7,45 +7,42 @@ import (
 	"errors"
 	"fmt"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
 
-// WatchFrom is Watch for a consumer that has seen every change up to the
-// store's revision rev (an Event's Revision) and wants the ones after it:
-// a cache that went away for a while, a replica catching up. The changes
-// committed after rev are reported first, with their revisions, from the
-// history of changes the store keeps (keyring.Process.Changes), then
-// changes as they happen, as Watch reports them.
+// WatchFrom is Watch for a consumer that has seen every change up to
+// revision rev of store (an Event's Revision, and the Store of the Watch
+// that reported it) and wants the ones after it: a cache that went away
+// for a while, a replica catching up. The changes committed after rev are
+// reported first, with their revisions, from the history of changes the
+// store keeps (keyring.Caller's Changes, embedded or through the daemon,
+// which tells the caller only of keys it may view), then changes as they
+// happen, as Watch reports them.
 //
 // When they cannot be replayed, the first event is Compacted, with
 // Revision rev: the consumer lists the service again (List), and the
-// events after it are changes from then on. That is so when rev is older
-// than the history reaches (it holds the store's latest changes, in
-// memory, since it opened), over the daemon (which has no history to
-// give yet), and when what happened meanwhile cannot be told from the
-// history alone: a service deleted or cleared, a secret collected by the
-// store after it expired.
-func (s *Store) WatchFrom(ctx context.Context, service string, rev uint64) (*Watch, error) {
+// events after it are changes from then on. That is so when store is not
+// the store's StoreID now: another store (one deleted and made anew), or
+// the same store opened again, whose history, kept in memory, starts
+// then (a daemon restarted, a backup restored, whose revisions count anew
+// from the backup's); when rev is older than the history reaches; over a
+// daemon too old to give its history or revisions; and when what
+// happened meanwhile cannot be told from the history alone: a service
+// deleted or cleared, a secret collected by the store after it expired.
+func (s *Store) WatchFrom(ctx context.Context, service string, store keyring.StoreID, rev uint64) (*Watch, error) {
 	w, err := s.newWatch(ctx, service)
 	if err != nil {
 		return nil, err
 	}
-	err = s.retry(func() error { return w.startFrom(ctx, rev) })
+	err = s.retry(func() error { return w.startFrom(ctx, store, rev) })
 	if err != nil {
 		w.Close()
-		return nil, fmt.Errorf("secrets: watch %q from %d: %w", service, rev, err)
+		return nil, fmt.Errorf("secrets: watch %q from %d of store %v: %w", service, rev, store, err)
 	}
 	return w, nil
-}
-
-// historySource is a watchSource whose store keeps a history of changes.
-type historySource interface {
-	changes(ctx context.Context, after uint64) ([]keyring.Change, uint64, error)
-}
-
-func (s *queueSource) changes(ctx context.Context, after uint64) ([]keyring.Change, uint64, error) {
-	return s.p.Changes(ctx, after)
 }
 
 // errNoReplay says the changes since rev cannot be replayed.
@@ -55,9 +52,21 @@ var errNoReplay = errors.New("secrets: changes cannot be replayed")
 // catch it between two changes before it gives up on replaying.
 const replayTries = 8
 
-func (w *Watch) startFrom(ctx context.Context, rev uint64) error {
-	hs, ok := w.src.(historySource)
-	if !ok {
+// changes is the store's history after revision after, as the Watch's
+// caller may see it.
+func (w *Watch) changes(ctx context.Context, after uint64) ([]keyring.Change, uint64, error) {
+	return w.st.c.Changes(ctx, w.store, after)
+}
+
+// unreplayable reports whether err says that the history cannot answer:
+// it has forgotten, counts another store's changes, or is not kept (a
+// daemon too old to give it).
+func unreplayable(err error) bool {
+	return errors.Is(err, keyring.ErrCompacted) || errors.Is(err, keyring.ErrOtherStore) || errors.Is(err, unix.EOPNOTSUPP)
+}
+
+func (w *Watch) startFrom(ctx context.Context, store keyring.StoreID, rev uint64) error {
+	if store != w.store || w.store == (keyring.StoreID{}) || !w.src.revisions() {
 		w.compacted(rev)
 		return w.start(ctx)
 	}
@@ -65,8 +74,11 @@ func (w *Watch) startFrom(ctx context.Context, rev uint64) error {
 	// newest is the same before and after reading it.
 	var at uint64
 	for try := 0; ; try++ {
-		_, before, err := hs.changes(ctx, ^uint64(0))
+		_, before, err := w.changes(ctx, ^uint64(0))
 		if err != nil {
+			if !unreplayable(err) {
+				return err
+			}
 			w.compacted(rev)
 			return w.start(ctx)
 		}
@@ -74,7 +86,7 @@ func (w *Watch) startFrom(ctx context.Context, rev uint64) error {
 		if err := w.start(ctx); err != nil {
 			return err
 		}
-		_, after, err := hs.changes(ctx, ^uint64(0))
+		_, after, err := w.changes(ctx, ^uint64(0))
 		if err == nil && after == before {
 			at = after
 			break
@@ -84,9 +96,9 @@ func (w *Watch) startFrom(ctx context.Context, rev uint64) error {
 			return nil
 		}
 	}
-	changes, _, err := hs.changes(ctx, rev)
+	changes, _, err := w.changes(ctx, rev)
 	if err != nil {
-		if errors.Is(err, keyring.ErrCompacted) {
+		if unreplayable(err) {
 			w.compacted(rev)
 			return nil
 		}

@@ -4,6 +4,7 @@ package secrets
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"iter"
 
@@ -15,15 +16,18 @@ import (
 
 // watchSource is where a Watch sets its key watches and reads their
 // records. It is the one place that knows how a Caller watches: a
-// *keyring.Process posts into a queue in this process, a *daemon.Client
-// streams its connection's queue. When keyring.Caller gains a Watch of
-// its own, this file is what changes.
+// *keyring.Process posts into a queue in this process, a Watcher (a
+// *daemon.Client, a keyctl.Caller) reads its own queue, here or in the
+// daemon.
 type watchSource interface {
 	// watch watches key id (tag 0), unwatch stops (tag -1).
 	watch(ctx context.Context, id keyring.Serial) error
 	unwatch(ctx context.Context, id keyring.Serial) error
 	// records yields the watches' records until ctx ends.
 	records(ctx context.Context) iter.Seq2[watchqueue.Record, error]
+	// revisions reports whether the records carry the store's revisions,
+	// which WatchFrom needs to tell replayed changes from new ones.
+	revisions() bool
 	// close ends the watches.
 	close()
 }
@@ -33,7 +37,13 @@ type watchSource interface {
 // never a slower writer.
 const queueNotes = 512
 
-func newWatchSource(c keyring.Caller) (watchSource, error) {
+// revisionKeeper is a Watcher whose queue can keep revisions: a
+// *daemon.Client, a keyctl.Caller.
+type revisionKeeper interface {
+	KeepRevisions(ctx context.Context) error
+}
+
+func newWatchSource(ctx context.Context, c keyring.Caller) (watchSource, error) {
 	switch c := c.(type) {
 	case *keyring.Process:
 		q := watchqueue.New(watchqueue.Options{Revisions: true})
@@ -41,8 +51,21 @@ func newWatchSource(c keyring.Caller) (watchSource, error) {
 			return nil, err
 		}
 		return &queueSource{p: c, q: q}, nil
-	case keyring.Watcher: // a *daemon.Client
-		return clientSource{c}, nil
+	case keyring.Watcher:
+		src := clientSource{c: c}
+		if k, ok := c.(revisionKeeper); ok {
+			// Without revisions (a daemon too old to keep them, a
+			// connection that watches already) the Watch works, and
+			// WatchFrom starts with Compacted.
+			err := k.KeepRevisions(ctx)
+			switch {
+			case err == nil:
+				src.keeps = true
+			case !errors.Is(err, unix.EOPNOTSUPP) && !errors.Is(err, unix.EBUSY):
+				return nil, err
+			}
+		}
+		return src, nil
 	}
 	return nil, fmt.Errorf("secrets: watch through a %T: %w", c, unix.EOPNOTSUPP)
 }
@@ -66,13 +89,17 @@ func (s *queueSource) records(ctx context.Context) iter.Seq2[watchqueue.Record, 
 	return s.q.Records(ctx)
 }
 
+func (s *queueSource) revisions() bool { return true }
+
 // close closes the queue, which ends its watches.
 func (s *queueSource) close() { s.q.Close() }
 
-// clientSource watches through the daemon, on the connection's queue: the
-// Watch must be the connection's only watcher, since records are the
-// connection's, not the Watch's.
-type clientSource struct{ c keyring.Watcher }
+// clientSource watches through the Watcher's own queue: the Watch must be
+// its only watcher, since the records are the queue's, not the Watch's.
+type clientSource struct {
+	c     keyring.Watcher
+	keeps bool // the queue keeps revisions
+}
 
 func (s clientSource) watch(ctx context.Context, id keyring.Serial) error {
 	return s.c.Watch(ctx, id, 0)
@@ -85,6 +112,8 @@ func (s clientSource) unwatch(ctx context.Context, id keyring.Serial) error {
 func (s clientSource) records(ctx context.Context) iter.Seq2[watchqueue.Record, error] {
 	return s.c.Records(ctx)
 }
+
+func (s clientSource) revisions() bool { return s.keeps }
 
 // close leaves the watches to the connection, which ends them when it
 // closes.

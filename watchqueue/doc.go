@@ -41,7 +41,10 @@
 // the 64-bit revision its poster supplied (8 more bytes, and the length
 // field says so, so parsers that walk by length still work), and the Loss
 // record carries the revision of the last record delivered before the gap,
-// which tells a consumer exactly what to re-list.
+// which tells a consumer exactly what to re-list. A revision is the
+// poster's count: it means something only with the identity of whoever
+// counted it (for keyctl-go's stores, a keyring.StoreID, which a consumer
+// keeps beside every revision it keeps; see package keyctl).
 //
 // # Filters
 //

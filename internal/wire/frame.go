@@ -64,7 +64,7 @@ type Frame struct {
 func (f Frame) Append(dst []byte) ([]byte, error) {
 	n := HeaderSize + len(f.Body)
 	if n > MaxFrameSize {
-		return dst, fmt.Errorf("wire: %v frame of %d bytes over the %d-byte limit: %w", f.Op, n, MaxFrameSize, unix.EMSGSIZE)
+		return dst, fmt.Errorf("wire: %v frame of %d bytes over the %d-byte limit: %w", f.Kind, n, MaxFrameSize, unix.EMSGSIZE)
 	}
 	dst = binary.BigEndian.AppendUint32(dst, uint32(n))
 	dst = append(dst, Version, byte(f.Kind))
@@ -75,20 +75,41 @@ func (f Frame) Append(dst []byte) ([]byte, error) {
 
 // AppendRequest appends a request frame carrying m to dst, encoding m's
 // fields in place: the same bytes as a Frame with Body Encode(nil, m),
-// without the body's own buffer, so that a caller reusing dst sends a
-// request without allocating.
+// without the body's own buffer.
 func AppendRequest(dst []byte, id uint32, op Op, m Message) ([]byte, error) {
-	start := len(dst)
-	e := Encoder{B: appendHeader(dst, KindRequest, id, op)}
-	m.EncodeFields(&e)
-	return endFrame(e.B, start, op)
+	e := Encoder{B: dst}
+	err := e.Request(id, op, m)
+	return e.B, err
 }
 
 // AppendReply appends a reply frame to dst, encoding it in place: the same
 // bytes as a Frame with Body EncodeReply(nil, errno, msg, res).
 func AppendReply(dst []byte, id uint32, op Op, errno unix.Errno, msg string, res Message) ([]byte, error) {
-	start := len(dst)
-	return endFrame(EncodeReply(appendHeader(dst, KindReply, id, op), errno, msg, res), start, op)
+	e := Encoder{B: dst}
+	err := e.Reply(id, op, errno, msg, res)
+	return e.B, err
+}
+
+// Request is AppendRequest onto e.B. An Encoder that lives as long as
+// its buffer (a connection's, a pooled one) sends requests without
+// allocating: AppendRequest's own Encoder escapes through m's methods.
+func (e *Encoder) Request(id uint32, op Op, m Message) error {
+	start := len(e.B)
+	e.B = appendHeader(e.B, KindRequest, id, op)
+	m.EncodeFields(e)
+	var err error
+	e.B, err = endFrame(e.B, start, KindRequest)
+	return err
+}
+
+// Reply is AppendReply onto e.B, without allocating, as Request.
+func (e *Encoder) Reply(id uint32, op Op, errno unix.Errno, msg string, res Message) error {
+	start := len(e.B)
+	e.B = appendHeader(e.B, KindReply, id, op)
+	e.replyBody(errno, msg, res)
+	var err error
+	e.B, err = endFrame(e.B, start, KindReply)
+	return err
 }
 
 // appendHeader appends a frame's header with a length prefix of 0, for
@@ -102,10 +123,10 @@ func appendHeader(dst []byte, kind Kind, id uint32, op Op) []byte {
 // endFrame fills in the length prefix of the frame that starts at
 // b[start]. A frame over MaxFrameSize is cut off again, leaving b as it
 // was before the frame, and is EMSGSIZE.
-func endFrame(b []byte, start int, op Op) ([]byte, error) {
+func endFrame(b []byte, start int, kind Kind) ([]byte, error) {
 	n := len(b) - start - LengthSize
 	if n > MaxFrameSize {
-		return b[:start], fmt.Errorf("wire: %v frame of %d bytes over the %d-byte limit: %w", op, n, MaxFrameSize, unix.EMSGSIZE)
+		return b[:start], fmt.Errorf("wire: %v frame of %d bytes over the %d-byte limit: %w", kind, n, MaxFrameSize, unix.EMSGSIZE)
 	}
 	binary.BigEndian.PutUint32(b[start:], uint32(n))
 	return b, nil

@@ -16,23 +16,36 @@ const MaxErrorMessage = 1024
 // EncodeReply appends a reply body to dst: errno and message, then res's
 // fields if errno is 0. res may be nil for a failure.
 func EncodeReply(dst []byte, errno unix.Errno, msg string, res Message) []byte {
+	e := Encoder{B: dst}
+	e.replyBody(errno, msg, res)
+	return e.B
+}
+
+func (e *Encoder) replyBody(errno unix.Errno, msg string, res Message) {
 	if len(msg) > MaxErrorMessage {
 		msg = msg[:MaxErrorMessage]
 	}
-	e := Encoder{B: dst}
 	e.U32(uint32(errno))
 	e.String(msg)
 	if errno == 0 && res != nil {
-		res.EncodeFields(&e)
+		res.EncodeFields(e)
 	}
-	return e.B
 }
 
 // DecodeReply decodes a reply body. On success it fills res and returns
 // errno 0; on failure it returns the daemon's errno and message and
 // leaves res alone. err is for a body that does not parse (EBADMSG).
 func DecodeReply(body []byte, res Message) (errno unix.Errno, msg string, err error) {
-	d := NewDecoder(body)
+	return new(Decoder).DecodeReply(body, res)
+}
+
+// DecodeReply is the package's DecodeReply with d, which it resets: a
+// Decoder that lives as long as its user (a connection's, a pooled one)
+// decodes without allocating, where DecodeReply's own escapes through
+// res's methods.
+func (d *Decoder) DecodeReply(body []byte, res Message) (errno unix.Errno, msg string, err error) {
+	d.Reset(body)
+	defer d.Reset(nil)
 	errno = unix.Errno(d.U32())
 	msg = d.String()
 	if d.err == nil && len(msg) > MaxErrorMessage {

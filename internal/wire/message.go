@@ -2,12 +2,6 @@
 
 package wire
 
-import (
-	"fmt"
-
-	"golang.org/x/sys/unix"
-)
-
 // Message is a request, or the results of a successful reply: a struct
 // whose fields are encoded in order, with nothing in between.
 type Message interface {
@@ -27,87 +21,16 @@ func Encode(dst []byte, m Message) []byte {
 // Decode decodes body into m. A body too short for m's fields, or longer,
 // is EBADMSG.
 func Decode(body []byte, m Message) error {
-	d := NewDecoder(body)
+	return new(Decoder).Decode(body, m)
+}
+
+// Decode is the package's Decode with d, which it resets, without
+// allocating: see Decoder.DecodeReply.
+func (d *Decoder) Decode(body []byte, m Message) error {
+	d.Reset(body)
+	defer d.Reset(nil)
 	m.DecodeFields(d)
 	return d.Finish()
-}
-
-// NewRequest returns a zero request of op's type, to decode into. An op
-// this version does not know is EOPNOTSUPP.
-func NewRequest(op Op) (Message, error) {
-	switch op {
-	case OpAdd:
-		return &AddRequest{}, nil
-	case OpRead, OpDescribe, OpRevoke, OpInvalidate, OpAdoptSession, OpKeys, OpClear, OpUnpinSession, OpCompleteRequest:
-		return &KeyRequest{}, nil
-	case OpSearch:
-		return &SearchRequest{}, nil
-	case OpLink, OpUnlink:
-		return &LinkRequest{}, nil
-	case OpUpdate:
-		return &UpdateRequest{}, nil
-	case OpGetKeyringID:
-		return &GetKeyringIDRequest{}, nil
-	case OpJoinSession:
-		return &JoinSessionRequest{}, nil
-	case OpWatch:
-		return &WatchRequest{}, nil
-	case OpWatchQueue:
-		return &WatchQueueRequest{}, nil
-	case OpMove:
-		return &MoveRequest{}, nil
-	case OpSetTimeout:
-		return &SetTimeoutRequest{}, nil
-	case OpSetPerm:
-		return &SetPermRequest{}, nil
-	case OpChown:
-		return &ChownRequest{}, nil
-	case OpRestrict:
-		return &RestrictRequest{}, nil
-	case OpRequestKey:
-		return &RequestKeyRequest{}, nil
-	case OpGetPersistent:
-		return &GetPersistentRequest{}, nil
-	case OpPinSession, OpPipes, OpStatus:
-		return &Empty{}, nil
-	case OpRequestKeyCallout:
-		return &RequestKeyCalloutRequest{}, nil
-	case OpAssumeAuthority:
-		return &AssumeAuthorityRequest{}, nil
-	case OpInstantiate:
-		return &InstantiateRequest{}, nil
-	case OpReject:
-		return &RejectRequest{}, nil
-	}
-	return nil, errUnknownOp(op)
-}
-
-// NewReply returns zero results of op's reply type, to decode into.
-func NewReply(op Op) (Message, error) {
-	switch op {
-	case OpAdd, OpSearch, OpGetKeyringID, OpJoinSession, OpRequestKey, OpGetPersistent, OpPinSession,
-		OpCompleteRequest, OpAssumeAuthority:
-		return &SerialReply{}, nil
-	case OpRequestKeyCallout:
-		return &ConstructionReply{}, nil
-	case OpRead:
-		return &DataReply{}, nil
-	case OpDescribe:
-		return &DescribeReply{}, nil
-	case OpKeys:
-		return &SerialsReply{}, nil
-	case OpStatus:
-		return &StatusReply{}, nil
-	case OpLink, OpUnlink, OpUpdate, OpRevoke, OpInvalidate, OpAdoptSession, OpWatch,
-		OpMove, OpClear, OpSetTimeout, OpSetPerm, OpChown, OpRestrict, OpUnpinSession, OpPipes,
-		OpInstantiate, OpReject, OpWatchQueue:
-		return &Empty{}, nil
-	}
-	return nil, errUnknownOp(op)
-}
-
-func errUnknownOp(op Op) error {
-	return fmt.Errorf("wire: unknown %v: %w", op, unix.EOPNOTSUPP)
 }
 
 // AddRequest asks for add_key.
@@ -544,6 +467,107 @@ func (m *StatusReply) DecodeFields(d *Decoder) {
 	m.Users = make([]UserStatus, n)
 	for i := range m.Users {
 		m.Users[i] = UserStatus{UID: d.U32(), Conns: d.U32(), Watches: d.U32()}
+	}
+}
+
+// StoreIDReply carries the store's UUID, and its history's (store_id).
+type StoreIDReply struct {
+	UUID    [UUIDSize]byte
+	History [UUIDSize]byte
+}
+
+func (m *StoreIDReply) EncodeFields(e *Encoder) { e.putUUID(m.UUID); e.putUUID(m.History) }
+func (m *StoreIDReply) DecodeFields(d *Decoder) { m.UUID = d.uuid(); m.History = d.uuid() }
+
+// ChangesRequest asks for the changes committed after revision After of
+// the store and history Store and History name, less the first Skip of
+// them: a reply that could not hold them all ends where the next
+// request, with After and Skip moved on, begins (see ChangesReply).
+type ChangesRequest struct {
+	Store   [UUIDSize]byte
+	History [UUIDSize]byte
+	After   uint64
+	Skip    uint32
+}
+
+func (m *ChangesRequest) EncodeFields(e *Encoder) {
+	e.putUUID(m.Store)
+	e.putUUID(m.History)
+	e.U64(m.After)
+	e.U32(m.Skip)
+}
+
+func (m *ChangesRequest) DecodeFields(d *Decoder) {
+	m.Store = d.uuid()
+	m.History = d.uuid()
+	m.After = d.U64()
+	m.Skip = d.U32()
+}
+
+// ChangesReply carries changes in commit order, the revision they reach
+// (Current), and More if the rest did not fit in one frame.
+type ChangesReply struct {
+	Current uint64
+	More    bool
+	Changes []Change
+}
+
+// Change is one change of a ChangesReply (keyring.Change's fields).
+// Subtype means nothing on a Destroyed change; the names are empty where
+// the caller may not view the key.
+type Change struct {
+	Revision       uint64
+	Key            int32
+	Subtype        uint32
+	Aux            int32
+	Destroyed      bool
+	KeyType        string
+	KeyDescription string
+	AuxType        string
+	AuxDescription string
+}
+
+// changeMinSize is an encoded Change's smallest size (bytes): its
+// integers, and the four names' lengths.
+const changeMinSize = 8 + 4 + 4 + 4 + 4 + 4*4
+
+// Size is c's encoded size (bytes).
+func (c *Change) Size() int {
+	return changeMinSize + len(c.KeyType) + len(c.KeyDescription) + len(c.AuxType) + len(c.AuxDescription)
+}
+
+func (m *ChangesReply) EncodeFields(e *Encoder) {
+	e.U64(m.Current)
+	e.Bool(m.More)
+	e.U32(uint32(len(m.Changes)))
+	for i := range m.Changes {
+		c := &m.Changes[i]
+		e.U64(c.Revision)
+		e.I32(c.Key)
+		e.U32(c.Subtype)
+		e.I32(c.Aux)
+		e.Bool(c.Destroyed)
+		e.String(c.KeyType)
+		e.String(c.KeyDescription)
+		e.String(c.AuxType)
+		e.String(c.AuxDescription)
+	}
+}
+
+func (m *ChangesReply) DecodeFields(d *Decoder) {
+	m.Current = d.U64()
+	m.More = d.Bool()
+	n := d.count(changeMinSize, "changes")
+	if n == 0 {
+		m.Changes = nil
+		return
+	}
+	m.Changes = make([]Change, n)
+	for i := range m.Changes {
+		m.Changes[i] = Change{
+			Revision: d.U64(), Key: d.I32(), Subtype: d.U32(), Aux: d.I32(), Destroyed: d.Bool(),
+			KeyType: d.String(), KeyDescription: d.String(), AuxType: d.String(), AuxDescription: d.String(),
+		}
 	}
 }
 

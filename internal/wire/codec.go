@@ -53,7 +53,8 @@ func (e *Encoder) I32s(v []int32) {
 	}
 }
 
-// Decoder reads fields from a body. The first error sticks: later reads
+// Decoder reads fields from a body, given by Reset (or by Decode and
+// DecodeReply, which reset it). The first error sticks: later reads
 // return zero values, and Finish reports it, so a decode function reads
 // every field and checks once.
 type Decoder struct {
@@ -61,8 +62,9 @@ type Decoder struct {
 	err error
 }
 
-// NewDecoder returns a decoder over body.
-func NewDecoder(body []byte) *Decoder { return &Decoder{b: body} }
+// Reset makes d a decoder over body, its error forgotten; Reset(nil)
+// lets go of the last body, for a Decoder that is kept.
+func (d *Decoder) Reset(body []byte) { *d = Decoder{b: body} }
 
 func (d *Decoder) take(n int, what string) []byte {
 	if d.err != nil {
@@ -165,4 +167,22 @@ func (d *Decoder) Finish() error {
 		return fmt.Errorf("wire: %d bytes left over after the body: %w", len(d.b), unix.EBADMSG)
 	}
 	return nil
+}
+
+// UUIDSize is a UUID's size on the wire (bytes): the 16 of RFC 9562,
+// as a byte string of that length.
+const UUIDSize = 16
+
+// putUUID appends a UUID: a byte string of UUIDSize bytes.
+func (e *Encoder) putUUID(id [UUIDSize]byte) { e.Bytes(id[:]) }
+
+// uuid reads a UUID; a byte string of another length is EBADMSG, so
+// that every UUID has one encoding.
+func (d *Decoder) uuid() (id [UUIDSize]byte) {
+	b := d.Bytes()
+	if d.err == nil && len(b) != UUIDSize {
+		d.err = fmt.Errorf("wire: a UUID of %d bytes, not %d: %w", len(b), UUIDSize, unix.EBADMSG)
+	}
+	copy(id[:], b)
+	return id
 }

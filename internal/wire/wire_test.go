@@ -12,106 +12,66 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/keyctl-go/keyctl-go/wire"
+	"github.com/keyctl-go/keyctl-go/internal/wire"
 )
 
-// requests holds one request of every op, with fields that are not zero
-// so that a field dropped on the way shows.
-var requests = map[wire.Op]wire.Message{
-	wire.OpAdd:          &wire.AddRequest{Type: "user", Description: "desc", Payload: []byte("secret"), Ring: -4},
-	wire.OpRead:         &wire.KeyRequest{ID: 123},
-	wire.OpDescribe:     &wire.KeyRequest{ID: 124},
-	wire.OpSearch:       &wire.SearchRequest{Ring: -3, Type: "user", Description: "x", Dest: 7},
-	wire.OpLink:         &wire.LinkRequest{Key: 1, Ring: 2},
-	wire.OpUnlink:       &wire.LinkRequest{Key: 3, Ring: 4},
-	wire.OpUpdate:       &wire.UpdateRequest{ID: 5, Payload: []byte{0, 1, 2}},
-	wire.OpRevoke:       &wire.KeyRequest{ID: 6},
-	wire.OpInvalidate:   &wire.KeyRequest{ID: 7},
-	wire.OpGetKeyringID: &wire.GetKeyringIDRequest{ID: -2, Create: true},
-	wire.OpJoinSession:  &wire.JoinSessionRequest{Name: "s"},
-	wire.OpAdoptSession: &wire.KeyRequest{ID: 8},
-	wire.OpWatch:        &wire.WatchRequest{ID: -4, Tag: 255},
+// samples holds messages of the field kinds the codec knows, with fields
+// that are not zero so that a field dropped on the way shows. Which op
+// carries which is the daemon's business, and so is holding every
+// message type of its table to its encoding (package daemon's
+// TestOpsRoundTrip and FuzzOpBodies, which fill the table's own types);
+// here the codec counts.
+var samples = []wire.Message{
+	&wire.AddRequest{Type: "user", Description: "desc", Payload: []byte("secret"), Ring: -4},
+	&wire.KeyRequest{ID: 123},
+	&wire.SearchRequest{Ring: -3, Type: "user", Description: "x", Dest: 7},
+	&wire.LinkRequest{Key: 1, Ring: 2},
+	&wire.UpdateRequest{ID: 5, Payload: []byte{0, 1, 2}},
+	&wire.GetKeyringIDRequest{ID: -2, Create: true},
+	&wire.JoinSessionRequest{Name: "s"},
+	&wire.WatchRequest{ID: -4, Tag: 255},
+	&wire.WatchQueueRequest{Size: 32, Filter: []byte{1, 0, 0, 0}},
+	&wire.MoveRequest{Key: 10, From: -4, To: -3, Flags: 1},
+	&wire.SetTimeoutRequest{ID: 12, Timeout: -1500000000},
+	&wire.SetPermRequest{ID: 13, Perm: 0xc03f0000},
+	&wire.ChownRequest{ID: 14, UID: 0xffffffff, GID: 40777},
+	&wire.RestrictRequest{Ring: 15, Type: "asymmetric", Restriction: "builtin_trusted"},
+	&wire.RequestKeyRequest{Type: "user", Description: "wanted", Dest: -1},
+	&wire.GetPersistentRequest{UID: 0xffffffff, Dest: -3},
+	&wire.RequestKeyCalloutRequest{Type: "user", Description: "debug:x", Callout: []byte("info"), Dest: -3},
+	&wire.AssumeAuthorityRequest{Key: 18, Token: "0f1e"},
+	&wire.InstantiateRequest{Key: 19, Payload: []byte("Debug x"), Ring: -8},
+	&wire.RejectRequest{Key: 20, Timeout: 30e9, Errno: 129, Ring: 0},
+	&wire.Empty{},
 
-	wire.OpKeys:          &wire.KeyRequest{ID: 9},
-	wire.OpMove:          &wire.MoveRequest{Key: 10, From: -4, To: -3, Flags: 1},
-	wire.OpClear:         &wire.KeyRequest{ID: 11},
-	wire.OpSetTimeout:    &wire.SetTimeoutRequest{ID: 12, Timeout: -1500000000},
-	wire.OpSetPerm:       &wire.SetPermRequest{ID: 13, Perm: 0xc03f0000},
-	wire.OpChown:         &wire.ChownRequest{ID: 14, UID: 0xffffffff, GID: 40777},
-	wire.OpRestrict:      &wire.RestrictRequest{Ring: 15, Type: "asymmetric", Restriction: "builtin_trusted"},
-	wire.OpRequestKey:    &wire.RequestKeyRequest{Type: "user", Description: "wanted", Dest: -1},
-	wire.OpGetPersistent: &wire.GetPersistentRequest{UID: 0xffffffff, Dest: -3},
-	wire.OpPinSession:    &wire.Empty{},
-	wire.OpUnpinSession:  &wire.KeyRequest{ID: 16},
-	wire.OpPipes:         &wire.Empty{},
-
-	wire.OpRequestKeyCallout: &wire.RequestKeyCalloutRequest{Type: "user", Description: "debug:x", Callout: []byte("info"), Dest: -3},
-	wire.OpCompleteRequest:   &wire.KeyRequest{ID: 17},
-	wire.OpAssumeAuthority:   &wire.AssumeAuthorityRequest{Key: 18, Token: "0f1e"},
-	wire.OpInstantiate:       &wire.InstantiateRequest{Key: 19, Payload: []byte("Debug x"), Ring: -8},
-	wire.OpReject:            &wire.RejectRequest{Key: 20, Timeout: 30e9, Errno: 129, Ring: 0},
-	wire.OpWatchQueue:        &wire.WatchQueueRequest{Size: 32, Filter: []byte{1, 0, 0, 0}},
-	wire.OpStatus:            &wire.Empty{},
-}
-
-// replies holds the results of every op, likewise not zero where the type
-// has fields.
-var replies = map[wire.Op]wire.Message{
-	wire.OpAdd:          &wire.SerialReply{Serial: 100},
-	wire.OpRead:         &wire.DataReply{Data: []byte("payload")},
-	wire.OpDescribe:     &wire.DescribeReply{Type: "user", UID: 1, GID: 2, Perm: 0x3f010000, Description: "d"},
-	wire.OpSearch:       &wire.SerialReply{Serial: 101},
-	wire.OpLink:         &wire.Empty{},
-	wire.OpUnlink:       &wire.Empty{},
-	wire.OpUpdate:       &wire.Empty{},
-	wire.OpRevoke:       &wire.Empty{},
-	wire.OpInvalidate:   &wire.Empty{},
-	wire.OpGetKeyringID: &wire.SerialReply{Serial: 102},
-	wire.OpJoinSession:  &wire.SerialReply{Serial: 103},
-	wire.OpAdoptSession: &wire.Empty{},
-	wire.OpWatch:        &wire.Empty{},
-
-	wire.OpKeys:          &wire.SerialsReply{Serials: []int32{104, 105, -1}},
-	wire.OpMove:          &wire.Empty{},
-	wire.OpClear:         &wire.Empty{},
-	wire.OpSetTimeout:    &wire.Empty{},
-	wire.OpSetPerm:       &wire.Empty{},
-	wire.OpChown:         &wire.Empty{},
-	wire.OpRestrict:      &wire.Empty{},
-	wire.OpRequestKey:    &wire.SerialReply{Serial: 106},
-	wire.OpGetPersistent: &wire.SerialReply{Serial: 107},
-	wire.OpPinSession:    &wire.SerialReply{Serial: 108},
-	wire.OpUnpinSession:  &wire.Empty{},
-	wire.OpPipes:         &wire.Empty{},
-
-	wire.OpRequestKeyCallout: &wire.ConstructionReply{Constructing: true, Key: 109, Authority: 110, Token: "0f1e",
+	&wire.SerialReply{Serial: 100},
+	&wire.DataReply{Data: []byte("payload")},
+	&wire.DescribeReply{Type: "user", UID: 1, GID: 2, Perm: 0x3f010000, Description: "d"},
+	&wire.SerialsReply{Serials: []int32{104, 105, -1}},
+	&wire.ConstructionReply{Constructing: true, Key: 109, Authority: 110, Token: "0f1e",
 		Op: "create", Type: "user", Description: "debug:x", Callout: []byte("info"), UID: 1000, GID: 1000, Session: 111},
-	wire.OpCompleteRequest: &wire.SerialReply{Serial: 112},
-	wire.OpAssumeAuthority: &wire.SerialReply{Serial: 113},
-	wire.OpInstantiate:     &wire.Empty{},
-	wire.OpReject:          &wire.Empty{},
-	wire.OpWatchQueue:      &wire.Empty{},
-	wire.OpStatus: &wire.StatusReply{Socket: "/run/keyctl-go/socket", Store: "/var/lib/keyctl-go/keys.db", Private: true, Uptime: 90e9,
+	&wire.StatusReply{Socket: "/run/keyctl-go/socket", Store: "/var/lib/keyctl-go/keys.db", Private: true, Uptime: 90e9,
 		Users: []wire.UserStatus{{UID: 0, Conns: 1, Watches: 0}, {UID: 1000, Conns: 3, Watches: 2}}},
 }
 
-// Every op this version knows has a request and a reply in the tables
-// above, so a new op cannot be added without its round trip.
-func TestTablesCoverEveryOp(t *testing.T) {
-	for op := wire.Op(1); op.Known(); op++ {
-		if requests[op] == nil || replies[op] == nil {
-			t.Errorf("%v: missing from the request or reply table", op)
-		}
-	}
-	if len(requests) != len(replies) {
-		t.Errorf("%d requests, %d replies", len(requests), len(replies))
-	}
+// zero is a new zero message of m's type, to decode into.
+func zero(m wire.Message) wire.Message {
+	return reflect.New(reflect.TypeOf(m).Elem()).Interface().(wire.Message)
 }
 
+func name(m wire.Message) string { return reflect.TypeOf(m).Elem().Name() }
+
+// Op numbers of the frames below: any will do, the frames' bodies are
+// decoded by type.
+const (
+	opA wire.Op = 2
+	opB wire.Op = 13
+)
+
 func TestRequestRoundTrip(t *testing.T) {
-	for op, req := range requests {
-		t.Run(op.String(), func(t *testing.T) {
-			b, err := wire.Frame{Kind: wire.KindRequest, ID: 42, Op: op, Body: wire.Encode(nil, req)}.Append(nil)
+	for _, req := range samples {
+		t.Run(name(req), func(t *testing.T) {
+			b, err := wire.Frame{Kind: wire.KindRequest, ID: 42, Op: opA, Body: wire.Encode(nil, req)}.Append(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -119,13 +79,10 @@ func TestRequestRoundTrip(t *testing.T) {
 			if err != nil || n != len(b) {
 				t.Fatalf("DecodeFrame = %d, %v; want %d, nil", n, err, len(b))
 			}
-			if f.Kind != wire.KindRequest || f.ID != 42 || f.Op != op {
+			if f.Kind != wire.KindRequest || f.ID != 42 || f.Op != opA {
 				t.Fatalf("header = %v %d %v", f.Kind, f.ID, f.Op)
 			}
-			got, err := wire.NewRequest(op)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := zero(req)
 			if err := wire.Decode(f.Body, got); err != nil {
 				t.Fatal(err)
 			}
@@ -137,9 +94,9 @@ func TestRequestRoundTrip(t *testing.T) {
 }
 
 func TestReplyRoundTrip(t *testing.T) {
-	for op, res := range replies {
-		t.Run(op.String(), func(t *testing.T) {
-			b, err := wire.Frame{Kind: wire.KindReply, ID: 42, Op: op, Body: wire.EncodeReply(nil, 0, "", res)}.Append(nil)
+	for _, res := range samples {
+		t.Run(name(res), func(t *testing.T) {
+			b, err := wire.Frame{Kind: wire.KindReply, ID: 42, Op: opA, Body: wire.EncodeReply(nil, 0, "", res)}.Append(nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,10 +104,7 @@ func TestReplyRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got, err := wire.NewReply(op)
-			if err != nil {
-				t.Fatal(err)
-			}
+			got := zero(res)
 			errno, msg, err := wire.DecodeReply(f.Body, got)
 			if err != nil || errno != 0 || msg != "" {
 				t.Fatalf("DecodeReply = %v %q %v", errno, msg, err)
@@ -160,13 +114,13 @@ func TestReplyRoundTrip(t *testing.T) {
 			}
 
 			// A failure carries the errno and message, and no results.
-			body := wire.EncodeReply(nil, unix.ENOKEY, "keyring: "+op.String()+" 5: required key not available", res)
-			got, _ = wire.NewReply(op)
+			body := wire.EncodeReply(nil, unix.ENOKEY, "keyring: "+name(res)+" 5: required key not available", res)
+			got = zero(res)
 			errno, msg, err = wire.DecodeReply(body, got)
 			if err != nil || errno != unix.ENOKEY || msg == "" {
 				t.Fatalf("DecodeReply of a failure = %v %q %v", errno, msg, err)
 			}
-			if zero, _ := wire.NewReply(op); !reflect.DeepEqual(got, zero) {
+			if !reflect.DeepEqual(got, zero(res)) {
 				t.Fatalf("a failure filled the results: %+v", got)
 			}
 		})
@@ -185,7 +139,7 @@ func TestEmptySerialsReply(t *testing.T) {
 
 func TestReadWriteFrame(t *testing.T) {
 	var buf bytes.Buffer
-	want := wire.Frame{Kind: wire.KindRecord, Op: wire.OpWatch, Body: []byte("0123456789abcdef")}
+	want := wire.Frame{Kind: wire.KindRecord, Op: opB, Body: []byte("0123456789abcdef")}
 	for range 3 {
 		if err := wire.WriteFrame(&buf, want); err != nil {
 			t.Fatal(err)
@@ -243,12 +197,6 @@ func TestDecodeFrameErrors(t *testing.T) {
 }
 
 func TestBodyErrors(t *testing.T) {
-	if _, err := wire.NewRequest(99); !errors.Is(err, unix.EOPNOTSUPP) {
-		t.Fatalf("NewRequest(99) = %v, want EOPNOTSUPP", err)
-	}
-	if _, err := wire.NewReply(0); !errors.Is(err, unix.EOPNOTSUPP) {
-		t.Fatalf("NewReply(0) = %v, want EOPNOTSUPP", err)
-	}
 	tests := []struct {
 		name string
 		body []byte
@@ -261,7 +209,7 @@ func TestBodyErrors(t *testing.T) {
 		{"list past the end", []byte{0x40, 0, 0, 0, 0, 0, 0, 1}, &wire.SerialsReply{}},
 		{"list cut in a value", []byte{0, 0, 0, 2, 0, 0, 0, 1, 0, 0}, &wire.SerialsReply{}},
 		{"list with trailing bytes", []byte{0, 0, 0, 1, 0, 0, 0, 1, 0}, &wire.SerialsReply{}},
-		{"pin_session with a body", []byte{0}, &wire.Empty{}},
+		{"empty with a body", []byte{0}, &wire.Empty{}},
 		{"move without flags", []byte{0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3}, &wire.MoveRequest{}},
 		{"status rows past the end", statusBody(0x10000000, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0), &wire.StatusReply{}},
 		{"status row cut", statusBody(1, 0, 0, 0, 1, 0, 0, 0, 1), &wire.StatusReply{}},
@@ -286,13 +234,13 @@ func statusBody(count uint32, rows ...byte) []byte {
 }
 
 func TestOversizedBodyRefused(t *testing.T) {
-	_, err := wire.Frame{Kind: wire.KindRequest, Op: wire.OpAdd, Body: make([]byte, wire.MaxFrameSize)}.Append(nil)
+	_, err := wire.Frame{Kind: wire.KindRequest, Op: opA, Body: make([]byte, wire.MaxFrameSize)}.Append(nil)
 	if !errors.Is(err, unix.EMSGSIZE) {
 		t.Fatalf("Append = %v, want EMSGSIZE", err)
 	}
 	// The largest payload add_key takes must fit.
 	req := &wire.AddRequest{Type: "big_key", Description: string(make([]byte, 4095)), Payload: make([]byte, 1<<20-1)}
-	if _, err := (wire.Frame{Kind: wire.KindRequest, Op: wire.OpAdd, Body: wire.Encode(nil, req)}).Append(nil); err != nil {
+	if _, err := (wire.Frame{Kind: wire.KindRequest, Op: opA, Body: wire.Encode(nil, req)}).Append(nil); err != nil {
 		t.Fatalf("largest add_key: %v", err)
 	}
 }
@@ -311,7 +259,7 @@ func TestReadFrameGrowsWithData(t *testing.T) {
 	}
 	// And a large frame that does arrive is read whole.
 	body := bytes.Repeat([]byte{5}, 1<<20)
-	full, err := wire.Frame{Kind: wire.KindRequest, ID: 1, Op: wire.OpAdd, Body: body}.Append(nil)
+	full, err := wire.Frame{Kind: wire.KindRequest, ID: 1, Op: opA, Body: body}.Append(nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -332,19 +280,17 @@ func header(length uint32, version, kind byte, id uint32, op uint16) []byte {
 // whatever dst already holds, so that frames can be batched in one buffer.
 func TestAppendInPlace(t *testing.T) {
 	prefix := []byte("earlier frames")
-	for op, req := range requests {
-		want, _ := wire.Frame{Kind: wire.KindRequest, ID: 7, Op: op, Body: wire.Encode(nil, req)}.Append(bytes.Clone(prefix))
-		got, err := wire.AppendRequest(bytes.Clone(prefix), 7, op, req)
+	for _, m := range samples {
+		want, _ := wire.Frame{Kind: wire.KindRequest, ID: 7, Op: opA, Body: wire.Encode(nil, m)}.Append(bytes.Clone(prefix))
+		got, err := wire.AppendRequest(bytes.Clone(prefix), 7, opA, m)
 		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("%v: AppendRequest = %x, %v; want %x", op, got, err, want)
+			t.Errorf("%s: AppendRequest = %x, %v; want %x", name(m), got, err, want)
 		}
-	}
-	for op, res := range replies {
 		for _, errno := range []unix.Errno{0, unix.EACCES} {
-			want, _ := wire.Frame{Kind: wire.KindReply, ID: 8, Op: op, Body: wire.EncodeReply(nil, errno, "why", res)}.Append(bytes.Clone(prefix))
-			got, err := wire.AppendReply(bytes.Clone(prefix), 8, op, errno, "why", res)
+			want, _ := wire.Frame{Kind: wire.KindReply, ID: 8, Op: opB, Body: wire.EncodeReply(nil, errno, "why", m)}.Append(bytes.Clone(prefix))
+			got, err := wire.AppendReply(bytes.Clone(prefix), 8, opB, errno, "why", m)
 			if err != nil || !bytes.Equal(got, want) {
-				t.Errorf("%v errno %v: AppendReply = %x, %v; want %x", op, errno, got, err, want)
+				t.Errorf("%s errno %v: AppendReply = %x, %v; want %x", name(m), errno, got, err, want)
 			}
 		}
 	}
@@ -355,18 +301,18 @@ func TestAppendInPlace(t *testing.T) {
 func TestAppendOversizedLeavesDst(t *testing.T) {
 	prefix := []byte("earlier frames")
 	big := &wire.DataReply{Data: make([]byte, wire.MaxFrameSize)}
-	got, err := wire.AppendReply(bytes.Clone(prefix), 1, wire.OpRead, 0, "", big)
+	got, err := wire.AppendReply(bytes.Clone(prefix), 1, opA, 0, "", big)
 	if !errors.Is(err, unix.EMSGSIZE) || !bytes.Equal(got, prefix) {
 		t.Fatalf("AppendReply of an oversized reply = %q…, %v; want the prefix, EMSGSIZE", got[:min(len(got), 20)], err)
 	}
-	got, err = wire.AppendRequest(bytes.Clone(prefix), 1, wire.OpUpdate, &wire.UpdateRequest{Payload: big.Data})
+	got, err = wire.AppendRequest(bytes.Clone(prefix), 1, opB, &wire.UpdateRequest{Payload: big.Data})
 	if !errors.Is(err, unix.EMSGSIZE) || !bytes.Equal(got, prefix) {
 		t.Fatalf("AppendRequest of an oversized request = %q…, %v; want the prefix, EMSGSIZE", got[:min(len(got), 20)], err)
 	}
 }
 
 func TestFrameBuffered(t *testing.T) {
-	whole, _ := wire.AppendRequest(nil, 1, wire.OpRead, &wire.KeyRequest{ID: 5})
+	whole, _ := wire.AppendRequest(nil, 1, opA, &wire.KeyRequest{ID: 5})
 	tests := []struct {
 		name string
 		b    []byte
