@@ -8,11 +8,10 @@ import (
 	"fmt"
 	"iter"
 	"sort"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/eventwatch"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
@@ -45,27 +44,14 @@ type Watch struct {
 	src keyring.Watcher
 
 	cancel context.CancelFunc
-	done   chan struct{}          // closed when pump returns
-	recs   chan watchqueue.Record // pump to Events
-	lostCh chan struct{}          // pump dropped records
-
-	mu  sync.Mutex // guards err
-	err error      // why pump stopped
-
-	// drops counts the records pump dropped; resynced is what it was when
-	// Events last read the collection again, which covers every drop
-	// before it: a token for those alone is stale.
-	drops    atomic.Uint64
-	resynced uint64
+	loop   *eventwatch.Loop[Event] // records in, events out
 
 	// Below: only Events touches these.
-	primary  string
-	caches   map[string]*cacheState // by subsidiary name
-	byRing   map[keyring.Serial]string
-	byCred   map[keyring.Serial]credRef
-	watched  map[keyring.Serial]bool
-	pending  []Event
-	finished bool // the collection is gone
+	primary string
+	caches  map[string]*cacheState // by subsidiary name
+	byRing  map[keyring.Serial]string
+	byCred  map[keyring.Serial]credRef
+	watched map[keyring.Serial]bool
 }
 
 // cacheState is what a Watch last saw of a cache.
@@ -89,9 +75,7 @@ func (col *Collection) Watch(ctx context.Context, src keyring.Watcher) (*Watch, 
 		col:     &own,
 		src:     src,
 		cancel:  cancel,
-		done:    make(chan struct{}),
-		recs:    make(chan watchqueue.Record, recordBuffer),
-		lostCh:  make(chan struct{}, 1),
+		loop:    eventwatch.New[Event](recordBuffer),
 		caches:  make(map[string]*cacheState),
 		byRing:  make(map[keyring.Serial]string),
 		byCred:  make(map[keyring.Serial]credRef),
@@ -99,7 +83,7 @@ func (col *Collection) Watch(ctx context.Context, src keyring.Watcher) (*Watch, 
 	}
 	// Reading starts before the first watch: over the daemon, records
 	// that nobody reads would stall the calls that follow.
-	go w.pump(pctx)
+	go w.loop.Pump(w.src.Records(pctx))
 	err := w.start(ctx)
 	if err != nil {
 		w.Close()
@@ -126,85 +110,20 @@ func (w *Watch) start(ctx context.Context) error {
 // had.
 func (w *Watch) Close() {
 	w.cancel()
-	<-w.done
-}
-
-// pump reads records from the source as they come, whatever Events is
-// doing.
-func (w *Watch) pump(ctx context.Context) {
-	defer close(w.done)
-	for rec, err := range w.src.Records(ctx) {
-		if err != nil {
-			w.mu.Lock()
-			w.err = err
-			w.mu.Unlock()
-			return
-		}
-		select {
-		case w.recs <- rec:
-		default:
-			w.drops.Add(1)
-			select {
-			case w.lostCh <- struct{}{}:
-			default:
-			}
-		}
-	}
+	<-w.loop.Done()
 }
 
 // Events yields the collection's changes as they happen, until ctx ends,
 // the Watch is closed (no error), its source fails, or the collection is
 // destroyed (after that event).
 func (w *Watch) Events(ctx context.Context) iter.Seq2[Event, error] {
-	return func(yield func(Event, error) bool) {
-		for {
-			for len(w.pending) > 0 {
-				e := w.pending[0]
-				w.pending = w.pending[1:]
-				if !yield(e, nil) {
-					return
-				}
-			}
-			if w.finished {
-				return
-			}
-			var err error
-			select {
-			case rec := <-w.recs:
-				err = w.handle(ctx, rec)
-			case <-w.lostCh:
-				if n := w.drops.Load(); n != w.resynced {
-					w.resynced = n
-					err = w.resync(ctx)
-				}
-			case <-w.done:
-				select {
-				case rec := <-w.recs:
-					err = w.handle(ctx, rec)
-				default:
-					w.mu.Lock()
-					err = w.err
-					w.mu.Unlock()
-					if err == nil || (errors.Is(err, context.Canceled) && ctx.Err() == nil) {
-						return // closed
-					}
-					yield(Event{}, fmt.Errorf("krb5ring: watch %s: %w", w.col.name, err))
-					return
-				}
-			case <-ctx.Done():
-				yield(Event{}, ctx.Err())
-				return
-			}
-			if err != nil {
-				yield(Event{}, fmt.Errorf("krb5ring: watch %s: %w", w.col.name, err))
-				return
-			}
-		}
-	}
+	return w.loop.Events(ctx, w.handle, w.resync, func(err error) error {
+		return fmt.Errorf("krb5ring: watch %s: %w", w.col.name, err)
+	})
 }
 
 func (w *Watch) emit(op Op, cache Name, server string) {
-	w.pending = append(w.pending, Event{Op: op, Cache: cache, Server: server})
+	w.loop.Emit(Event{Op: op, Cache: cache, Server: server})
 }
 
 // watch sets a watch on id unless one is set. A key that went away first
@@ -261,7 +180,7 @@ func (w *Watch) handle(ctx context.Context, rec watchqueue.Record) error {
 		switch {
 		case id == w.col.ring:
 			w.emit(CollectionDestroyed, w.col.name, "")
-			w.finished = true
+			w.loop.Finish()
 		case id == w.col.primary:
 			return w.scanCollection(ctx, false)
 		default:

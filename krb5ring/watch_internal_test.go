@@ -67,9 +67,9 @@ func TestWatchReportsLossAndCatchesUp(t *testing.T) {
 	// Nobody reads Events yet: wait until the pump has dropped something.
 	deadline := time.Now().Add(5 * time.Second)
 	// Three records (the cache linked, two switches): one held, two dropped.
-	for w.drops.Load() < 2 {
+	for w.loop.Dropped() < 2 {
 		if time.Now().After(deadline) {
-			t.Fatalf("the watch dropped %d records, want 2", w.drops.Load())
+			t.Fatalf("the watch dropped %d records, want 2", w.loop.Dropped())
 		}
 		time.Sleep(time.Millisecond)
 	}

@@ -7,11 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"sync"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/internal/eventwatch"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
 )
@@ -43,17 +42,7 @@ type Watch struct {
 	src     watchSource
 
 	cancel context.CancelFunc
-	done   chan struct{}          // closed when pump returns
-	recs   chan watchqueue.Record // pump to Events
-	lostCh chan struct{}          // pump dropped records
-
-	mu  sync.Mutex // guards err
-	err error      // why pump stopped
-
-	// drops counts the records pump dropped; resynced is what it was
-	// when Events last read everything again.
-	drops    atomic.Uint64
-	resynced uint64
+	loop   *eventwatch.Loop[Event] // records in, events out
 
 	// Below: only start and Events touch these.
 	root     keyring.Serial // AllServices: the secrets keyring
@@ -61,8 +50,6 @@ type Watch struct {
 	byRing   map[keyring.Serial]string
 	byItem   map[keyring.Serial]itemRef
 	dying    map[keyring.Serial]bool // revoked or invalidated: deleted, not expired
-	pending  []Event
-	finished bool
 	// replayed is the revision WatchFrom replayed through: records up to
 	// it tell of changes already reported.
 	replayed uint64
@@ -115,9 +102,7 @@ func (s *Store) newWatch(ctx context.Context, service string) (*Watch, error) {
 		store:    store,
 		src:      src,
 		cancel:   cancel,
-		done:     make(chan struct{}),
-		recs:     make(chan watchqueue.Record, recordBuffer),
-		lostCh:   make(chan struct{}, 1),
+		loop:     eventwatch.New[Event](recordBuffer),
 		services: make(map[string]*serviceState),
 		byRing:   make(map[keyring.Serial]string),
 		byItem:   make(map[keyring.Serial]itemRef),
@@ -125,7 +110,7 @@ func (s *Store) newWatch(ctx context.Context, service string) (*Watch, error) {
 	}
 	// Reading starts before the first watch: over the daemon, records
 	// that nobody reads would stall the calls that follow.
-	go w.pump(pctx)
+	go w.loop.Pump(w.src.records(pctx))
 	return w, nil
 }
 
@@ -164,84 +149,20 @@ func (w *Watch) Store() keyring.StoreID { return w.store }
 func (w *Watch) Close() {
 	w.cancel()
 	w.src.close()
-	<-w.done
-}
-
-// pump reads records as they come, whatever Events is doing.
-func (w *Watch) pump(ctx context.Context) {
-	defer close(w.done)
-	for rec, err := range w.src.records(ctx) {
-		if err != nil {
-			w.mu.Lock()
-			w.err = err
-			w.mu.Unlock()
-			return
-		}
-		select {
-		case w.recs <- rec:
-		default:
-			w.drops.Add(1)
-			select {
-			case w.lostCh <- struct{}{}:
-			default:
-			}
-		}
-	}
+	<-w.loop.Done()
 }
 
 // Events yields the changes as they happen, until ctx ends, the Watch is
 // closed (no error), its source fails, or a watched service (or, for
 // AllServices, the secrets keyring) is deleted, after that event.
 func (w *Watch) Events(ctx context.Context) iter.Seq2[Event, error] {
-	return func(yield func(Event, error) bool) {
-		for {
-			for len(w.pending) > 0 {
-				e := w.pending[0]
-				w.pending = w.pending[1:]
-				if !yield(e, nil) {
-					return
-				}
-			}
-			if w.finished {
-				return
-			}
-			var err error
-			select {
-			case rec := <-w.recs:
-				err = w.handle(ctx, rec)
-			case <-w.lostCh:
-				if n := w.drops.Load(); n != w.resynced {
-					w.resynced = n
-					err = w.resync(ctx, 0)
-				}
-			case <-w.done:
-				select {
-				case rec := <-w.recs:
-					err = w.handle(ctx, rec)
-				default:
-					w.mu.Lock()
-					err = w.err
-					w.mu.Unlock()
-					if err == nil || (errors.Is(err, context.Canceled) && ctx.Err() == nil) {
-						return // closed
-					}
-					yield(Event{}, fmt.Errorf("secrets: watch %q: %w", w.service, err))
-					return
-				}
-			case <-ctx.Done():
-				yield(Event{}, ctx.Err())
-				return
-			}
-			if err != nil {
-				yield(Event{}, fmt.Errorf("secrets: watch %q: %w", w.service, err))
-				return
-			}
-		}
-	}
+	return w.loop.Events(ctx, w.handle, func(ctx context.Context) error { return w.resync(ctx, 0) }, func(err error) error {
+		return fmt.Errorf("secrets: watch %q: %w", w.service, err)
+	})
 }
 
 func (w *Watch) emit(k Kind, service, account string, rev uint64) {
-	w.pending = append(w.pending, Event{Kind: k, Service: service, Account: account, Revision: rev})
+	w.loop.Emit(Event{Kind: k, Service: service, Account: account, Revision: rev})
 }
 
 // handle turns one record into events.
@@ -285,11 +206,11 @@ func (w *Watch) handle(ctx context.Context, rec watchqueue.Record) error {
 			for _, name := range w.serviceNames() {
 				w.dropService(name, rev)
 			}
-			w.finished = true
+			w.loop.Finish()
 		case w.byRing[id] != "":
 			if w.service != AllServices {
 				w.dropService(w.service, rev)
-				w.finished = true
+				w.loop.Finish()
 				return nil
 			}
 			return w.scanRoot(ctx, rev, false)

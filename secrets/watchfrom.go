@@ -123,7 +123,7 @@ func (w *Watch) startFrom(ctx context.Context, store keyring.StoreID, rev uint64
 
 // compacted reports that the changes after rev are not replayed.
 func (w *Watch) compacted(rev uint64) {
-	w.pending = append(w.pending, Event{Kind: Compacted, Service: w.service, Revision: rev})
+	w.loop.Emit(Event{Kind: Compacted, Service: w.service, Revision: rev})
 }
 
 // reset forgets what the Watch has seen (its watches stay).
