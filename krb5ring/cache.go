@@ -315,6 +315,12 @@ func (k *Cache) stable(ctx context.Context, read func(keyring.Serial) error) err
 var errRaced = errors.New("the cache changed while it was read")
 
 func (k *Cache) credentials(ctx context.Context, id keyring.Serial) ([]ccache.Credential, error) {
+	return readCredKeys(ctx, k, id, decodeCredential)
+}
+
+// readCredKeys decodes every credential key of cache keyring id, in
+// keyring order: errRaced if the keyring or a key changed while read.
+func readCredKeys[T any](ctx context.Context, k *Cache, id keyring.Serial, decode func([]byte) (T, error)) ([]T, error) {
 	ms, skipped, err := membersSkipped(ctx, k.c(), id)
 	if err != nil {
 		return nil, err
@@ -322,7 +328,7 @@ func (k *Cache) credentials(ctx context.Context, id keyring.Serial) ([]ccache.Cr
 	if skipped {
 		return nil, errRaced
 	}
-	var creds []ccache.Credential
+	var out []T
 	for _, m := range ms {
 		if !isCredKey(m) {
 			continue
@@ -334,13 +340,13 @@ func (k *Cache) credentials(ctx context.Context, id keyring.Serial) ([]ccache.Cr
 		if err != nil {
 			return nil, fmt.Errorf("read %q: %w", m.desc, err)
 		}
-		c, err := decodeCredential(b)
+		v, err := decode(b)
 		if err != nil {
 			return nil, fmt.Errorf("key %q: %w", m.desc, err)
 		}
-		creds = append(creds, c)
+		out = append(out, v)
 	}
-	return creds, nil
+	return out, nil
 }
 
 // Export returns the cache as a version 4 FILE cache: the time offset (if
@@ -634,32 +640,7 @@ func (k *Cache) SetTimeOffset(ctx context.Context, o TimeOffset) error {
 // without decoding the rest: what updateExpiry needs, after every store,
 // of a cache that may hold a thousand tickets.
 func (k *Cache) endTimes(ctx context.Context, id keyring.Serial) ([]ccache.Timestamp, error) {
-	ms, skipped, err := membersSkipped(ctx, k.c(), id)
-	if err != nil {
-		return nil, err
-	}
-	if skipped {
-		return nil, errRaced
-	}
-	var ends []ccache.Timestamp
-	for _, m := range ms {
-		if !isCredKey(m) {
-			continue
-		}
-		b, err := k.c().Read(ctx, m.id)
-		if vanished(err) {
-			return nil, errRaced
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read %q: %w", m.desc, err)
-		}
-		end, err := recordEndTime(b)
-		if err != nil {
-			return nil, fmt.Errorf("key %q: %w", m.desc, err)
-		}
-		ends = append(ends, end)
-	}
-	return ends, nil
+	return readCredKeys(ctx, k, id, recordEndTime)
 }
 
 // Record returns the credential key for server (described by its unparsed
