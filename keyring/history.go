@@ -70,10 +70,13 @@ type keyName struct {
 }
 
 // history is a ring of the latest changes. It is guarded by Store.mu and
-// written by deliver, in commit order.
+// written by deliver, in commit order. The ring grows as changes come, up
+// to size: a command that opens the store for one read makes none, and
+// should not clear a megabyte for them.
 type history struct {
 	ring    []Change
-	next    int    // where the next change goes
+	size    int    // how many changes the ring holds at most
+	next    int    // where the next change goes: len(ring) until it is full
 	full    bool   // ring has wrapped
 	dropped uint64 // revision of the newest change overwritten: older ones are gone
 	current uint64 // revision of the newest change delivered
@@ -82,17 +85,20 @@ type history struct {
 func newHistory(n int, rev uint64) *history {
 	// Nothing from before the store opened is known: a caller asking for
 	// it is told so.
-	return &history{ring: make([]Change, n), dropped: rev, current: rev}
+	return &history{size: n, dropped: rev, current: rev}
 }
 
 func (h *history) add(c Change) {
-	if h.full {
+	if !h.full {
+		h.ring = append(h.ring, c)
+		h.next = len(h.ring)
+		if h.next == h.size {
+			h.next, h.full = 0, true
+		}
+	} else {
 		h.dropped = h.ring[h.next].Revision
-	}
-	h.ring[h.next] = c
-	h.next++
-	if h.next == len(h.ring) {
-		h.next, h.full = 0, true
+		h.ring[h.next] = c
+		h.next = (h.next + 1) % h.size
 	}
 	h.current = c.Revision
 }

@@ -34,7 +34,7 @@ func (s *Store) lose(last, now uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.hist != nil {
-		*s.hist = *newHistory(len(s.hist.ring), now)
+		*s.hist = *newHistory(s.hist.size, now)
 	}
 	var buf [watchqueue.MaxRecordSize]byte
 	rec := watchqueue.Loss{}.AppendBinary(buf[:0], false)
