@@ -3,11 +3,14 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -53,7 +56,8 @@ func cliBenchStore(b *testing.B) bigstore.Store {
 // BenchmarkCLIPrint execs `keyctl-go print <id>` on a store of a million
 // keys, the store opened by the command itself (no-daemon) or served by
 // its per-user daemon (daemon), and by keyctl-go built without cgo
-// (no-daemon-static). Compare BenchmarkGoHelloBaseline, the floor for any
+// (no-daemon-static); in-process runs the same command line in the
+// benchmark's own process, which is keyctl-go's own share of a print. Compare BenchmarkGoHelloBaseline, the floor for any
 // Go program, in the same run (target: ratio <= 1.3),
 // BenchmarkGoHelloNetBaseline, the floor for one that links net, and
 // BenchmarkKeyctlPrint, the real keyctl on a kernel key.
@@ -79,6 +83,19 @@ func BenchmarkCLIPrint(b *testing.B) {
 		stop := startBenchDaemon(b, big.Path)
 		defer stop()
 		printWith(keyctlGo)(b)
+	})
+	// The command run in this process: what is keyctl-go's own in a
+	// print (discovery, open, read, close), without starting a process.
+	b.Run("in-process", func(b *testing.B) {
+		env := func(k string) string { return os.Getenv(k) }
+		var out bytes.Buffer
+		for b.Loop() {
+			out.Reset()
+			a := newApp(strings.NewReader(""), &out, io.Discard, env)
+			if code := run(b.Context(), a, []string{"--db", big.Path, "print", id}); code != 0 || out.String() != want {
+				b.Fatalf("print in-process: exit %d, %q", code, out.String())
+			}
+		}
 	})
 	// keyctl-go built with CGO_ENABLED=0: statically linked, without the
 	// C library's loading (see BenchmarkGoHelloNetBaseline).
