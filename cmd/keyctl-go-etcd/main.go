@@ -9,7 +9,7 @@ package main
 import (
 	"os"
 
-	"github.com/keyctl-go/keyctl-go/internal/cli"
+	"github.com/keyctl-go/keyctl-go/cmd/internal/cli"
 	"github.com/keyctl-go/keyctl-go/keystore"
 	"github.com/keyctl-go/keyctl-go/keystore/etcdstore"
 )

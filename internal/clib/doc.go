@@ -6,7 +6,7 @@
 //
 // It is pure text handling, with no dependency on the system, so that the
 // commands and packages that read keyutils' text (keyspec, perms,
-// requestkey, internal/cli) all agree with glibc and with each other.
+// requestkey, cmd/internal/cli) all agree with glibc and with each other.
 // The tests compare every function with the C library itself where a C
 // compiler is installed.
 //

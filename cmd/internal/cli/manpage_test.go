@@ -13,7 +13,7 @@ import (
 )
 
 // manPage is keyctl-go's man page, from this package's directory.
-const manPage = "../../docs/keyctl-go.1"
+const manPage = "../../../docs/keyctl-go.1"
 
 // TestManPageRendersWithoutWarnings: man(1) formats the page with every
 // groff warning on (man --warnings=w passes -ww), at a terminal's width,

@@ -14,7 +14,7 @@ import (
 // cost every command about two milliseconds of start-up
 // (BenchmarkCLIPrint), which is why --etcd is keyctl-go-etcd's.
 func TestKeyctlGoLinksNoEtcdClient(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "../../cmd/keyctl-go").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", "../../../cmd/keyctl-go").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}

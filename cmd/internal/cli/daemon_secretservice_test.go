@@ -122,7 +122,7 @@ func TestDaemonStartedByTheBus(t *testing.T) {
 	if _, err := exec.LookPath("secret-tool"); err != nil {
 		t.Skip("secret-tool is not installed (Debian: libsecret-tools)")
 	}
-	shipped, err := os.ReadFile(filepath.Join("..", "..", "contrib", "dbus", "org.freedesktop.secrets.service"))
+	shipped, err := os.ReadFile(filepath.Join("..", "..", "..", "contrib", "dbus", "org.freedesktop.secrets.service"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -182,7 +182,7 @@ func TestSessionFromAnotherUser(t *testing.T) {
 
 	// Her Kerberos collection, the default one: KEYRING:persistent:1000.
 	cc := filepath.Join(shared, "alice.cc")
-	src, err := os.ReadFile("../../ccache/testdata/mit/v4-kinit.cc")
+	src, err := os.ReadFile("../../../ccache/testdata/mit/v4-kinit.cc")
 	if err != nil {
 		t.Fatal(err)
 	}

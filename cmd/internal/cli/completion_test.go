@@ -16,7 +16,7 @@ import (
 
 // completionScript is the contrib copy of the script, which go generate
 // writes.
-const completionScript = "../../contrib/bash-completion/keyctl-go"
+const completionScript = "../../../contrib/bash-completion/keyctl-go"
 
 // TestBashCompletion sources the script in bash, sets COMP_WORDS and
 // COMP_CWORD as bash does when the user presses TAB, and checks what it
@@ -135,7 +135,7 @@ func TestBashCompletionFileIsCurrent(t *testing.T) {
 	var want bytes.Buffer
 	writeBashCompletion(&want)
 	if !bytes.Equal(got, want.Bytes()) {
-		t.Errorf("%s is not what keyctl-go completion bash writes now: run go generate ./internal/cli", completionScript)
+		t.Errorf("%s is not what keyctl-go completion bash writes now: run go generate ./cmd/internal/cli", completionScript)
 	}
 }
 

@@ -347,7 +347,7 @@ func TestKrb5DefaultCollection(t *testing.T) {
 // expired is klist's rule: with a local TGT, the TGT decides; without
 // one, any current ticket that is not a configuration entry.
 func TestKrb5Expired(t *testing.T) {
-	f, err := ccache.ReadFile("../../ccache/testdata/mit/v4-kvno.cc")
+	f, err := ccache.ReadFile("../../../ccache/testdata/mit/v4-kvno.cc")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -99,7 +99,7 @@ func BenchmarkCLIPrint(b *testing.B) {
 	})
 	// keyctl-go built with CGO_ENABLED=0: statically linked, without the
 	// C library's loading (see BenchmarkGoHelloNetBaseline).
-	b.Run("no-daemon-static", printWith(buildOnce(b, "keyctl-go-static", "", "../../cmd/keyctl-go", "CGO_ENABLED=0")))
+	b.Run("no-daemon-static", printWith(buildOnce(b, "keyctl-go-static", "", "../../../cmd/keyctl-go", "CGO_ENABLED=0")))
 }
 
 // startBenchDaemon runs `keyctl-go --db db daemon`, where every command

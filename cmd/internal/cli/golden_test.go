@@ -25,7 +25,7 @@ import (
 
 var update = flag.Bool("update", false, "regenerate testdata/golden/keyctl from the real keyctl and kernel")
 
-const goldenDir = "../../testdata/golden/keyctl"
+const goldenDir = "../../../testdata/golden/keyctl"
 
 // keyctlGo is keyctl-go built once for the tests that run it as a process.
 var keyctlGo string
@@ -57,7 +57,7 @@ func TestMain(m *testing.M) {
 	// keyctl-go hands --etcd over to keyctl-go-etcd as it would there.
 	keyctlGo = filepath.Join(dir, "keyctl-go")
 	for _, prog := range []string{"keyctl-go", EtcdProgram} {
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, prog), "../../cmd/"+prog).CombinedOutput()
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, prog), "../../../cmd/"+prog).CombinedOutput()
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "building %s: %v\n%s", prog, err, out)
 			os.Exit(1)
@@ -136,7 +136,7 @@ func TestGolden(t *testing.T) {
 // debugging script it names.
 func skipWithoutDebianRequestKey(t *testing.T) {
 	t.Helper()
-	want, err := os.ReadFile("../../requestkey/testdata/debian-request-key.conf")
+	want, err := os.ReadFile("../../../requestkey/testdata/debian-request-key.conf")
 	if err != nil {
 		t.Fatal(err)
 	}
