@@ -16,9 +16,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/cmd/internal/watchfd"
 	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/internal/clib"
-	"github.com/keyctl-go/keyctl-go/internal/watchfd"
 	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/watchqueue"
@@ -46,7 +46,7 @@ const (
 // Where keyctl-go differs from keyctl, and why:
 //
 //   - The queue is the watcher's daemon connection, not a pipe: fd <fd> is
-//     a socket to the watcher (package internal/watchfd), which sets and removes
+//     a socket to the watcher (package cmd/internal/watchfd), which sets and removes
 //     watches for the commands that write to it. Only processes of the
 //     watcher's uid may use it (EACCES otherwise), and @t and @p in
 //     watch_add are resolved by the command but watched by the watcher.

@@ -27,7 +27,7 @@
 // KEYCTL_SESSION_TO_PARENT does, and prints its serial. A program cannot
 // change its parent's credentials, so the session is recorded for the
 // parent and looked up by its later children (package
-// internal/parentsession): new_session checks the parent as the kernel
+// cmd/internal/parentsession): new_session checks the parent as the kernel
 // does (not init, a single thread, the caller's uid and gid as its every
 // real, effective and saved id, else EPERM), pins the session, and writes
 // "session S for process P" (P's pid and start time, its ids, and the

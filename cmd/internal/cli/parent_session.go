@@ -11,8 +11,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/cmd/internal/parentsession"
 	"github.com/keyctl-go/keyctl-go/daemon"
-	"github.com/keyctl-go/keyctl-go/internal/parentsession"
 	"github.com/keyctl-go/keyctl-go/keyctl"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/requestkey"

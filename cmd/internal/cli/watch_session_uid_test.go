@@ -13,14 +13,14 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/keyctl-go/keyctl-go/internal/watchfd"
+	"github.com/keyctl-go/keyctl-go/cmd/internal/watchfd"
 )
 
 // A process of another user holding the watch fd (handed on by a
 // careless program, or run under it as another uid) is refused every
 // request: the kernel tells the watcher who sent it, and the watcher sets
 // watches with its own rights only for its own uid. This is the whole
-// command line's version of internal/watchfd's TestRefusesAnotherUser:
+// command line's version of cmd/internal/watchfd's TestRefusesAnotherUser:
 // keyctl-go watch_add, watch_rm and watch_sync run as uid 1001 print
 // keyctl's "Permission denied".
 func TestWatchFDRefusesAnotherUser(t *testing.T) {

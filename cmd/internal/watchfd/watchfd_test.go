@@ -17,8 +17,8 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/sys/unix"
 
+	"github.com/keyctl-go/keyctl-go/cmd/internal/watchfd"
 	"github.com/keyctl-go/keyctl-go/internal/childtest"
-	"github.com/keyctl-go/keyctl-go/internal/watchfd"
 	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
