@@ -8,41 +8,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/keyring"
 )
-
-// startSystemDaemon serves a fresh store on a system-mode socket, as root,
-// for clients of any uid.
-func startSystemDaemon(t *testing.T) string {
-	t.Helper()
-	socket, storePath := systemPaths(t)
-	if err := daemon.PrepareSystemDirs(socket, storePath); err != nil {
-		t.Fatal(err)
-	}
-	store, err := keyring.Open(storePath, keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := daemon.Listen(socket, store, daemon.Options{})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := store.Check(); err != nil {
-			t.Errorf("store inconsistent: %v", err)
-		}
-		store.Close()
-	})
-	return socket
-}
 
 // Every way to possession that a client names by serial or uid, tried by
 // another user's process against alice's keyrings while her process holds
@@ -55,7 +22,7 @@ func TestSystemModePossession(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon runs as root and its clients as other uids")
 	}
-	socket := startSystemDaemon(t)
+	socket := startSystemDaemon(t).socket
 	bin := childBinary(t)
 
 	alices := startScript(t, bin, socket, alice, alice,

@@ -20,26 +20,8 @@ func TestStatusRowsByAsker(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon's clients run as other uids")
 	}
-	socket, storePath := systemPaths(t)
-	if err := daemon.PrepareSystemDirs(socket, storePath); err != nil {
-		t.Fatal(err)
-	}
-	store, err := keyring.Open(storePath, keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := daemon.Listen(socket, store, daemon.Options{})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	t.Cleanup(func() {
-		srv.Close()
-		<-served
-		store.Close()
-	})
+	d := startSystemDaemon(t)
+	socket, storePath, store := d.socket, d.storePath, d.store
 	bin := childBinary(t)
 
 	// Alice: a connection with three watches, and a second one held,

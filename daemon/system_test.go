@@ -338,28 +338,8 @@ func TestSystemModeHistoryIsTheCallersOwn(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon runs as root and its clients as other uids")
 	}
-	socket, storePath := systemPaths(t)
-	if err := daemon.PrepareSystemDirs(socket, storePath); err != nil {
-		t.Fatal(err)
-	}
-	store, err := keyring.Open(storePath, keyring.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := daemon.Listen(socket, store, daemon.Options{})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		store.Close()
-	})
+	d := startSystemDaemon(t)
+	socket, store := d.socket, d.store
 	ctx := context.Background()
 	_, start, err := store.Process(perms.Cred{}).Changes(ctx, store.ID(), ^uint64(0))
 	if err != nil {
