@@ -14,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyctl-go/keyctl-go/daemon"
 	"github.com/keyctl-go/keyctl-go/requestkey"
 )
 
@@ -90,24 +89,7 @@ func TestCalloutAuthorityRefusedToOthers(t *testing.T) {
 		t.Skip("needs root: the system daemon runs as root, its clients as other uids")
 	}
 	const alice, bob = 1000, 1001
-	root, err := os.MkdirTemp("", "keyctl-go-system-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(root, daemon.SystemSocket)
-	db := filepath.Join(root, daemon.SystemStore)
-	stderr := &bytes.Buffer{}
-	d := exec.Command(keyctlGo, "--db", db, "daemon", "--system", "--socket", socket)
-	d.Stderr = stderr
-	if err := d.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.Process.Kill(); d.Wait() })
-	waitListening(t, socket, stderr)
+	socket := startSystemCLI(t, 0o755).socket
 	bin := publicCopy(t)
 
 	// The helper tells where it is and what it holds, in a file bob may

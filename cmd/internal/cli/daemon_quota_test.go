@@ -3,14 +3,9 @@
 package cli
 
 import (
-	"bytes"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/keyctl-go/keyctl-go/daemon"
 )
 
 // --quota-keys and --quota-bytes are each user's limits in the daemon's
@@ -19,26 +14,9 @@ func TestDaemonQuotaFlags(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the quota is tried by another uid's process")
 	}
-	root, err := os.MkdirTemp("", "keyctl-go-quota-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(root, daemon.SystemSocket)
-	db := filepath.Join(root, daemon.SystemStore)
-	stderr := &bytes.Buffer{}
 	// Five keys: the user's two user keyrings and three of its own. 3000
 	// bytes: under the kernel's 20,000, so a 4000-byte key must fail.
-	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--system", "--socket", socket, "--quota-keys", "5", "--quota-bytes", "3000")
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitListening(t, socket, stderr)
+	socket := startSystemCLI(t, 0o755, "--quota-keys", "5", "--quota-bytes", "3000").socket
 	bin := publicCopy(t)
 
 	const uid = 1000

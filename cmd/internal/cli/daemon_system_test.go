@@ -93,24 +93,8 @@ func TestDaemonSystemMode(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon runs as root, its clients as other uids")
 	}
-	root, err := os.MkdirTemp("", "keyctl-go-system-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	if err := os.Chmod(root, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	socket := filepath.Join(root, daemon.SystemSocket)
-	db := filepath.Join(root, daemon.SystemStore)
-	stderr := &bytes.Buffer{}
-	cmd := exec.Command(keyctlGo, "--db", db, "daemon", "--system", "--socket", socket)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitListening(t, socket, stderr)
+	d := startSystemCLI(t, 0o755)
+	socket, db := d.socket, d.db
 	for path, want := range map[string]os.FileMode{
 		filepath.Dir(socket): os.ModeDir | 0o755,
 		filepath.Dir(db):     os.ModeDir | 0o700,
@@ -134,11 +118,11 @@ func TestDaemonSystemMode(t *testing.T) {
 		t.Errorf("uid 1000 printing its key: exit %d, %q, %q", code, out, errs)
 	}
 
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := d.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("system daemon after SIGTERM: %v\n%s", err, stderr)
+	if err := d.cmd.Wait(); err != nil {
+		t.Fatalf("system daemon after SIGTERM: %v\n%s", err, d.stderr)
 	}
 }
 
@@ -188,4 +172,35 @@ func TestDaemonSocketActivated(t *testing.T) {
 	if _, err := os.Stat(socket); err != nil {
 		t.Errorf("the daemon removed the service manager's socket: %v", err)
 	}
+}
+
+// systemCLI is a `keyctl-go daemon --system` started by startSystemCLI.
+type systemCLI struct {
+	socket, db, root string
+	cmd              *exec.Cmd
+	stderr           *bytes.Buffer
+}
+
+// startSystemCLI starts `keyctl-go daemon --system` with args after it,
+// its socket and store under a fresh root directory of mode rootMode (one
+// every user may enter). The daemon is killed when the test ends.
+func startSystemCLI(t *testing.T, rootMode os.FileMode, args ...string) *systemCLI {
+	t.Helper()
+	root, err := os.MkdirTemp("", "keyctl-go-system-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(root) })
+	if err := os.Chmod(root, rootMode); err != nil {
+		t.Fatal(err)
+	}
+	d := &systemCLI{root: root, socket: filepath.Join(root, daemon.SystemSocket), db: filepath.Join(root, daemon.SystemStore), stderr: &bytes.Buffer{}}
+	d.cmd = exec.Command(keyctlGo, append([]string{"--db", d.db, "daemon", "--system", "--socket", d.socket}, args...)...)
+	d.cmd.Stderr = d.stderr
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
+	waitListening(t, d.socket, d.stderr)
+	return d
 }

@@ -13,8 +13,6 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/keyctl-go/keyctl-go/daemon"
 )
 
 // The two users of the possession tests.
@@ -27,29 +25,14 @@ const (
 // returns its socket and a directory every user may write in.
 func systemDaemon(t *testing.T) (socket, shared string) {
 	t.Helper()
-	root, err := os.MkdirTemp("", "keyctl-go-system-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(root) })
-	shared = filepath.Join(root, "shared")
+	d := startSystemCLI(t, 0o777|os.ModeSticky)
+	socket, shared = d.socket, filepath.Join(d.root, "shared")
 	if err := os.Mkdir(shared, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	for _, dir := range []string{root, shared} {
-		if err := os.Chmod(dir, 0o777|os.ModeSticky); err != nil {
-			t.Fatal(err)
-		}
-	}
-	socket = filepath.Join(root, daemon.SystemSocket)
-	stderr := &bytes.Buffer{}
-	cmd := exec.Command(keyctlGo, "--db", filepath.Join(root, daemon.SystemStore), "daemon", "--system", "--socket", socket)
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
+	if err := os.Chmod(shared, 0o777|os.ModeSticky); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	waitListening(t, socket, stderr)
 	return socket, shared
 }
 
