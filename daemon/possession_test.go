@@ -22,7 +22,7 @@ func TestSystemModePossession(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon runs as root and its clients as other uids")
 	}
-	socket := startSystemDaemon(t).socket
+	socket := startSystemDaemon(t, keyring.Options{}).socket
 	bin := childBinary(t)
 
 	alices := startScript(t, bin, socket, alice, alice,

@@ -20,7 +20,7 @@ func TestStatusRowsByAsker(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon's clients run as other uids")
 	}
-	d := startSystemDaemon(t)
+	d := startSystemDaemon(t, keyring.Options{})
 	socket, storePath, store := d.socket, d.storePath, d.store
 	bin := childBinary(t)
 

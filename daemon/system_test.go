@@ -200,34 +200,11 @@ func TestSystemModeTwoUsers(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon runs as root and its clients as other uids")
 	}
-	socket, storePath := systemPaths(t)
-	if err := daemon.PrepareSystemDirs(socket, storePath); err != nil {
-		t.Fatal(err)
-	}
 	const quota = 8 // keys per user, so that filling it is quick
 	q := keyring.DefaultQuota
 	q.MaxKeys = quota
-	store, err := keyring.Open(storePath, keyring.Options{Quota: q})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := daemon.Listen(socket, store, daemon.Options{})
-	if err != nil {
-		store.Close()
-		t.Fatal(err)
-	}
-	served := make(chan error, 1)
-	go func() { served <- srv.Serve() }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-served; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-		if err := store.Check(); err != nil {
-			t.Errorf("store inconsistent: %v", err)
-		}
-		store.Close()
-	})
+	d := startSystemDaemon(t, keyring.Options{Quota: q})
+	socket, store := d.socket, d.store
 	if fi, err := os.Stat(socket); err != nil || fi.Mode().Perm() != 0o666 {
 		t.Fatalf("socket %v, %v: every user must be able to connect", fi.Mode(), err)
 	}
@@ -338,7 +315,7 @@ func TestSystemModeHistoryIsTheCallersOwn(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: the system daemon runs as root and its clients as other uids")
 	}
-	d := startSystemDaemon(t)
+	d := startSystemDaemon(t, keyring.Options{})
 	socket, store := d.socket, d.store
 	ctx := context.Background()
 	_, start, err := store.Process(perms.Cred{}).Changes(ctx, store.ID(), ^uint64(0))

@@ -18,15 +18,15 @@ type systemDaemon struct {
 }
 
 // startSystemDaemon serves a fresh store on a system-mode socket, as root,
-// for clients of any uid. When the test ends it stops the daemon, checks
+// for clients of any uid, the store opened with opts. When the test ends it stops the daemon, checks
 // that Serve returned cleanly and the store is consistent, and closes it.
-func startSystemDaemon(t *testing.T) *systemDaemon {
+func startSystemDaemon(t *testing.T, opts keyring.Options) *systemDaemon {
 	t.Helper()
 	socket, storePath := systemPaths(t)
 	if err := daemon.PrepareSystemDirs(socket, storePath); err != nil {
 		t.Fatal(err)
 	}
-	store, err := keyring.Open(storePath, keyring.Options{})
+	store, err := keyring.Open(storePath, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

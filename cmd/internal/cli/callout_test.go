@@ -139,19 +139,7 @@ func TestCalloutAuthorityRefusedToOthers(t *testing.T) {
 
 	as := func(uid uint32, auth string, args ...string) (string, string, int) {
 		t.Helper()
-		cmd := exec.Command(bin, args...)
-		cmd.Env = []string{envSocket + "=" + socket, requestkey.EnvAuthority + "=" + auth, "HOME=/nonexistent", "PATH=/usr/bin:/bin"}
-		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
-		var out, errb bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &errb
-		err := cmd.Run()
-		code := 0
-		if ee, ok := err.(*exec.ExitError); ok {
-			code = ee.ExitCode()
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		return out.String(), errb.String(), code
+		return runAsUser(t, bin, uid, []string{envSocket + "=" + socket, requestkey.EnvAuthority + "=" + auth}, args...)
 	}
 	forged := key + ":" + strings.Repeat("0", 64)
 	for _, tc := range []struct {

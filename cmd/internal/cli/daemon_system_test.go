@@ -23,19 +23,7 @@ import (
 // exit code.
 func runAs(t *testing.T, bin, socket string, uid uint32, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(bin, args...)
-	cmd.Env = []string{envSocket + "=" + socket, "HOME=/nonexistent", "PATH=/usr/bin:/bin"}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
-	var out, errb bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return out.String(), errb.String(), code
+	return runAsUser(t, bin, uid, []string{envSocket + "=" + socket}, args...)
 }
 
 // publicCopy copies the keyctl-go binary where other uids may run it:
