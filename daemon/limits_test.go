@@ -229,7 +229,14 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 			t.Fatalf("the daemon serves nobody 10 s after connections closed: %v\n%s", err, d.stderr)
 		}
 	}
+	// The daemon logs the recovery before it serves the connection, but
+	// its stderr reaches d.stderr through a pipe and a copying goroutine:
+	// give the line time to arrive.
 	logged := d.stderr.String()
+	for !strings.Contains(logged, `msg="daemon: accepting again"`) && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+		logged = d.stderr.String()
+	}
 	t.Logf("%d connections before the daemon ran out; its log:\n%s", n, logged)
 	// Each run of failures is logged as it starts and as it ends: a line
 	// at every retry, about ten here, would flood the journal.
