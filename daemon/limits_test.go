@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 	"github.com/keyctl-go/keyctl-go/internal/wire"
 	"github.com/keyctl-go/keyctl-go/keyring"
 )
@@ -61,9 +62,8 @@ func TestFloodingUIDIsCapped(t *testing.T) {
 			t.Errorf("alice, while bob floods: connected and answered in %v, errno %d", time.Duration(o.Nanos), o.Errno)
 		}
 	}
-	if !strings.Contains(d.stderr.String(), `msg="daemon: connection refused" uid=1001 `) ||
-		!strings.Contains(d.stderr.String(), `reason="connection limit per uid reached"`) {
-		t.Errorf("bob's refusals not logged:\n%s", d.stderr)
+	if logged, ok := d.stderr.WaitFor(5*time.Second, `msg="daemon: connection refused" uid=1001 `, `reason="connection limit per uid reached"`); !ok {
+		t.Errorf("bob's refusals not logged:\n%s", logged)
 	}
 
 	// Bob's connections, once gone, are his to make again.
@@ -119,7 +119,7 @@ func TestReserveForRoot(t *testing.T) {
 // the socket or on its pipes.
 func TestFirstRequestTimeout(t *testing.T) {
 	const timeout = 200 * time.Millisecond
-	var log lockedBuffer
+	var log childtest.Log
 	e := newEnv(t, daemon.Options{FirstRequestTimeout: timeout, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 
 	request, err := wire.AppendRequest(nil, 1, daemon.OpGetKeyringID, &wire.GetKeyringIDRequest{ID: int32(keyring.UserKeyring), Create: true})
@@ -229,14 +229,9 @@ func TestAcceptOutOfDescriptors(t *testing.T) {
 			t.Fatalf("the daemon serves nobody 10 s after connections closed: %v\n%s", err, d.stderr)
 		}
 	}
-	// The daemon logs the recovery before it serves the connection, but
-	// its stderr reaches d.stderr through a pipe and a copying goroutine:
-	// give the line time to arrive.
-	logged := d.stderr.String()
-	for !strings.Contains(logged, `msg="daemon: accepting again"`) && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-		logged = d.stderr.String()
-	}
+	// The daemon logs the recovery before it serves the connection; the
+	// line may still be on its way through the pipe.
+	logged, _ := d.stderr.WaitFor(5*time.Second, `msg="daemon: accepting again"`)
 	t.Logf("%d connections before the daemon ran out; its log:\n%s", n, logged)
 	// Each run of failures is logged as it starts and as it ends: a line
 	// at every retry, about ten here, would flood the journal.

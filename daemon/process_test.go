@@ -9,7 +9,6 @@ package daemon_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -20,7 +19,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"strconv"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -144,7 +142,7 @@ type daemonProcess struct {
 	cmd    *exec.Cmd
 	socket string
 	exited chan error // Wait's result, once
-	stderr *lockedBuffer
+	stderr *childtest.Log
 }
 
 // startDaemon starts a daemon process serving store at socket, with env
@@ -178,7 +176,7 @@ func startDaemonAs(t *testing.T, bin, store, socket string, uid uint32, nofile i
 
 func startDaemonCmd(t testing.TB, cmd *exec.Cmd, socket string) *daemonProcess {
 	t.Helper()
-	d := &daemonProcess{cmd: cmd, socket: socket, exited: make(chan error, 1), stderr: new(lockedBuffer)}
+	d := &daemonProcess{cmd: cmd, socket: socket, exited: make(chan error, 1), stderr: new(childtest.Log)}
 	cmd.Stderr = d.stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -444,7 +442,7 @@ type scriptProcess struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	out  chan outcome
-	errs *lockedBuffer
+	errs *childtest.Log
 }
 
 // startScript runs steps as a client of the daemon at socket, in a
@@ -460,7 +458,7 @@ func startScript(t *testing.T, bin, socket string, uid, gid uint32, steps ...ste
 	if uid != uint32(os.Getuid()) || gid != uint32(os.Getgid()) {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: gid, Groups: []uint32{}}}
 	}
-	p := &scriptProcess{t: t, cmd: cmd, out: make(chan outcome, len(steps)+1), errs: new(lockedBuffer)}
+	p := &scriptProcess{t: t, cmd: cmd, out: make(chan outcome, len(steps)+1), errs: new(childtest.Log)}
 	cmd.Stderr = p.errs
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -529,23 +527,4 @@ func (p *scriptProcess) dialErr() outcome {
 func childBinary(t *testing.T) string {
 	t.Helper()
 	return childtest.CopyBinary(t, "daemon.test")
-}
-
-// lockedBuffer is a child's stderr, written by exec's goroutine and read
-// by a failing test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

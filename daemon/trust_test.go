@@ -20,6 +20,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
 )
 
@@ -73,7 +74,7 @@ func startImpostor(t *testing.T, bin, path string, uid uint32) <-chan impostorRe
 	cmd := exec.Command(bin, "-test.run=^$")
 	cmd.Env = append(os.Environ(), impostorEnv+"="+path)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uid, Gid: uid, Groups: []uint32{}}}
-	stderr := new(lockedBuffer)
+	stderr := new(childtest.Log)
 	cmd.Stderr = stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {

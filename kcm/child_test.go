@@ -4,7 +4,6 @@ package kcm_test
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -14,7 +13,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -289,7 +287,7 @@ type child struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	out    chan childReport
-	stderr *lockedBuffer
+	stderr *childtest.Log
 	exited chan error
 }
 
@@ -313,7 +311,7 @@ func startChild(t *testing.T, bin string, cred *perms.Cred, task childTask) *chi
 	if cred != nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: cred.UID, Gid: cred.GID, Groups: []uint32{}}}
 	}
-	c := &child{t: t, cmd: cmd, out: make(chan childReport, 4), stderr: new(lockedBuffer), exited: make(chan error, 1)}
+	c := &child{t: t, cmd: cmd, out: make(chan childReport, 4), stderr: new(childtest.Log), exited: make(chan error, 1)}
 	cmd.Stderr = c.stderr
 	if c.stdin, err = cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
@@ -391,22 +389,4 @@ func runChildTask(t *testing.T, bin string, cred *perms.Cred, task childTask) ch
 	rep := c.report()
 	c.stop()
 	return rep
-}
-
-// lockedBuffer is a log written by one goroutine and read by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

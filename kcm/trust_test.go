@@ -19,6 +19,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/ccache"
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 	"github.com/keyctl-go/keyctl-go/kcm"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
@@ -53,7 +54,7 @@ func (e *env) hasCollection(t *testing.T, uid uint32) bool {
 // uncharged.
 func TestPrivateServerServesItsUserOnly(t *testing.T) {
 	needRoot(t)
-	var log lockedBuffer
+	var log childtest.Log
 	e := newEnv(t, kcm.Options{Private: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	bin := childBinary(t)
 	if fi, err := os.Lstat(e.sock); err != nil || fi.Mode() != os.ModeSocket|0o600 {
@@ -120,9 +121,7 @@ func TestFloodingUIDIsCapped(t *testing.T) {
 			t.Errorf("klist as uid 1000 while uid 1001 floods: exit %d in %v\n%s%s", r.code, took, r.out, r.err)
 		}
 	}
-	logged := srv.stderr.String()
-	if !strings.Contains(logged, `msg="daemon: connection refused" uid=1001 `) ||
-		!strings.Contains(logged, `reason="connection limit per uid reached"`) {
+	if logged, ok := srv.stderr.WaitFor(5*time.Second, `msg="daemon: connection refused" uid=1001 `, `reason="connection limit per uid reached"`); !ok {
 		t.Errorf("uid 1001's refusals not logged:\n%s", logged)
 	}
 	// Let go, uid 1001 may connect again.
@@ -208,7 +207,7 @@ func sharedDir(t *testing.T) string {
 func TestFirstRequestTimeout(t *testing.T) {
 	needRoot(t)
 	const timeout = 300 * time.Millisecond
-	var log lockedBuffer
+	var log childtest.Log
 	e := newEnv(t, kcm.Options{FirstRequestTimeout: timeout, Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	bin := childBinary(t)
 	for _, half := range []bool{false, true} {

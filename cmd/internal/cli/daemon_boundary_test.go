@@ -10,12 +10,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 	"github.com/keyctl-go/keyctl-go/keyring"
 	"github.com/keyctl-go/keyctl-go/perms"
 )
@@ -159,7 +159,7 @@ func TestPerUserDaemonIsPrivate(t *testing.T) {
 	db := filepath.Join(home, "keys.db")
 	env := []string{"XDG_RUNTIME_DIR=" + run, "KEYCTL_GO_DB=" + db}
 	d := asUser(context.Background(), bin, alice, env, "daemon")
-	var stderr lockedBuffer
+	var stderr childtest.Log
 	d.Stderr = &stderr
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -245,7 +245,7 @@ func TestImpostorDaemonRefused(t *testing.T) {
 	bobs := usersDir(t, bob, 0o700)
 	impostor := filepath.Join(shared, "a.db.sock")
 	d := asUser(context.Background(), bin, bob, nil, "--db", filepath.Join(bobs, "keys.db"), "daemon", "--system", "--socket", impostor)
-	var stderr lockedBuffer
+	var stderr childtest.Log
 	d.Stderr = &stderr
 	if err := d.Start(); err != nil {
 		t.Fatal(err)
@@ -328,7 +328,7 @@ func TestDaemonSystemModeLeavesSharedDirs(t *testing.T) {
 		dir := usersDir(t, 0, c.mode)
 		socket := filepath.Join(usersDir(t, 0, 0o755), "socket")
 		cmd := exec.Command(keyctlGo, "--db", filepath.Join(dir, "keys.db"), "daemon", "--system", "--socket", socket)
-		var stderr lockedBuffer
+		var stderr childtest.Log
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -368,23 +368,4 @@ func TestDaemonSystemModeLeavesSharedDirs(t *testing.T) {
 			t.Errorf("the store's directory, %v before, is now %v (%v)", os.ModeDir|c.mode, fi.Mode(), err)
 		}
 	}
-}
-
-// lockedBuffer is a child's stderr, written by exec's goroutine and read
-// by the test.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

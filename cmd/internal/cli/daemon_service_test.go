@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 )
 
 // serviceUID is the uid standing for the keyctl-go user that the system
@@ -79,7 +80,7 @@ func TestDaemonAsServiceUser(t *testing.T) {
 	cmd.Env = []string{"LISTEN_FDS=1", "HOME=/nonexistent", "PATH=/usr/bin:/bin", "JOURNAL_STREAM=1:1"}
 	cmd.ExtraFiles = []*os.File{lnFile}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: serviceUID, Gid: serviceUID, Groups: []uint32{}}}
-	stderr := &lockedBuffer{}
+	stderr := &childtest.Log{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 )
 
 // userEnv is a user's own world with nothing of the test's: a home and a
@@ -125,7 +126,7 @@ func systemDaemonServesEveryUser(t *testing.T, daemonUID int) {
 	}
 	os.Chmod(storeDir, 0o700)
 	bin := publicCopy(t)
-	stderr := &lockedBuffer{}
+	stderr := &childtest.Log{}
 	cmd := exec.Command(bin, "--db", filepath.Join(storeDir, "keys.db"), "daemon", "--system")
 	cmd.Stderr = stderr
 	cmd.Env = []string{"PATH=/usr/bin:/bin"}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyctl-go/keyctl-go/ccache"
 	"github.com/keyctl-go/keyctl-go/daemon"
+	"github.com/keyctl-go/keyctl-go/internal/childtest"
 	"github.com/keyctl-go/keyctl-go/internal/kdctest"
 	"github.com/keyctl-go/keyctl-go/krb5ring"
 )
@@ -99,7 +100,7 @@ func startWatcherRaw(t *testing.T, db, serial string) *lineReader {
 	}
 }
 
-func spawnWatcher(t *testing.T, db, name string, args ...string) (*lineReader, *lockedBuffer) {
+func spawnWatcher(t *testing.T, db, name string, args ...string) (*lineReader, *childtest.Log) {
 	t.Helper()
 	cmd := exec.Command(keyctlGo, append([]string{"--db", db}, args...)...)
 	cmd.Env = append(os.Environ(), "KEYCTL_GO_SOCKET=", "KEYCTL_GO_SESSION=", "KRB5CCNAME=")
@@ -107,7 +108,7 @@ func spawnWatcher(t *testing.T, db, name string, args ...string) (*lineReader, *
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{} // read by the test while the child may still write
+	stderr := &childtest.Log{} // read by the test while the child may still write
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
