@@ -249,32 +249,18 @@ func (s *Store) each(ctx context.Context, service string, fn func(keyring.Serial
 	if err != nil {
 		return err
 	}
-	keys, err := s.c.Keys(ctx, ring)
-	if err != nil {
-		return err
-	}
-	for _, id := range keys {
-		d, err := s.c.Describe(ctx, id)
-		if notFound(err) {
-			continue
-		}
-		if err != nil {
-			return err
-		}
+	return s.described(ctx, ring, func(id keyring.Serial, d keyring.Description) error {
 		if d.Type != itemType {
-			continue
+			return nil
 		}
 		var it Item
 		if err := s.read(ctx, id, &it); err != nil {
 			if errors.Is(err, ErrNotFound) {
-				continue
+				return nil
 			}
 			return fmt.Errorf("%s: %w", d.Description, err)
 		}
 		it.Service, it.Account = service, d.Description
-		if err := fn(id, it); err != nil {
-			return err
-		}
-	}
-	return nil
+		return fn(id, it)
+	})
 }

@@ -232,6 +232,29 @@ func (s *Store) find(ctx context.Context, ring keyring.Serial, typ, name string,
 	return 0, fmt.Errorf("%w: %s %q", ErrNotFound, typ, name)
 }
 
+// described calls fn with each key ring holds and its description, in the
+// keyring's order, skipping keys that went away between the listing and
+// their description.
+func (s *Store) described(ctx context.Context, ring keyring.Serial, fn func(keyring.Serial, keyring.Description) error) error {
+	keys, err := s.c.Keys(ctx, ring)
+	if err != nil {
+		return err
+	}
+	for _, id := range keys {
+		d, err := s.c.Describe(ctx, id)
+		if notFound(err) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := fn(id, d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Services lists the services that have a keyring, in the order they were
 // made.
 func (s *Store) Services(ctx context.Context) ([]string, error) {
@@ -245,23 +268,12 @@ func (s *Store) Services(ctx context.Context) ([]string, error) {
 		if err != nil {
 			return err
 		}
-		keys, err := s.c.Keys(ctx, root)
-		if err != nil {
-			return err
-		}
-		for _, id := range keys {
-			d, err := s.c.Describe(ctx, id)
-			if notFound(err) {
-				continue
-			}
-			if err != nil {
-				return err
-			}
+		return s.described(ctx, root, func(_ keyring.Serial, d keyring.Description) error {
 			if d.Type == "keyring" {
 				names = append(names, d.Description)
 			}
-		}
-		return nil
+			return nil
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("secrets: list services: %w", err)
