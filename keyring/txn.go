@@ -91,10 +91,12 @@ func (p *Process) updateOnce(ctx context.Context, fn func(t *txn) error) error {
 		}
 		if len(t.events) > 0 || len(t.destroyed) > 0 {
 			post := &posted{cred: p.cred, events: t.events, destroyed: t.destroyed, destroyedNames: t.destroyedNames}
-			// A store shared by hosts carries them in the commit, and the
-			// change feed delivers them on every host, this one included,
-			// in revision order (deliverShared).
-			if !tx.PutEvents(post.appendBinary(nil)) {
+			if s.db.Shared() {
+				// A store shared by hosts carries them in the commit, and
+				// the change feed delivers them on every host, this one
+				// included, in revision order (deliverShared).
+				tx.PutEvents(post.appendBinary(nil))
+			} else {
 				tx.OnCommit(func() { s.deliver(post, rev) })
 			}
 		}

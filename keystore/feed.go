@@ -101,15 +101,15 @@ func (db *DB) OnLoss(fn func(last, now uint64)) {
 }
 
 // PutEvents puts b, the notifications this transaction's commit posts,
-// sealed, into the commit, for OnEvents on every opener of the store. It
-// reports false, and does nothing, on a file, whose only opener posts
-// them from OnCommit.
-func (tx *Tx) PutEvents(b []byte) bool {
+// sealed, into the commit, for OnEvents on every opener of a store shared
+// by its openers (DB.Shared). A file's only opener posts them from
+// OnCommit instead, and need not encode them: on a file PutEvents does
+// nothing.
+func (tx *Tx) PutEvents(b []byte) {
 	if tx.rows == nil {
-		return false
+		return
 	}
 	tx.rows.PutEvents(tx.db.sealer.Seal(nil, b, tx.db.eventsBinding()))
-	return true
 }
 
 // eventsBinding ties sealed notifications to the store: they open as
